@@ -1,0 +1,1 @@
+"""Accounts: users, login, sessions, MFA and single sign-on."""

@@ -1,0 +1,103 @@
+"""The application factory: build a configured portal in named steps."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+
+from portal import config as portal_config
+from portal.core import crypto, security
+from portal.core.db import db, engine_options
+from portal.core.outbox import OutboxRelay
+
+csrf = CSRFProtect()
+htmx_extension = Htmx()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Create the portal. ``overrides`` replace settings read from the environment (tests)."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    settings = portal_config.config_from_os(app.instance_path)
+    settings.update(overrides or {})
+    if settings["PORTAL_ENV"] == "production":
+        portal_config.check_production(settings)
+    app.config.update(settings)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx_extension.init_app(app)
+    crypto.init_app(app)
+    security.init_app(app)
+    app.extensions["trestle.outbox"] = OutboxRelay(
+        app=app,
+        redis_url=app.config["REDIS_URL"],
+        stale_after=timedelta(seconds=app.config["OUTBOX_STALE_SECONDS"]),
+    )
+    # Models must be imported so metadata is complete for migrations and create_all.
+    import portal.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import blueprint as accounts
+    from portal.core.views import blueprint as core
+
+    app.register_blueprint(core)
+    app.register_blueprint(accounts)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.core.views import register_error_pages
+
+    register_error_pages(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.core import htmx
+    from portal.core.money import format_cents
+
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["money"] = format_cents
+    app.jinja_env.globals["htmx_script"] = htmx.HTMX_SCRIPT
+    app.jinja_env.globals["htmx_config"] = htmx.config_json
+
+
+def register_commands(app: Flask) -> None:
+    from portal.core.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Shared kernel: database, money, errors, audit, outbox, htmx, encryption, storage, security."""

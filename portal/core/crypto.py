@@ -1,0 +1,121 @@
+"""Application-level encryption of sensitive columns (bank numbers, TINs, TOTP secrets)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, current_app
+
+
+class EncryptionKeyError(RuntimeError):
+    """The configured keys cannot encrypt or cannot decrypt a stored value."""
+
+
+def build_keyring(keys: list[str], secret_key: str) -> MultiFernet:
+    """Build the keyring from ``ENCRYPTION_KEYS`` (newest first).
+
+    Without configured keys (development and tests only; production refuses to start) a
+    key is derived from the secret key so a fresh checkout works with no setup.
+    """
+    if not keys:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=b"trestle-dev", info=b"field-encryption"
+        ).derive(secret_key.encode())
+        keys = [base64.urlsafe_b64encode(derived).decode()]
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError as exc:
+        raise EncryptionKeyError(
+            "ENCRYPTION_KEYS must be comma-separated Fernet keys (32 url-safe base64 bytes)."
+        ) from exc
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["trestle.keyring"] = build_keyring(
+        app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"]
+    )
+
+
+def keyring() -> MultiFernet:
+    return current_app.extensions["trestle.keyring"]
+
+
+def encrypt(plaintext: str) -> str:
+    return keyring().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return keyring().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise EncryptionKeyError(
+            "A stored value cannot be decrypted with the configured ENCRYPTION_KEYS."
+        ) from exc
+
+
+def blind_index(value: str) -> str:
+    """Return a keyed hash for finding an encrypted value by equality (e.g. duplicate TINs)."""
+    key = hashlib.sha256(b"blind-index:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return hashlib.blake2b(value.encode(), key=key, digest_size=32).hexdigest()
+
+
+def mask(value: str | None, visible: int = 4) -> str:
+    """Show only the last ``visible`` characters: ``123456789`` → ``•••••6789``."""
+    if not value:
+        return ""
+    return "•" * max(len(value) - visible, 0) + value[-visible:]
+
+
+class EncryptedString(sa.TypeDecorator[str]):
+    """A string column stored as a Fernet token; plaintext never reaches the database."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else decrypt(value)
+
+
+def encrypted_columns(metadata: sa.MetaData) -> Iterator[tuple[sa.Table, sa.Column[Any]]]:
+    """Yield every (table, column) whose type is EncryptedString."""
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, EncryptedString):
+                yield table, column
+
+
+def rotate_all(connection: sa.Connection, metadata: sa.MetaData) -> int:
+    """Re-encrypt every encrypted value under the newest key; return how many were rewritten.
+
+    Works on raw tokens (no decrypt-to-plaintext round trip through the ORM).
+    """
+    ring = keyring()
+    rewritten = 0
+    for table, column in encrypted_columns(metadata):
+        pk = next(iter(table.primary_key.columns))
+        raw = sa.table(table.name, sa.column(pk.name), sa.column(column.name, sa.Text))
+        rows = connection.execute(
+            sa.select(raw.c[pk.name], raw.c[column.name]).where(raw.c[column.name].is_not(None))
+        ).all()
+        for row_id, token in rows:
+            try:
+                rotated = ring.rotate(token.encode()).decode()
+            except InvalidToken as exc:
+                raise EncryptionKeyError(
+                    f"{table.name}.{column.name} row {row_id} cannot be decrypted by any key."
+                ) from exc
+            connection.execute(
+                sa.update(raw).where(raw.c[pk.name] == row_id).values({column.name: rotated})
+            )
+            rewritten += 1
+    return rewritten

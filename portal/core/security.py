@@ -1,0 +1,70 @@
+"""Per-request security: request ids, audit context and the response headers every page gets."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask import Flask, Response, current_app, g, request
+
+from portal.core import htmx
+from portal.core.audit import RequestContext, current_request_context
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.after_request(_secure_response)
+    app.teardown_request(_end_request)
+
+
+def _start_request() -> None:
+    # Trust a load balancer's request id only if it looks like one.
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(12)
+    g.request_context_token = current_request_context.set(
+        RequestContext(
+            request_id=g.request_id,
+            ip_address=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
+    )
+
+
+def _end_request(exc: BaseException | None) -> None:
+    token = g.pop("request_context_token", None)
+    if token is not None:
+        current_request_context.reset(token)
+
+
+def _secure_response(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    if current_app.config["PORTAL_ENV"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint != "static":
+        # Every dynamic page may carry money or bank data: never store it anywhere.
+        headers["Cache-Control"] = "no-store"
+    if "request_id" in g:
+        headers.setdefault("X-Request-ID", g.request_id)
+    return htmx.add_vary(response)

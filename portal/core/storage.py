@@ -1,0 +1,101 @@
+"""Keep uploaded and generated files under server-chosen names, after checking size and type."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+
+from portal.core.db import db, utcnow
+from portal.core.errors import InvalidInput
+from portal.core.models import StoredFile
+
+# Content types we accept, recognised by their leading bytes, never by the name or the
+# browser's claim.
+SIGNATURES: dict[str, tuple[bytes, str]] = {
+    "application/pdf": (b"%PDF-", ".pdf"),
+    "image/png": (b"\x89PNG\r\n\x1a\n", ".png"),
+    "image/jpeg": (b"\xff\xd8\xff", ".jpg"),
+}
+
+
+class InvalidUpload(InvalidInput):
+    """An upload that is empty, too big, or not one of the accepted types."""
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    """What one kind of upload may be."""
+
+    allowed_types: frozenset[str]
+    max_bytes: int
+
+
+PDF_ONLY = UploadRules(frozenset({"application/pdf"}), 10 * 1024 * 1024)
+DOCUMENTS = UploadRules(frozenset(SIGNATURES), 10 * 1024 * 1024)
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """Name the content type by magic bytes, or None when it is none we accept."""
+    for content_type, (magic, _) in SIGNATURES.items():
+        if head.startswith(magic):
+            return content_type
+    return None
+
+
+def storage_root() -> Path:
+    return Path(current_app.config["STORAGE_DIR"])
+
+
+def save_file(
+    stream: IO[bytes],
+    *,
+    original_name: str,
+    kind: str,
+    rules: UploadRules,
+    company_id: int | None = None,
+    uploaded_by_user_id: int | None = None,
+) -> StoredFile:
+    """Check and store a file; return its (unflushed) record. Raise InvalidUpload on bad input."""
+    data = stream.read(rules.max_bytes + 1)
+    if not data:
+        raise InvalidUpload("The file is empty.")
+    if len(data) > rules.max_bytes:
+        raise InvalidUpload(f"The file is larger than {rules.max_bytes // (1024 * 1024)} MB.")
+    content_type = sniff_content_type(data[:16])
+    if content_type not in rules.allowed_types:
+        names = ", ".join(sorted(SIGNATURES[t][1].lstrip(".").upper() for t in rules.allowed_types))
+        raise InvalidUpload(f"The file must be one of: {names}.")
+    if content_type == "application/pdf" and b"%%EOF" not in data[-2048:]:
+        raise InvalidUpload("The PDF is incomplete or damaged.")
+    extension = SIGNATURES[content_type][1]
+    today = utcnow()
+    key = f"{kind}/{today:%Y/%m}/{secrets.token_hex(16)}{extension}"
+    path = storage_root() / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: a generated name never overwrites an existing file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    record = StoredFile(
+        kind=kind,
+        storage_key=key,
+        original_name=Path(original_name or "upload").name[:255],
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        company_id=company_id,
+        uploaded_by_user_id=uploaded_by_user_id,
+    )
+    db.session.add(record)
+    return record
+
+
+def open_file(record: StoredFile) -> IO[bytes]:
+    """Open a stored file for reading."""
+    return (storage_root() / record.storage_key).open("rb")

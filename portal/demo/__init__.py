@@ -1,0 +1,1 @@
+"""Demo data: two payors and two payees, enough to see every capability and tenant isolation."""

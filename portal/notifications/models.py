@@ -1,0 +1,41 @@
+"""Emails the portal has decided to send, and whether they went."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.db import db, utcnow
+
+
+class EmailStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+
+
+class EmailMessage(db.Model):
+    """One rendered email to one recipient."""
+
+    __tablename__ = "email_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template: Mapped[str] = mapped_column(sa.String(100))
+    to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[EmailStatus] = mapped_column(
+        sa.Enum(
+            EmailStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=EmailStatus.QUEUED,
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    company_id: Mapped[int | None] = mapped_column(index=True)

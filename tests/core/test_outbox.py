@@ -1,0 +1,151 @@
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask, current_app
+from rq import Queue
+
+from portal.core import diagnostics, outbox
+from portal.core.db import db, utcnow
+from portal.core.models import OutboxMessage
+from tests.conftest import TIER, free_port, require_peer, wait_until
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+def messages() -> list[OutboxMessage]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_rolled_back_side_effects_are_never_sent() -> None:
+    diagnostics.send_ping("rolled-back")
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    outbox_relay = current_app.extensions["trestle.outbox"]
+    outbox_relay.relay()
+    assert messages() == []
+    assert diagnostics.ping_count("rolled-back") == 0
+
+
+@pytest.mark.skipif(TIER == "real", reason="the real tier runs jobs in worker processes")
+def test_committed_side_effects_run_exactly_once_in_process() -> None:
+    diagnostics.send_ping("committed")
+    db.session.commit()
+    assert diagnostics.ping_count("committed") == 1
+    [message] = messages()
+    assert message.completed_at is not None
+    # A later sweep, or a duplicate delivery, does not run it again.
+    current_app.extensions["trestle.outbox"].relay()
+    assert outbox.execute(message.id) is False
+    assert diagnostics.ping_count("committed") == 1
+
+
+def test_enqueue_validates_job_and_queue() -> None:
+    with pytest.raises(ValueError, match="dotted path"):
+        outbox.enqueue("portal.core.diagnostics.record_ping", "x")
+    with pytest.raises(ValueError, match="unknown queue"):
+        outbox.enqueue("jobs.diagnostics.ping", "x", queue="urgent")
+
+
+def test_a_failed_job_is_recorded_and_retried_later() -> None:
+    message = outbox.enqueue("jobs.diagnostics.no_such_job")
+    db.session.commit()  # the fast tier runs it in-process, right here
+    if TIER == "real":
+        with pytest.raises(ImportError):
+            outbox.execute(message.id)
+    [message] = messages()
+    assert message.completed_at is None
+    assert message.attempts == 1
+    assert "no_such_job" in message.last_error
+    assert message.relayed_at is None
+    assert message.available_at > utcnow() + timedelta(seconds=10)
+
+
+def test_retry_delay_backs_off_and_is_capped() -> None:
+    delays = [outbox.retry_delay(n).total_seconds() for n in range(1, 12)]
+    assert delays[:4] == [15, 30, 60, 120]
+    assert delays == sorted(delays)
+    assert max(delays) == 3600
+
+
+def test_delayed_messages_wait_until_due() -> None:
+    outbox.enqueue("jobs.diagnostics.ping", "later", delay=timedelta(hours=1))
+    db.session.commit()
+    if TIER != "real":
+        assert diagnostics.ping_count("later") == 0
+        [message] = messages()
+        assert message.relayed_at is None
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_worker_process_runs_a_committed_job_exactly_once(rq_worker, app: Flask) -> None:
+    diagnostics.send_ping("worker")
+    db.session.commit()
+    wait_until(lambda: (db.session.rollback(), diagnostics.ping_count("worker"))[1])
+    [message] = messages()
+    assert message.relayed_at is not None and message.completed_at is not None
+    # Deliver the same message again, as a relay that crashed before recording would.
+    connection = app.extensions["trestle.outbox"].connection()
+    job = Queue("default", connection=connection).enqueue(outbox.RUNNER, message.id)
+    wait_until(lambda: job.get_status(refresh=True) == "finished")
+    assert job.return_value() is False
+    db.session.rollback()
+    assert diagnostics.ping_count("worker") == 1
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_with_redis_down_the_job_waits_and_is_relayed_when_redis_returns(app: Flask) -> None:
+    require_peer(shutil.which("redis-server") is not None, "redis-server binary")
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    relay = outbox.OutboxRelay(app=app, redis_url=url, stale_after=timedelta(minutes=15))
+    saved = app.extensions["trestle.outbox"]
+    app.extensions["trestle.outbox"] = relay
+    server = None
+    try:
+        diagnostics.send_ping("outage")
+        db.session.commit()  # the after-commit relay fails: nothing listens on that port
+        [message] = messages()
+        assert message.relayed_at is None and message.completed_at is None
+
+        server = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(url)
+        wait_until(lambda: _pings(client))
+        assert relay.relay() == 1
+        [message] = messages()
+        assert message.relayed_at is not None
+        queued = Queue("default", connection=client).jobs
+        assert [(j.func_name, j.args) for j in queued] == [(outbox.RUNNER, (message.id,))]
+        assert relay.relay() == 0, "a relayed message is not sent twice"
+    finally:
+        app.extensions["trestle.outbox"] = saved
+        if server:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False

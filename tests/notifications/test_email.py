@@ -1,0 +1,47 @@
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.core.db import db
+from portal.notifications import services
+from portal.notifications.models import EmailMessage, EmailStatus
+from tests.conftest import TIER, wait_until
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+@pytest.mark.skipif(TIER == "real", reason="the real tier sends from a worker process")
+def test_an_email_arrives_at_a_real_smtp_server(smtp) -> None:
+    services.queue_email("pm@example.com", "test_message")
+    assert smtp.messages == [], "nothing leaves before the transaction commits"
+    db.session.commit()
+    [message] = smtp.to("pm@example.com")
+    assert message["Subject"] == "Trestle test message"
+    assert "check that email delivery works" in message.get_body(("plain",)).get_content()
+    assert "<p>Hello,</p>" in message.get_body(("html",)).get_content()
+    email = db.session.scalar(sa.select(EmailMessage))
+    assert email.status == EmailStatus.SENT and email.sent_at is not None
+
+
+def test_a_rolled_back_email_is_never_sent(smtp) -> None:
+    services.queue_email("nobody@example.com", "test_message")
+    db.session.rollback()
+    db.session.commit()
+    assert smtp.to("nobody@example.com") == []
+
+
+def test_delivering_twice_sends_once(smtp, app: Flask) -> None:
+    email = services.queue_email("twice@example.com", "test_message")
+    db.session.flush()
+    assert services.deliver_email(email.id) is True
+    assert services.deliver_email(email.id) is False
+    assert len(smtp.to("twice@example.com")) == 1
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_a_worker_process_delivers_email(rq_worker, smtp) -> None:
+    services.queue_email("worker@example.com", "test_message")
+    db.session.commit()
+    wait_until(lambda: smtp.to("worker@example.com"))
+    assert len(smtp.to("worker@example.com")) == 1
