@@ -149,3 +149,53 @@ def _pings(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_delayed_jobs_wait_in_rqs_scheduler_then_run(rq_worker, app: Flask) -> None:
+    outbox.enqueue("jobs.diagnostics.ping", "delayed", delay=timedelta(seconds=2))
+    db.session.commit()
+    [message] = messages()
+    assert message.relayed_at is not None, "relayed at once, into RQ's scheduled registry"
+    connection = app.extensions["trestle.outbox"].connection()
+    assert Queue("default", connection=connection).scheduled_job_registry.count == 1
+    assert diagnostics.ping_count("delayed") == 0
+    wait_until(lambda: (db.session.rollback(), diagnostics.ping_count("delayed"))[1], timeout=30)
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_ping_command_goes_through_the_whole_pipeline(rq_worker, runner) -> None:
+    result = runner.invoke(args=["jobs", "ping", "--wait", "30"])
+    assert result.exit_code == 0, result.output
+    assert "ran" in result.output
+
+
+@pytest.mark.real
+def test_periodic_jobs_are_registered_with_rqs_cron(app: Flask) -> None:
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=app.extensions["trestle.outbox"].connection())
+    scheduler.load_config_from_file("jobs.schedule")
+    assert [job.func_name for job in scheduler.get_jobs()] == ["jobs.maintenance.prune_outbox"]
+
+
+def test_prune_deletes_only_old_completed_messages() -> None:
+    now = utcnow()
+    old = OutboxMessage(
+        job="jobs.diagnostics.ping", args=["a"], completed_at=now - timedelta(days=40)
+    )
+    recent = OutboxMessage(
+        job="jobs.diagnostics.ping", args=["b"], completed_at=now - timedelta(days=1)
+    )
+    pending = OutboxMessage(
+        job="jobs.diagnostics.ping",
+        args=["c"],
+        relayed_at=now,
+        available_at=now + timedelta(days=1),
+    )
+    db.session.add_all([old, recent, pending])
+    db.session.flush()
+    assert outbox.prune_completed(30) == 1
+    assert {m.args[0] for m in messages()} == {"b", "c"}

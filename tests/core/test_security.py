@@ -93,3 +93,18 @@ def test_hsts_in_production(test_env, tmp_path) -> None:
     response = app.test_client().get("/static/css/portal.css")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     response.close()
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 429, 500])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_every_error_page_exists_as_page_and_fragment(app, status: int, htmx: bool) -> None:
+    from portal.core.views import ERROR_TITLES, render_error
+
+    headers = {"HX-Request": "true"} if htmx else {}
+    with app.test_request_context("/somewhere", headers=headers):
+        response = render_error(status)
+    body = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert ERROR_TITLES[status] in body
+    assert ("<html" in body) is not htmx
+    assert (response.headers.get("HX-Retarget") == "#htmx-alert") is htmx
