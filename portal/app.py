@@ -63,6 +63,11 @@ def register_extensions(app: Flask) -> None:
     htmx_extension.init_app(app)
     crypto.init_app(app)
     security.init_app(app)
+    from portal.accounts import guards
+    from portal.sso.services import oauth
+
+    guards.init_app(app)
+    oauth.init_app(app)
     app.extensions["trestle.outbox"] = OutboxRelay(
         app=app,
         redis_url=app.config["REDIS_URL"],
@@ -74,10 +79,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import blueprint as accounts
+    from portal.companies.views import blueprint as companies
     from portal.core.views import blueprint as core
+    from portal.operations.views import blueprint as operations
+    from portal.sso.views import blueprint as sso
 
-    app.register_blueprint(core)
-    app.register_blueprint(accounts)
+    for blueprint in (core, accounts, sso, companies, operations):
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -275,7 +275,15 @@ def _empty_database(app: Flask) -> None:
 
 
 class PortalClient(FlaskClient):
-    """A test client that knows the CSRF token and can speak as htmx."""
+    """A test client that knows the CSRF token and can speak as htmx.
+
+    Each request runs in its own app context (own ``g``, own database session), as in
+    production, even though the test itself holds an app context open.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def csrf_token(self, path: str = "/login") -> str:
         page = self.get(path).get_data(as_text=True)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, current_app, jsonify, make_response, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -40,8 +51,10 @@ ERROR_ADVICE = {
 
 
 @blueprint.get("/")
-def show_home() -> str:
-    """Show the portal's front page."""
+def show_home() -> Response | str:
+    """Show the portal's front page, or the dashboard to a signed-in user."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
     return render_template("core/home.html")
 
 

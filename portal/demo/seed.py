@@ -4,6 +4,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from portal.accounts import services as accounts
+from portal.accounts.models import User
+from portal.companies import services as companies
+from portal.companies.models import Company, CompanyKind, Role
+from portal.core import tenancy
+from portal.core.db import db
+
+DEMO_PASSWORD = "trestle-demo-password"  # noqa: S105 - printed for the demo on purpose
+
+COMPANIES = [
+    ("trestle-ops", "Trestle Payment Operations", CompanyKind.OPERATOR),
+    ("summit-builders", "Summit Builders", CompanyKind.PAYOR),
+    ("harbor-construction", "Harbor Construction", CompanyKind.PAYOR),
+    ("ironline-steel", "Ironline Steel", CompanyKind.PAYEE),
+    ("brightwire-electric", "Brightwire Electric", CompanyKind.PAYEE),
+]
+
+# (login role shown, email, name, company slug, roles held)
+USERS = [
+    ("operator", "ops@trestle.test", "Olivia Operator", "trestle-ops", [Role.OPERATOR]),
+    ("payments_admin", "admin@summit.test", "Sam Summit", "summit-builders",
+     [Role.PAYMENTS_ADMIN]),
+    ("disburser", "disburser@summit.test", "Dana Disburser", "summit-builders",
+     [Role.DISBURSER]),
+    ("beneficiary_approver", "approver@summit.test", "Avery Approver", "summit-builders",
+     [Role.BENEFICIARY_APPROVER]),
+    ("payments_admin", "admin@harbor.test", "Harper Harbor", "harbor-construction",
+     [Role.PAYMENTS_ADMIN]),
+    ("payee_admin", "admin@ironline.test", "Ivan Ironline", "ironline-steel",
+     [Role.PAYEE_ADMIN]),
+    ("invoice_contact", "billing@ironline.test", "Bailey Billing", "ironline-steel", []),
+    ("payee_admin", "admin@brightwire.test", "Brook Brightwire", "brightwire-electric",
+     [Role.PAYEE_ADMIN]),
+]
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -19,8 +56,21 @@ class DemoLogin:
 def seed_demo() -> list[DemoLogin]:
     """Create (or find) the demo companies and users; return the logins.
 
-    Each capability adds its demo data here, keyed by natural identifiers (slugs, emails)
-    so a second run changes nothing. Accounts and companies arrive with the identity
-    capability; until then there is nothing to sign in with.
+    Keyed by natural identifiers (slugs, emails), so a second run changes nothing. Demo
+    users have no authenticator yet: they enroll at first sign-in.
     """
-    return []
+    with tenancy.unscoped():
+        by_slug = {}
+        for slug, name, kind in COMPANIES:
+            company = db.session.scalar(sa.select(Company).where(Company.slug == slug))
+            by_slug[slug] = company or companies.create_company(slug, name, kind)
+        logins = []
+        for login_role, email, name, slug, roles in USERS:
+            user = db.session.scalar(sa.select(User).where(User.email == email))
+            if user is None:
+                user = accounts.create_user(email, name, DEMO_PASSWORD)
+            membership = companies.add_member(by_slug[slug], user, actor_user_id=None)
+            for role in roles:
+                companies.grant_role(membership, role, actor_user_id=None)
+            logins.append(DemoLogin(login_role, email, DEMO_PASSWORD, slug))
+    return logins

@@ -1,0 +1,1 @@
+"""Companies (operator, payor, payee), their members and the roles members hold."""

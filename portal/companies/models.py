@@ -1,0 +1,122 @@
+"""Companies, memberships and roles."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.db import db, str_enum, utcnow
+from portal.core.tenancy import TenantOwned
+
+
+class CompanyKind(enum.StrEnum):
+    OPERATOR = "operator"
+    PAYOR = "payor"
+    PAYEE = "payee"
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    PAYMENTS_ADMIN = "payments_admin"
+    DISBURSER = "disburser"
+    CONTRIBUTOR = "contributor"
+    BENEFICIARY_APPROVER = "beneficiary_approver"
+    INVOICE_ADMINISTRATOR = "invoice_administrator"
+    VIEWER = "viewer"
+    PAYEE_ADMIN = "payee_admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.OPERATOR: "Operator",
+    Role.PAYMENTS_ADMIN: "Payments Admin",
+    Role.DISBURSER: "Payments Disburser",
+    Role.CONTRIBUTOR: "Disbursement Contributor",
+    Role.BENEFICIARY_APPROVER: "Beneficiary Approver",
+    Role.INVOICE_ADMINISTRATOR: "Invoice Administrator",
+    Role.VIEWER: "Viewer",
+    Role.PAYEE_ADMIN: "Payee Payments Admin",
+}
+
+ROLES_BY_KIND: dict[CompanyKind, frozenset[Role]] = {
+    CompanyKind.OPERATOR: frozenset({Role.OPERATOR}),
+    CompanyKind.PAYOR: frozenset(
+        {
+            Role.PAYMENTS_ADMIN,
+            Role.DISBURSER,
+            Role.CONTRIBUTOR,
+            Role.BENEFICIARY_APPROVER,
+            Role.INVOICE_ADMINISTRATOR,
+            Role.VIEWER,
+        }
+    ),
+    CompanyKind.PAYEE: frozenset({Role.PAYEE_ADMIN}),
+}
+
+# Roles that can see or move money: holders must use MFA (everyone does, in fact) and
+# count as "payments users" for a payor's implementation checklist.
+PAYMENT_ROLES = frozenset(
+    {Role.PAYMENTS_ADMIN, Role.DISBURSER, Role.CONTRIBUTOR, Role.BENEFICIARY_APPROVER}
+)
+
+
+class Company(db.Model):
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[CompanyKind] = mapped_column(str_enum(CompanyKind, 20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="company")
+
+    __table_args__ = (
+        sa.CheckConstraint("slug = lower(slug) AND length(slug) >= 2", name="slug_lowercase"),
+    )
+
+
+class Membership(TenantOwned, db.Model):
+    """A user's place in a company, with the roles they hold there."""
+
+    __tablename__ = "membership"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="memberships", lazy="joined")
+    user: Mapped[User] = relationship(back_populates="memberships", lazy="joined")  # noqa: F821
+    roles: Mapped[list[MembershipRole]] = relationship(
+        back_populates="membership", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "company_id"),)
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.roles)
+
+
+class MembershipRole(TenantOwned, db.Model):
+    __tablename__ = "membership_role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("membership.id", ondelete="CASCADE"), index=True
+    )
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, 40))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    membership: Mapped[Membership] = relationship(back_populates="roles")
+
+    __table_args__ = (sa.UniqueConstraint("membership_id", "role"),)

@@ -1,0 +1,90 @@
+"""Create companies, add members, grant and remove roles."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from portal.accounts.models import User
+from portal.companies.models import (
+    ROLES_BY_KIND,
+    Company,
+    CompanyKind,
+    Membership,
+    MembershipRole,
+    Role,
+)
+from portal.core import audit
+from portal.core.db import db
+from portal.core.errors import InvalidInput, NotAllowed
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
+# A Beneficiary Approver vets payees' bank accounts; they must not also be able to pay them.
+EXCLUSIVE_ROLES = {
+    Role.BENEFICIARY_APPROVER: frozenset({Role.PAYMENTS_ADMIN, Role.DISBURSER}),
+    Role.PAYMENTS_ADMIN: frozenset({Role.BENEFICIARY_APPROVER}),
+    Role.DISBURSER: frozenset({Role.BENEFICIARY_APPROVER}),
+}
+
+
+def create_company(slug: str, name: str, kind: CompanyKind) -> Company:
+    slug = slug.strip().lower()
+    if not SLUG.fullmatch(slug):
+        raise InvalidInput("Use lowercase letters, digits and hyphens for the short name.",
+                           field="slug")
+    if db.session.scalar(sa.select(Company.id).where(Company.slug == slug)):
+        raise InvalidInput("Another company already uses that short name.", field="slug")
+    company = Company(slug=slug, name=name.strip(), kind=kind)
+    db.session.add(company)
+    db.session.flush()
+    return company
+
+
+def add_member(company: Company, user: User, *, actor_user_id: int | None) -> Membership:
+    existing = db.session.scalar(
+        sa.select(Membership).where(Membership.company_id == company.id,
+                                    Membership.user_id == user.id)
+    )
+    if existing:
+        return existing
+    membership = Membership(company_id=company.id, user_id=user.id)
+    db.session.add(membership)
+    db.session.flush()
+    audit.record("companies:member:added", actor_user_id=actor_user_id, company_id=company.id,
+                 object_type="user", object_id=user.id)
+    return membership
+
+
+def grant_role(membership: Membership, role: Role, *, actor_user_id: int | None) -> MembershipRole:
+    """Give a member a role their company kind allows, honouring separation of duties."""
+    company = membership.company
+    if role not in ROLES_BY_KIND[company.kind]:
+        raise InvalidInput(f"{role.label} is not a role in a {company.kind.value} company.",
+                           field="role")
+    held = membership.role_set
+    if role in held:
+        return next(r for r in membership.roles if r.role == role)
+    conflicts = EXCLUSIVE_ROLES.get(role, frozenset()) & held
+    if conflicts:
+        names = " or ".join(sorted(c.label for c in conflicts))
+        raise NotAllowed(f"A {role.label} cannot also be a {names}; remove that role first.")
+    grant = MembershipRole(company_id=company.id, role=role, granted_by_user_id=actor_user_id)
+    membership.roles.append(grant)
+    db.session.flush()
+    audit.record("companies:role:granted", actor_user_id=actor_user_id, company_id=company.id,
+                 object_type="membership", object_id=membership.id,
+                 after={"user_id": membership.user_id, "role": role.value})
+    return grant
+
+
+def revoke_role(membership: Membership, role: Role, *, actor_user_id: int | None) -> None:
+    grant = next((r for r in membership.roles if r.role == role), None)
+    if grant is None:
+        raise InvalidInput(f"They do not hold the {role.label} role.", field="role")
+    membership.roles.remove(grant)
+    db.session.flush()
+    audit.record("companies:role:removed", actor_user_id=actor_user_id,
+                 company_id=membership.company_id, object_type="membership",
+                 object_id=membership.id,
+                 before={"user_id": membership.user_id, "role": role.value})

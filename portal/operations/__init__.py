@@ -1,0 +1,1 @@
+"""The operator console: platform staff's tools."""

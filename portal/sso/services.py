@@ -1,0 +1,244 @@
+"""OpenID Connect: per-company configuration, discovery checks, sign-in and linking.
+
+A federated identity is the pair (issuer, subject). It is linked to a user only by that
+user, signed in and freshly verified; an email address in an id token never links or signs
+in anyone by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from authlib.integrations.flask_client import OAuth
+
+from portal.accounts.models import FederatedIdentity, User
+from portal.companies.models import Company, Membership
+from portal.core import audit, tenancy
+from portal.core.db import db
+from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.sso.models import SsoConnection, SsoMode
+
+oauth = OAuth()
+DOMAIN = re.compile(r"(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+SCOPES = "openid email profile"
+
+
+class SsoError(DomainError):
+    """Single sign-on could not complete; the message says why, for the user."""
+
+    status_code = 400
+
+
+def parse_domains(text: str) -> list[str]:
+    domains = sorted({d.strip().lower() for d in re.split(r"[,\s]+", text) if d.strip()})
+    for domain in domains:
+        if not DOMAIN.fullmatch(domain):
+            raise InvalidInput(f"{domain!r} is not a domain name like example.com.",
+                               field="allowed_domains")
+    if not domains:
+        raise InvalidInput("Name at least one email domain.", field="allowed_domains")
+    return domains
+
+
+def configure(
+    company: Company,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str | None,
+    allowed_domains: str,
+    mode: SsoMode,
+    actor_user_id: int | None,
+) -> SsoConnection:
+    """Create or update a company's SSO connection."""
+    issuer = issuer.strip().rstrip("/")
+    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise InvalidInput("The issuer must be an https:// URL.", field="issuer")
+    domains = parse_domains(allowed_domains)
+    with tenancy.unscoped():
+        claimed = db.session.scalars(
+            sa.select(SsoConnection).where(SsoConnection.company_id != company.id)
+        ).all()
+    for other in claimed:
+        taken = set(other.domains) & set(domains)
+        if taken:
+            raise InvalidInput(f"{', '.join(sorted(taken))} is already used by another company.",
+                               field="allowed_domains")
+    connection = db.session.scalar(
+        sa.select(SsoConnection).where(SsoConnection.company_id == company.id)
+    )
+    before = None
+    if connection is None:
+        if not client_secret:
+            raise InvalidInput("Enter the client secret.", field="client_secret")
+        connection = SsoConnection(company_id=company.id, client_secret=client_secret)
+        db.session.add(connection)
+    else:
+        before = {"issuer": connection.issuer, "client_id": connection.client_id,
+                  "allowed_domains": connection.allowed_domains, "mode": connection.mode.value}
+        if client_secret:
+            connection.client_secret = client_secret
+    connection.issuer = issuer
+    connection.client_id = client_id.strip()
+    connection.allowed_domains = ",".join(domains)
+    connection.mode = mode
+    connection.enabled = True
+    db.session.flush()
+    audit.record("sso:connection:configured", actor_user_id=actor_user_id, company_id=company.id,
+                 object_type="sso_connection", object_id=connection.id, before=before,
+                 after={"issuer": issuer, "client_id": connection.client_id,
+                        "allowed_domains": connection.allowed_domains, "mode": mode.value})
+    return connection
+
+
+def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Fetch and check the provider's discovery document; raise SsoError saying what is wrong."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise SsoError(f"Could not reach the identity provider at {url} "
+                       f"({exc.__class__.__name__}).") from exc
+    if response.status_code != 200:
+        raise SsoError(f"The identity provider answered {response.status_code} for {url}.")
+    try:
+        metadata = response.json()
+    except ValueError as exc:
+        raise SsoError(f"{url} did not return a JSON discovery document.") from exc
+    problems = []
+    if metadata.get("issuer") != issuer.rstrip("/"):
+        problems.append(f"it names its issuer {metadata.get('issuer')!r}, not {issuer!r}")
+    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not metadata.get(key):
+            problems.append(f"it has no {key}")
+    if "code" not in metadata.get("response_types_supported", ["code"]):
+        problems.append("it does not support the authorization code flow")
+    methods = metadata.get("code_challenge_methods_supported")
+    if methods is not None and "S256" not in methods:
+        problems.append("it does not support PKCE with S256")
+    if problems:
+        raise SsoError("The identity provider is misconfigured: " + "; ".join(problems) + ".")
+    return metadata
+
+
+def connection_for_email(email: str) -> SsoConnection:
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    with tenancy.unscoped():
+        connections = db.session.scalars(
+            sa.select(SsoConnection).where(SsoConnection.enabled.is_(True))
+        ).all()
+    for connection in connections:
+        if domain in connection.domains:
+            return connection
+    raise SsoError("Single sign-on is not set up for that email address. Sign in with your "
+                   "password, or ask your company's Payments Admin.")
+
+
+def connection_for_company(company_id: int) -> SsoConnection:
+    with tenancy.unscoped():
+        connection = db.session.scalar(
+            sa.select(SsoConnection).where(SsoConnection.company_id == company_id,
+                                           SsoConnection.enabled.is_(True))
+        )
+    if connection is None:
+        raise SsoError("Single sign-on is not set up for this company.")
+    return connection
+
+
+def client_for(connection: SsoConnection) -> Any:
+    """An Authlib client for this connection, built from its current configuration."""
+    check_discovery(connection.issuer)
+    return oauth.register(
+        name=f"company-{connection.company_id}",
+        overwrite=True,
+        client_id=connection.client_id,
+        client_secret=connection.client_secret,
+        server_metadata_url=connection.issuer + "/.well-known/openid-configuration",
+        client_kwargs={"scope": SCOPES, "code_challenge_method": "S256"},
+    )
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    issuer: str
+    subject: str
+    email: str | None
+
+
+def verify_callback(connection: SsoConnection, token: dict[str, Any]) -> VerifiedIdentity:
+    """Check what Authlib validated (signature, audience, expiry, nonce) is really there."""
+    claims = token.get("userinfo")
+    if not claims:
+        raise SsoError("The identity provider did not return a verified ID token.")
+    if claims.get("iss") != connection.issuer:
+        raise SsoError("The ID token was issued by another provider.")
+    if not claims.get("sub"):
+        raise SsoError("The ID token names no subject.")
+    return VerifiedIdentity(connection.issuer, str(claims["sub"]), claims.get("email"))
+
+
+def user_for_identity(connection: SsoConnection, identity: VerifiedIdentity) -> User:
+    """The user linked to this identity, if they belong to the connection's company."""
+    linked = db.session.scalar(
+        sa.select(FederatedIdentity).where(FederatedIdentity.issuer == identity.issuer,
+                                           FederatedIdentity.subject == identity.subject)
+    )
+    if linked is None:
+        audit.record("sso:login:unlinked", company_id=connection.company_id,
+                     after={"issuer": identity.issuer, "subject": identity.subject,
+                            "email": identity.email})
+        raise SsoError(
+            "Your identity provider account is not linked to a Trestle account yet. Sign in "
+            "with your password once and link it from your account page, or accept your "
+            "invitation."
+        )
+    user = db.session.get(User, linked.user_id)
+    with tenancy.unscoped():
+        member = db.session.scalar(
+            sa.select(Membership.id).where(Membership.user_id == user.id,
+                                           Membership.company_id == connection.company_id)
+        )
+    if member is None or not user.is_active:
+        raise SsoError("That account is not a member of the company this sign-on belongs to.")
+    return user
+
+
+def link_identity(user: User, connection: SsoConnection, identity: VerifiedIdentity) -> FederatedIdentity:
+    """Link an identity to the signed-in (and freshly verified) user."""
+    existing = db.session.scalar(
+        sa.select(FederatedIdentity).where(FederatedIdentity.issuer == identity.issuer,
+                                           FederatedIdentity.subject == identity.subject)
+    )
+    if existing is not None and existing.user_id != user.id:
+        raise SsoError("That identity provider account is already linked to another user.")
+    if existing is not None:
+        return existing
+    linked = FederatedIdentity(user_id=user.id, issuer=identity.issuer, subject=identity.subject,
+                               email_at_link=identity.email)
+    db.session.add(linked)
+    db.session.flush()
+    audit.record("sso:identity:linked", actor_user_id=user.id, company_id=connection.company_id,
+                 object_type="user", object_id=user.id,
+                 after={"issuer": identity.issuer, "subject": identity.subject})
+    return linked
+
+
+def ensure_password_login_allowed(user: User) -> None:
+    """Refuse a password sign-in when one of the user's companies requires SSO."""
+    with tenancy.unscoped():
+        required = db.session.scalar(
+            sa.select(Company.name)
+            .join(Membership, Membership.company_id == Company.id)
+            .join(SsoConnection, SsoConnection.company_id == Company.id)
+            .where(Membership.user_id == user.id, SsoConnection.enabled.is_(True),
+                   SsoConnection.mode == SsoMode.REQUIRED)
+            .limit(1)
+        )
+    if required:
+        audit.record("accounts:login:failed", actor_user_id=user.id,
+                     after={"reason": "sso_required"})
+        raise NotAllowed(f"{required} requires single sign-on. Use “Sign in with SSO”.")

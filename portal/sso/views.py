@@ -1,0 +1,129 @@
+"""Sign in with SSO, and link an identity provider account to a signed-in user."""
+
+from __future__ import annotations
+
+from authlib.common.errors import AuthlibBaseError
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_login import current_user
+from joserfc.errors import JoseError
+
+from portal.accounts import guards
+from portal.accounts.forms import EmailForm
+from portal.accounts.guards import login_required, step_up
+from portal.core import audit, htmx
+from portal.core.db import db
+from portal.core.errors import DomainError
+from portal.core.forms import show_error
+from portal.sso import services
+
+blueprint = Blueprint("sso", __name__)
+
+
+@blueprint.route("/login/sso", methods=["GET", "POST"])
+def login():
+    """Find the company's identity provider from the email address and go there."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            connection = services.connection_for_email(form.email.data)
+            services.check_discovery(connection.issuer)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            session["sso_intent"] = {
+                "company_id": connection.company_id,
+                "purpose": "login",
+                "login_hint": form.email.data.strip().lower(),
+                "next": guards.safe_next(request.args.get("next"), url_for("accounts.dashboard")),
+            }
+            return htmx.redirect_to(url_for("sso.start"))
+    return htmx.render("sso/login.html", "sso/_login_form.html", form=form)
+
+
+@blueprint.get("/login/sso/start")
+def start():
+    """Send the browser to the identity provider (PKCE S256, state and nonce)."""
+    intent = session.get("sso_intent")
+    if not intent:
+        return redirect(url_for("sso.login"))
+    try:
+        connection = services.connection_for_company(intent["company_id"])
+        client = services.client_for(connection)
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("sso.login"))
+    extra = {"login_hint": intent["login_hint"]} if intent.get("login_hint") else {}
+    return client.authorize_redirect(url_for("sso.callback", _external=True), **extra)
+
+
+@blueprint.get("/login/sso/callback")
+def callback():
+    """Finish at the identity provider: validate the ID token, then sign in or link."""
+    intent = session.pop("sso_intent", None)
+    if not intent:
+        flash("That sign-in link has expired or was already used. Start again.", "error")
+        return redirect(url_for("sso.login"))
+    try:
+        connection = services.connection_for_company(intent["company_id"])
+        client = services.client_for(connection)
+        token = client.authorize_access_token()
+        identity = services.verify_callback(connection, token)
+    except (AuthlibBaseError, JoseError, ValueError, DomainError) as error:
+        reason = error.message if isinstance(error, DomainError) else error.__class__.__name__
+        audit.record("sso:login:failed", company_id=intent["company_id"],
+                     after={"reason": reason[:200]})
+        db.session.commit()
+        flash(f"Single sign-on failed: {_explain(error)}", "error")
+        return redirect(url_for("sso.login"))
+    try:
+        if intent["purpose"] == "link":
+            if not (current_user.is_authenticated and current_user.id == intent.get("user_id")):
+                raise services.SsoError("Sign in again before linking an identity provider.")
+            services.link_identity(current_user, connection, identity)
+            db.session.commit()
+            flash("Your identity provider account is linked. You can now sign in with SSO.",
+                  "success")
+            return redirect(url_for("accounts.show_account"))
+        user = services.user_for_identity(connection, identity)
+    except DomainError as error:
+        db.session.commit()
+        flash(error.message, "error")
+        return redirect(url_for("sso.login"))
+    guards.begin_pending_auth(user, remember=False, next_path=intent.get("next") or "/",
+                              sso_issuer=identity.issuer, sso_subject=identity.subject)
+    db.session.commit()
+    # The portal's own second factor still applies after SSO.
+    target = "accounts.login_code" if user.mfa_enrolled else "accounts.enroll"
+    return redirect(url_for(target))
+
+
+@blueprint.post("/account/sso/link")
+@login_required
+@step_up()
+def link():
+    """Link the current company's identity provider account to this user."""
+    from flask import g
+
+    try:
+        connection = services.connection_for_company(g.company.id if g.company else 0)
+    except DomainError as error:
+        flash(error.message, "error")
+        return htmx.redirect_to(url_for("accounts.show_account"))
+    session["sso_intent"] = {"company_id": connection.company_id, "purpose": "link",
+                             "user_id": current_user.id, "login_hint": current_user.email}
+    return htmx.redirect_to(url_for("sso.start"))
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, DomainError):
+        return error.message
+    name = error.__class__.__name__
+    explanations = {
+        "MismatchingStateError": "the sign-in request did not match this browser (it was "
+        "tampered with, replayed or started in another tab)",
+        "InvalidClaimError": "the ID token's claims were not valid for this portal",
+        "BadSignatureError": "the ID token's signature did not verify",
+        "ExpiredTokenError": "the ID token had expired",
+        "OAuthError": "the identity provider refused the request",
+    }
+    return explanations.get(name, f"the identity provider's answer was not valid ({name})")

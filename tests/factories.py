@@ -1,0 +1,120 @@
+"""Test data builders and a real TOTP authenticator (codes from oathtool)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime
+
+import pyotp
+
+from portal.accounts import services as accounts
+from portal.accounts.models import User
+from portal.companies import services as companies
+from portal.companies.models import Company, CompanyKind, Membership, Role
+from portal.core import tenancy
+from portal.core.db import db, utcnow
+from tests.conftest import require_peer
+
+PASSWORD = "correct horse battery staple"
+_sequence = itertools.count(1)
+
+
+def oathtool_code(secret: str, step: int) -> str:
+    """The TOTP code for ``step``, computed by oathtool (an implementation we did not write)."""
+    require_peer(shutil.which("oathtool") is not None, "oathtool (apt-get install oathtool)")
+    moment = datetime.fromtimestamp(step * 30, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    result = subprocess.run(
+        ["oathtool", "--totp", "--base32", "--now", moment, secret],
+        capture_output=True, text=True, check=True,
+    )
+    return result.stdout.strip()
+
+
+class Authenticator:
+    """A phone's authenticator app: each code() is for a later time step than the last."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.last_step: int | None = None
+
+    def current_step(self) -> int:
+        return int(time.time()) // 30
+
+    def code(self) -> str:
+        now = time.time()
+        if now % 30 > 27:  # too close to the edge of a step: wait for the next one
+            time.sleep(30 - now % 30 + 0.1)
+        current = self.current_step()
+        step = current - 1 if self.last_step is None else max(self.last_step + 1, current - 1)
+        if step > current + 1:
+            time.sleep((step - 1) * 30 - time.time() + 0.1)
+        self.last_step = step
+        return oathtool_code(self.secret, step)
+
+    def stale_code(self, steps_away: int = 4) -> str:
+        return oathtool_code(self.secret, self.current_step() + steps_away)
+
+
+def make_company(kind: CompanyKind = CompanyKind.PAYOR, name: str | None = None) -> Company:
+    n = next(_sequence)
+    with tenancy.unscoped():
+        return companies.create_company(f"{kind.value}-{n}", name or f"{kind.value.title()} {n}",
+                                        kind)
+
+
+def make_user(
+    company: Company | None = None,
+    roles: tuple[Role, ...] = (),
+    *,
+    email: str | None = None,
+    enrolled: bool = True,
+    password: str = PASSWORD,
+) -> tuple[User, Authenticator | None]:
+    n = next(_sequence)
+    with tenancy.unscoped():
+        user = accounts.create_user(email or f"user{n}@example.com", f"User {n}", password)
+        if company is not None:
+            membership = companies.add_member(company, user, actor_user_id=None)
+            for role in roles:
+                companies.grant_role(membership, role, actor_user_id=None)
+        authenticator = None
+        if enrolled:
+            secret = pyotp.random_base32(32)
+            user.totp_secret = secret
+            user.totp_enrolled_at = utcnow()
+            authenticator = Authenticator(secret)
+        db.session.commit()
+    return user, authenticator
+
+
+def membership_of(user: User, company: Company) -> Membership:
+    with tenancy.unscoped():
+        return db.session.query(Membership).filter_by(user_id=user.id, company_id=company.id).one()
+
+
+def sign_in(client, user: User, authenticator: Authenticator, *, remember: bool = False,
+            password: str = PASSWORD):
+    """Sign in through the real pages: password, then a TOTP code."""
+    response = client.submit("/login", {"email": user.email, "password": password,
+                                        **({"remember": "y"} if remember else {})})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith("/login/code")
+    response = client.submit("/login/code", {"code": authenticator.code()},
+                             token_from="/login/code")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response
+
+
+def step_up(client, authenticator: Authenticator) -> None:
+    response = client.submit("/verify", {"code": authenticator.code()}, token_from="/verify")
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def totp_secret_on_page(html: str) -> str:
+    match = re.search(r'data-totp-secret="([A-Z2-7]+)"', html)
+    assert match, "the enrollment page shows the secret in data-totp-secret"
+    return match.group(1)
