@@ -1,0 +1,119 @@
+"""Nobody sees what isn't theirs: every route, every method, another company's ids → 404."""
+
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.companies.models import CompanyKind, Membership, Role
+from portal.core import tenancy
+from portal.core.db import db
+from tests.factories import Authenticator, make_company, make_user, membership_of, sign_in, step_up
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+@dataclass
+class World:
+    """Company A's signed-in users, and company B's objects they must never reach."""
+
+    foreign_ids: dict[str, list[object]]
+
+
+def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
+    payor_a = make_company(CompanyKind.PAYOR)
+    payee_a = make_company(CompanyKind.PAYEE)
+    actors = [
+        make_user(payor_a, (Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)),
+        make_user(payee_a, (Role.PAYEE_ADMIN,)),
+    ]
+    payor_b = make_company(CompanyKind.PAYOR)
+    payee_b = make_company(CompanyKind.PAYEE)
+    b_payor_user, _ = make_user(payor_b, (Role.DISBURSER,))
+    b_payee_user, _ = make_user(payee_b)
+    world = World(
+        foreign_ids={
+            "membership_id": [membership_of(b_payor_user, payor_b).id,
+                              membership_of(b_payee_user, payee_b).id],
+            "user_id": [b_payee_user.id],
+            "role": ["disburser"],
+        }
+    )
+    return actors, world
+
+
+# Routes whose path arguments are not ids of company-owned objects.
+NOT_TENANT_ARGUMENTS = {"filename", "token"}
+
+
+def snapshot() -> dict[str, int]:
+    counts = {}
+    with tenancy.unscoped():
+        for table in db.metadata.sorted_tables:
+            counts[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
+    return counts
+
+
+def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -> None:
+    actors, world = build_world()
+    rules = [r for r in app.url_map.iter_rules() if set(r.arguments) - NOT_TENANT_ARGUMENTS]
+    assert rules, "the sweep must cover something"
+    for argument in {a for r in rules for a in r.arguments} - NOT_TENANT_ARGUMENTS:
+        assert argument in world.foreign_ids, (
+            f"route argument {argument!r} has no foreign object in the sweep; add one"
+        )
+    answered_404: set[str] = set()
+    for user, phone in actors:
+        session_client = type(client)(app, app.response_class, use_cookies=True)
+        sign_in(session_client, user, phone)
+        step_up(session_client, phone)
+        token = session_client.csrf_token("/dashboard")
+        before = snapshot()
+        for rule in rules:
+            for values in _combinations(rule.arguments, world):
+                path = app.url_map.bind("localhost").build(rule.endpoint, values)
+                for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                    response = session_client.open(
+                        path, method=method, headers={"X-CSRFToken": token},
+                        data={"csrf_token": token, "role": "viewer", "code": "000000"},
+                    )
+                    assert response.status_code in (403, 404), (
+                        f"{method} {path} as {user.email}: {response.status_code}"
+                    )
+                    if response.status_code == 404:
+                        answered_404.add(rule.endpoint)
+        db.session.expire_all()
+        assert snapshot() == before, "a refused request changed the database"
+    # Every id route answers 404 to an actor who holds its role (operator-only routes
+    # are the operator's, across tenants by design: see the next test).
+    tenant_routes = {r.endpoint for r in rules if not r.endpoint.startswith("operations.")}
+    assert tenant_routes <= answered_404
+
+
+def test_operators_cannot_reset_payee_users_through_the_console(client) -> None:
+    operator, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
+    payee_user, _ = make_user(make_company(CompanyKind.PAYEE))
+    sign_in(client, operator, phone)
+    step_up(client, phone)
+    response = client.submit(f"/operator/users/{payee_user.id}/reset-mfa", {},
+                             token_from="/operator/users")
+    assert response.status_code == 404
+
+
+def test_queries_are_scoped_by_one_mechanism() -> None:
+    company_a, company_b = make_company(), make_company()
+    make_user(company_a)
+    make_user(company_b)
+    with tenancy.scoped(company_a.id):
+        assert {m.company_id for m in db.session.scalars(sa.select(Membership)).unique()} == {
+            company_a.id}
+    with tenancy.scoped(None):
+        assert db.session.scalars(sa.select(Membership)).unique().all() == []
+
+
+def _combinations(arguments: set[str], world: World) -> list[dict[str, object]]:
+    combos: list[dict[str, object]] = [{}]
+    for argument in sorted(arguments):
+        combos = [{**c, argument: v} for c in combos for v in world.foreign_ids[argument]]
+    return combos
