@@ -188,8 +188,11 @@ def start_session(
     )
     user.current_session_key = key
     user.step_up_failures = 0
-    audit.record("accounts:login:succeeded", actor_user_id=user.id, object_type="user",
-                 object_id=user.id, after={"remember": remember, "sso": sso_issuer is not None})
+    audit.record(
+        "accounts:login:succeeded", actor_user_id=user.id, object_type="user", object_id=user.id,
+        after={"remember": remember, "sso": sso_issuer is not None},
+        actor_sso=(sso_issuer, sso_subject) if sso_issuer and sso_subject else None,
+    )
     return key
 
 

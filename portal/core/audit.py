@@ -46,11 +46,13 @@ def record(
     object_id: Any = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    actor_sso: tuple[str, str] | None = None,
     session: Session | None = None,
 ) -> AuditEvent:
     """Queue an audit event; it is chained and written when the current transaction commits.
 
     ``action`` is tagged ``feature:subject:verb``, e.g. ``payments:disbursement:authorized``.
+    The actor's SSO identity comes from the request unless ``actor_sso`` names it.
     """
     if action.count(":") < 2:
         raise ValueError(f"audit actions are tagged feature:subject:verb, not {action!r}")
@@ -59,8 +61,8 @@ def record(
         occurred_at=utcnow(),
         action=action,
         actor_user_id=actor_user_id,
-        actor_sso_issuer=context.sso_issuer,
-        actor_sso_subject=context.sso_subject,
+        actor_sso_issuer=actor_sso[0] if actor_sso else context.sso_issuer,
+        actor_sso_subject=actor_sso[1] if actor_sso else context.sso_subject,
         company_id=company_id,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),

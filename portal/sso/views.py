@@ -122,6 +122,7 @@ def _explain(error: Exception) -> str:
         "MismatchingStateError": "the sign-in request did not match this browser (it was "
         "tampered with, replayed or started in another tab)",
         "InvalidClaimError": "the ID token's claims were not valid for this portal",
+        "MissingClaimError": "the ID token's claims were not valid for this portal",
         "BadSignatureError": "the ID token's signature did not verify",
         "ExpiredTokenError": "the ID token had expired",
         "OAuthError": "the identity provider refused the request",

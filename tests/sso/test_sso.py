@@ -1,0 +1,213 @@
+"""OpenID Connect sign-in against a real provider (node oidc-provider on loopback)."""
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+
+from portal.accounts.models import FederatedIdentity, UserSession
+from portal.companies.models import CompanyKind, Role
+from portal.core import tenancy
+from portal.core.db import db
+from portal.core.models import AuditEvent
+from portal.sso import services as sso
+from portal.sso.models import SsoMode
+from tests.conftest import require_peer
+from tests.factories import make_company, make_user, sign_in, step_up
+from tests.peers.oidc_provider import OidcPeerUnavailable, OidcProvider, ensure_installed
+
+pytestmark = pytest.mark.usefixtures("database")
+
+CALLBACK = "http://localhost/login/sso/callback"
+ACCOUNTS = [
+    {"sub": "ann-1", "email": "ann@acme.example.com", "email_verified": True, "name": "Ann"},
+    {"sub": "bob-2", "email": "bob@acme.example.com", "email_verified": True, "name": "Bob"},
+]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[OidcProvider]:
+    try:
+        ensure_installed()
+    except OidcPeerUnavailable as exc:
+        require_peer(False, str(exc))
+    peer = OidcProvider()
+    peer.start(clients=[{"client_id": "trestle", "client_secret": "client-secret-1",
+                         "redirect_uris": [CALLBACK]}], accounts=ACCOUNTS)
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def acme(provider: OidcProvider):
+    provider.set_mode("normal")
+    company = make_company(CompanyKind.PAYOR, name="Acme Builders")
+    with tenancy.unscoped():
+        sso.configure(company, issuer=provider.issuer, client_id="trestle",
+                      client_secret="client-secret-1", allowed_domains="acme.example.com",
+                      mode=SsoMode.OPTIONAL, actor_user_id=None)
+    db.session.commit()
+    return company
+
+
+def link(user, provider: OidcProvider, subject: str) -> None:
+    db.session.add(FederatedIdentity(user_id=user.id, issuer=provider.issuer, subject=subject))
+    db.session.commit()
+
+
+def go_to_provider(client, email: str) -> str:
+    response = client.submit("/login/sso", {"email": email}, token_from="/login/sso")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    response = client.get(response.headers["Location"])
+    assert response.status_code == 302
+    authorize = response.headers["Location"]
+    query = dict(parse_qsl(urlsplit(authorize).query))
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    assert query["state"] and query["nonce"]
+    return authorize
+
+
+def callback_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def sso_login(client, provider: OidcProvider, email: str):
+    callback = provider.follow_login(go_to_provider(client, email), login_hint=email)
+    return client.get(callback_path(callback)), callback
+
+
+def flashes(client) -> str:
+    return client.get("/login/sso").get_data(as_text=True)
+
+
+def test_happy_path_then_the_portals_own_totp(client, provider, acme) -> None:
+    user, phone = make_user(acme, (Role.DISBURSER,), email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    response, _ = sso_login(client, provider, "ann@acme.example.com")
+    assert response.headers["Location"].endswith("/login/code"), "TOTP still applies after SSO"
+    assert client.get("/dashboard").status_code == 303
+    response = client.submit("/login/code", {"code": phone.code()}, token_from="/login/code")
+    assert response.status_code == 303
+    assert client.get("/dashboard").status_code == 200
+    session_row = db.session.scalar(sa.select(UserSession).where(UserSession.user_id == user.id))
+    assert (session_row.sso_issuer, session_row.sso_subject) == (provider.issuer, "ann-1")
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "accounts:login:succeeded"))
+    assert (event.actor_sso_issuer, event.actor_sso_subject) == (provider.issuer, "ann-1")
+
+
+def test_a_tampered_state_is_refused(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    callback = provider.follow_login(go_to_provider(client, "ann@acme.example.com"),
+                                     login_hint="ann@acme.example.com")
+    parts = urlsplit(callback)
+    query = dict(parse_qsl(parts.query))
+    query["state"] = query["state"][:-2] + "xx"
+    response = client.get(callback_path(urlunsplit(parts._replace(query=urlencode(query)))))
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "did not match this browser" in flashes(client)
+    assert client.get("/login/code").status_code == 303, "no sign-in is pending"
+
+
+def test_a_replayed_state_is_refused(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    first, callback = sso_login(client, provider, "ann@acme.example.com")
+    assert first.headers["Location"].endswith("/login/code")
+    go_to_provider(client, "ann@acme.example.com")  # a new flow: a new state in this browser
+    response = client.get(callback_path(callback))
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "did not match this browser" in flashes(client)
+
+
+@pytest.mark.parametrize(
+    ("mode", "explanation"),
+    [
+        ("wrong_nonce", "not valid for this portal"),
+        ("wrong_issuer", "not valid for this portal"),
+        ("wrong_audience", "not valid for this portal"),
+        ("other_key", "signature did not verify"),
+        ("expired", "had expired"),
+    ],
+)
+def test_a_bad_id_token_is_refused(client, provider, acme, mode: str, explanation: str) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    with provider.mode(mode):
+        response, _ = sso_login(client, provider, "ann@acme.example.com")
+    assert response.headers["Location"].endswith("/login/sso")
+    page = flashes(client)
+    assert "Single sign-on failed" in page and explanation in page, page
+    assert client.get("/login/code").status_code == 303
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "sso:login:failed")) == 1
+
+
+def test_an_email_that_matches_an_existing_user_is_not_linked(client, provider, acme) -> None:
+    make_user(acme, email="bob@acme.example.com")  # same email, never linked
+    response, _ = sso_login(client, provider, "bob@acme.example.com")
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "not linked to a Trestle account" in flashes(client)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FederatedIdentity)) == 0
+    assert client.get("/login/code").status_code == 303
+
+
+def test_a_signed_in_user_links_their_identity_after_step_up(client, provider, acme) -> None:
+    user, phone = make_user(acme, (Role.DISBURSER,), email="ann@acme.example.com")
+    sign_in(client, user, phone)
+    with client.session_transaction() as session:
+        session["mfa_at"] = 0
+    response = client.submit("/account/sso/link", {}, token_from="/account")
+    assert "/verify" in response.headers["Location"], "linking needs a fresh second factor"
+    step_up(client, phone)
+    response = client.submit("/account/sso/link", {}, token_from="/account")
+    start = client.get(response.headers["Location"])
+    callback = provider.follow_login(start.headers["Location"], login_hint="ann@acme.example.com")
+    response = client.get(callback_path(callback))
+    assert response.headers["Location"].endswith("/account")
+    [identity] = db.session.scalars(sa.select(FederatedIdentity)).all()
+    assert (identity.user_id, identity.issuer, identity.subject) == (user.id, provider.issuer,
+                                                                      "ann-1")
+    assert "sso:identity:linked" in db.session.scalars(sa.select(AuditEvent.action)).all()
+
+
+def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    with tenancy.unscoped():
+        sso.configure(acme, issuer=provider.issuer, client_id="trestle", client_secret=None,
+                      allowed_domains="acme.example.com", mode=SsoMode.REQUIRED, actor_user_id=None)
+    db.session.commit()
+    response = client.submit("/login", {"email": user.email,
+                                        "password": "correct horse battery staple"})
+    assert response.status_code == 200
+    assert "Acme Builders requires single sign-on" in response.get_data(as_text=True)
+
+
+def test_a_misconfigured_provider_gets_a_precise_error(client, acme) -> None:
+    with tenancy.unscoped():
+        sso.configure(acme, issuer="http://127.0.0.1:9", client_id="trestle",
+                      client_secret=None, allowed_domains="acme.example.com", mode=SsoMode.OPTIONAL,
+                      actor_user_id=None)
+    db.session.commit()
+    response = client.submit("/login/sso", {"email": "ann@acme.example.com"}, token_from="/login/sso")
+    assert "Could not reach the identity provider at http://127.0.0.1:9" in response.get_data(
+        as_text=True)
+
+
+def test_discovery_check_names_an_issuer_mismatch(provider) -> None:
+    with pytest.raises(sso.SsoError, match="names its issuer"):
+        sso.check_discovery(provider.issuer.replace("127.0.0.1", "localhost"))
+
+
+def test_unknown_domains_are_told_to_use_a_password(client, acme) -> None:
+    response = client.submit("/login/sso", {"email": "someone@elsewhere.example.org"},
+                             token_from="/login/sso")
+    assert "not set up for that email address" in response.get_data(as_text=True)
+
+
+def test_client_secrets_are_encrypted_at_rest(acme) -> None:
+    raw = db.session.execute(sa.text("SELECT client_secret FROM sso_connection")).scalar()
+    assert raw and "client-secret-1" not in raw
