@@ -29,7 +29,9 @@ def oathtool_code(secret: str, step: int) -> str:
     moment = datetime.fromtimestamp(step * 30, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     result = subprocess.run(
         ["oathtool", "--totp", "--base32", "--now", moment, secret],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()
 
@@ -62,8 +64,9 @@ class Authenticator:
 def make_company(kind: CompanyKind = CompanyKind.PAYOR, name: str | None = None) -> Company:
     n = next(_sequence)
     with tenancy.unscoped():
-        return companies.create_company(f"{kind.value}-{n}", name or f"{kind.value.title()} {n}",
-                                        kind)
+        return companies.create_company(
+            f"{kind.value}-{n}", name or f"{kind.value.title()} {n}", kind
+        )
 
 
 def make_user(
@@ -96,15 +99,24 @@ def membership_of(user: User, company: Company) -> Membership:
         return db.session.query(Membership).filter_by(user_id=user.id, company_id=company.id).one()
 
 
-def sign_in(client, user: User, authenticator: Authenticator, *, remember: bool = False,
-            password: str = PASSWORD):
+def sign_in(
+    client,
+    user: User,
+    authenticator: Authenticator,
+    *,
+    remember: bool = False,
+    password: str = PASSWORD,
+):
     """Sign in through the real pages: password, then a TOTP code."""
-    response = client.submit("/login", {"email": user.email, "password": password,
-                                        **({"remember": "y"} if remember else {})})
+    response = client.submit(
+        "/login",
+        {"email": user.email, "password": password, **({"remember": "y"} if remember else {})},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     assert response.headers["Location"].endswith("/login/code")
-    response = client.submit("/login/code", {"code": authenticator.code()},
-                             token_from="/login/code")
+    response = client.submit(
+        "/login/code", {"code": authenticator.code()}, token_from="/login/code"
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return response
 

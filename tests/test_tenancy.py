@@ -34,8 +34,10 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     b_payee_user, _ = make_user(payee_b)
     world = World(
         foreign_ids={
-            "membership_id": [membership_of(b_payor_user, payor_b).id,
-                              membership_of(b_payee_user, payee_b).id],
+            "membership_id": [
+                membership_of(b_payor_user, payor_b).id,
+                membership_of(b_payee_user, payee_b).id,
+            ],
             "user_id": [b_payee_user.id],
             "role": ["disburser"],
         }
@@ -75,7 +77,9 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
                 path = app.url_map.bind("localhost").build(rule.endpoint, values)
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                     response = session_client.open(
-                        path, method=method, headers={"X-CSRFToken": token},
+                        path,
+                        method=method,
+                        headers={"X-CSRFToken": token},
                         data={"csrf_token": token, "role": "viewer", "code": "000000"},
                     )
                     assert response.status_code in (403, 404), (
@@ -96,8 +100,9 @@ def test_operators_cannot_reset_payee_users_through_the_console(client) -> None:
     payee_user, _ = make_user(make_company(CompanyKind.PAYEE))
     sign_in(client, operator, phone)
     step_up(client, phone)
-    response = client.submit(f"/operator/users/{payee_user.id}/reset-mfa", {},
-                             token_from="/operator/users")
+    response = client.submit(
+        f"/operator/users/{payee_user.id}/reset-mfa", {}, token_from="/operator/users"
+    )
     assert response.status_code == 404
 
 
@@ -107,7 +112,8 @@ def test_queries_are_scoped_by_one_mechanism() -> None:
     make_user(company_b)
     with tenancy.scoped(company_a.id):
         assert {m.company_id for m in db.session.scalars(sa.select(Membership)).unique()} == {
-            company_a.id}
+            company_a.id
+        }
     with tenancy.scoped(None):
         assert db.session.scalars(sa.select(Membership)).unique().all() == []
 

@@ -60,8 +60,10 @@ class NewPasswordForm(FlaskForm):
     )
     confirm = PasswordField(
         "New password again",
-        validators=[DataRequired("Enter the new password again."),
-                    EqualTo("password", "The two passwords do not match.")],
+        validators=[
+            DataRequired("Enter the new password again."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
     )
 
 

@@ -18,7 +18,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, flash, g, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_login import login_required as _login_required
 
@@ -40,7 +40,6 @@ login_manager.login_message_category = "info"
 # also drop them whenever a mobile IP changes.
 login_manager.session_protection = "basic"
 
-STEP_UP_MAX_AGE = timedelta(minutes=5)
 PENDING_AUTH_MAX_AGE = timedelta(minutes=10)
 # Pages a signed-in user may reach while recovery codes wait to be confirmed as saved.
 RECOVERY_CODE_ENDPOINTS = {"accounts.show_recovery_codes", "accounts.logout", "static"}
@@ -129,27 +128,27 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
     return decorate
 
 
-def is_fresh(max_age: timedelta = STEP_UP_MAX_AGE) -> bool:
+def is_fresh(max_age: timedelta | None = None) -> bool:
     """True when this session proved a second factor within ``max_age``.
 
     A session restored from a remember-me cookie never is.
     """
+    max_age = max_age or timedelta(seconds=current_app.config["STEP_UP_MAX_AGE_SECONDS"])
     verified_at = session.get("mfa_at")
     if not session.get("_fresh") or verified_at is None:
         return False
     return time.time() - float(verified_at) <= max_age.total_seconds()
 
 
-def step_up(max_age: timedelta = STEP_UP_MAX_AGE) -> Callable[[F], F]:
-    """Require a TOTP code fresher than ``max_age`` before the route runs."""
+def step_up(max_age: timedelta | None = None) -> Callable[[F], F]:
+    """Require a TOTP code fresher than ``max_age`` (default: STEP_UP_MAX_AGE_SECONDS)."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not is_fresh(max_age):
-                return htmx.redirect_to(
-                    url_for("accounts.verify", next=return_path(), max_age=int(max_age.total_seconds()))
-                )
+            window = max_age or timedelta(seconds=current_app.config["STEP_UP_MAX_AGE_SECONDS"])
+            if not is_fresh(window):
+                return htmx.redirect_to(url_for("accounts.verify", next=return_path()))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

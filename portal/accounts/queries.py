@@ -20,14 +20,17 @@ class AccountOverview:
 
 def account_overview(user: User) -> AccountOverview:
     left = db.session.scalar(
-        sa.select(sa.func.count()).select_from(RecoveryCode).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-        )
+        sa.select(sa.func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
     sessions = db.session.scalars(
         sa.select(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None),
-               UserSession.expires_at > utcnow())
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > utcnow(),
+        )
         .order_by(UserSession.last_seen_at.desc())
     ).all()
     identities = db.session.scalars(

@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 import pyotp
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from flask import Flask, current_app
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask, current_app
 
 from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserSession
 from portal.core import audit, ratelimit
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.notifications.services import queue_email
-
 
 
 def init_app(app: Flask) -> None:
@@ -40,6 +39,7 @@ def init_app(app: Flask) -> None:
 def password_hasher() -> PasswordHasher:
     return current_app.extensions["trestle.password_hasher"]
 
+
 MIN_PASSWORD_LENGTH = 12
 SESSION_LIFETIME = timedelta(hours=12)
 REMEMBER_LIFETIME = timedelta(days=30)
@@ -50,7 +50,10 @@ TOTP_DRIFT_STEPS = 10  # a code this many steps away means the clock is off
 MAX_STEP_UP_FAILURES = 10
 
 PASSWORD_LIMITS = {
-    "login:account": (ratelimit.Limit(10, timedelta(minutes=15)), ratelimit.Limit(30, timedelta(hours=24))),
+    "login:account": (
+        ratelimit.Limit(10, timedelta(minutes=15)),
+        ratelimit.Limit(30, timedelta(hours=24)),
+    ),
     "login:ip": (ratelimit.Limit(50, timedelta(minutes=15)),),
 }
 MFA_LIMITS = {
@@ -80,9 +83,7 @@ def hash_password(password: str) -> str:
 
 def check_password_rules(password: str, email: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password"
-        )
+        raise InvalidInput(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password")
     if password.strip().lower() == email.lower():
         raise InvalidInput("Your password cannot be your email address.", field="password")
 
@@ -127,7 +128,8 @@ def authenticate_password(email: str, password: str, ip_address: str | None) -> 
     ok = False
     try:
         ok = password_hasher().verify(
-            user.password_hash if user and user.password_hash
+            user.password_hash
+            if user and user.password_hash
             else current_app.extensions["trestle.dummy_hash"],
             password,
         )
@@ -153,8 +155,9 @@ def change_password(user: User, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     revoke_sessions(user, reason="password_changed")
-    audit.record("accounts:password:changed", actor_user_id=user.id, object_type="user",
-                 object_id=user.id)
+    audit.record(
+        "accounts:password:changed", actor_user_id=user.id, object_type="user", object_id=user.id
+    )
 
 
 # --------------------------------------------------------------------------- sessions
@@ -189,7 +192,10 @@ def start_session(
     user.current_session_key = key
     user.step_up_failures = 0
     audit.record(
-        "accounts:login:succeeded", actor_user_id=user.id, object_type="user", object_id=user.id,
+        "accounts:login:succeeded",
+        actor_user_id=user.id,
+        object_type="user",
+        object_id=user.id,
         after={"remember": remember, "sso": sso_issuer is not None},
         actor_sso=(sso_issuer, sso_subject) if sso_issuer and sso_subject else None,
     )
@@ -234,8 +240,9 @@ def end_session(user: User) -> None:
             .where(UserSession.key_hash == hash_token(user.current_session_key))
             .values(revoked_at=utcnow())
         )
-    audit.record("accounts:logout:succeeded", actor_user_id=user.id, object_type="user",
-                 object_id=user.id)
+    audit.record(
+        "accounts:logout:succeeded", actor_user_id=user.id, object_type="user", object_id=user.id
+    )
 
 
 def revoke_sessions(user: User, *, reason: str, actor_user_id: int | None = None) -> int:
@@ -294,7 +301,9 @@ def match_step(secret: str, code: str, at: datetime, window: int) -> int | None:
     return None
 
 
-def check_totp(user: User, code: str, *, secret: str | None = None, at: datetime | None = None) -> CodeResult:
+def check_totp(
+    user: User, code: str, *, secret: str | None = None, at: datetime | None = None
+) -> CodeResult:
     """Check a code (±1 step) and consume its time step with a compare-and-set.
 
     Two requests with one code cannot both pass: the UPDATE only succeeds for a step above
@@ -330,18 +339,27 @@ def ensure_not_mfa_limited(user: User, ip_address: str | None) -> None:
     if ratelimit.is_limited("mfa:user", str(user.id), MFA_LIMITS["mfa:user"]) or (
         ratelimit.is_limited("mfa:ip", ip_address or "unknown", MFA_LIMITS["mfa:ip"])
     ):
-        audit.record("accounts:mfa:rate_limited", actor_user_id=user.id, object_type="user",
-                     object_id=user.id)
-        raise TooManyAttempts(
-            "Too many incorrect codes. Wait a few minutes before trying again."
+        audit.record(
+            "accounts:mfa:rate_limited",
+            actor_user_id=user.id,
+            object_type="user",
+            object_id=user.id,
         )
+        raise TooManyAttempts("Too many incorrect codes. Wait a few minutes before trying again.")
 
 
-def record_mfa_failure(user: User, ip_address: str | None, result: CodeResult, purpose: str) -> None:
+def record_mfa_failure(
+    user: User, ip_address: str | None, result: CodeResult, purpose: str
+) -> None:
     ratelimit.record("mfa:user", str(user.id))
     ratelimit.record("mfa:ip", ip_address or "unknown")
-    audit.record("accounts:mfa:failed", actor_user_id=user.id, object_type="user",
-                 object_id=user.id, after={"reason": result.value, "purpose": purpose})
+    audit.record(
+        "accounts:mfa:failed",
+        actor_user_id=user.id,
+        object_type="user",
+        object_id=user.id,
+        after={"reason": result.value, "purpose": purpose},
+    )
 
 
 def verify_second_factor(user: User, code: str, ip_address: str | None, purpose: str) -> None:
@@ -376,8 +394,9 @@ def confirm_enrollment(user: User, code: str, ip_address: str | None) -> list[st
     user.totp_secret = user.totp_pending_secret
     user.totp_pending_secret = None
     user.totp_enrolled_at = utcnow()
-    audit.record("accounts:mfa:enrolled", actor_user_id=user.id, object_type="user",
-                 object_id=user.id)
+    audit.record(
+        "accounts:mfa:enrolled", actor_user_id=user.id, object_type="user", object_id=user.id
+    )
     return regenerate_recovery_codes(user, reason="enrolled")
 
 
@@ -393,8 +412,12 @@ def regenerate_recovery_codes(user: User, *, reason: str) -> list[str]:
     db.session.add_all(RecoveryCode(user_id=user.id, code_hash=hash_token(c)) for c in codes)
     user.recovery_codes_to_show = "\n".join(codes)
     if reason != "enrolled":
-        audit.record("accounts:mfa:recovery_codes_regenerated", actor_user_id=user.id,
-                     object_type="user", object_id=user.id)
+        audit.record(
+            "accounts:mfa:recovery_codes_regenerated",
+            actor_user_id=user.id,
+            object_type="user",
+            object_id=user.id,
+        )
     return codes
 
 
@@ -421,12 +444,17 @@ def use_recovery_code(user: User, code: str, ip_address: str | None) -> int:
         record_mfa_failure(user, ip_address, CodeResult.INVALID, "recovery_code")
         raise InvalidInput("That recovery code is not valid or was already used.", field="code")
     remaining = db.session.scalar(
-        sa.select(sa.func.count()).select_from(RecoveryCode).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-        )
+        sa.select(sa.func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
-    audit.record("accounts:mfa:recovery_code_used", actor_user_id=user.id, object_type="user",
-                 object_id=user.id, after={"remaining": remaining})
+    audit.record(
+        "accounts:mfa:recovery_code_used",
+        actor_user_id=user.id,
+        object_type="user",
+        object_id=user.id,
+        after={"remaining": remaining},
+    )
     return remaining
 
 
@@ -448,8 +476,13 @@ def reset_mfa(user: User, *, actor_user_id: int, company_id: int | None) -> None
     user.recovery_codes_to_show = None
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     revoke_sessions(user, reason="mfa_reset", actor_user_id=actor_user_id)
-    audit.record("accounts:mfa:reset", actor_user_id=actor_user_id, company_id=company_id,
-                 object_type="user", object_id=user.id)
+    audit.record(
+        "accounts:mfa:reset",
+        actor_user_id=actor_user_id,
+        company_id=company_id,
+        object_type="user",
+        object_id=user.id,
+    )
     queue_email(user.email, "mfa_reset", name=user.name)
 
 
@@ -465,8 +498,9 @@ class ResetLink:
 def request_password_reset(email: str, ip_address: str | None) -> ResetLink | None:
     """Email a reset link if the account exists (the caller says the same thing either way)."""
     email = normalize_email(email)
-    if ratelimit.is_limited("reset:ip", ip_address or "unknown",
-                            (ratelimit.Limit(10, timedelta(hours=1)),)):
+    if ratelimit.is_limited(
+        "reset:ip", ip_address or "unknown", (ratelimit.Limit(10, timedelta(hours=1)),)
+    ):
         raise TooManyAttempts("Too many reset requests. Try again in an hour.")
     ratelimit.record("reset:ip", ip_address or "unknown")
     user = find_user_by_email(email)
@@ -474,11 +508,18 @@ def request_password_reset(email: str, ip_address: str | None) -> ResetLink | No
         return None
     token = secrets.token_urlsafe(32)
     db.session.add(
-        PasswordResetToken(user_id=user.id, token_hash=hash_token(token),
-                           expires_at=utcnow() + RESET_TOKEN_LIFETIME)
+        PasswordResetToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + RESET_TOKEN_LIFETIME,
+        )
     )
-    audit.record("accounts:password:reset_requested", actor_user_id=user.id,
-                 object_type="user", object_id=user.id)
+    audit.record(
+        "accounts:password:reset_requested",
+        actor_user_id=user.id,
+        object_type="user",
+        object_id=user.id,
+    )
     return ResetLink(user, token)
 
 
@@ -507,7 +548,8 @@ def reset_password(token: str, new_password: str) -> User:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     revoke_sessions(user, reason="password_reset")
-    audit.record("accounts:password:reset", actor_user_id=user.id, object_type="user",
-                 object_id=user.id)
+    audit.record(
+        "accounts:password:reset", actor_user_id=user.id, object_type="user", object_id=user.id
+    )
     queue_email(user.email, "password_changed", name=user.name)
     return user

@@ -62,8 +62,7 @@ def login():
             db.session.commit()
             target = "accounts.login_code" if user.mfa_enrolled else "accounts.enroll"
             return htmx.redirect_to(url_for(target))
-    return htmx.render("accounts/login.html", "accounts/_login_form.html", status=status,
-                       form=form)
+    return htmx.render("accounts/login.html", "accounts/_login_form.html", status=status, form=form)
 
 
 def _pending_or_restart():
@@ -92,8 +91,13 @@ def login_code():
             target = guards.complete_login(user, state)
             db.session.commit()
             return htmx.redirect_to(target)
-    return htmx.render("accounts/login_code.html", "accounts/_code_form.html", form=form,
-                       action=url_for("accounts.login_code"), button="Verify")
+    return htmx.render(
+        "accounts/login_code.html",
+        "accounts/_code_form.html",
+        form=form,
+        action=url_for("accounts.login_code"),
+        button="Verify",
+    )
 
 
 @blueprint.route("/login/recovery", methods=["GET", "POST"])
@@ -118,8 +122,13 @@ def login_recovery():
                 "info",
             )
             return htmx.redirect_to(target)
-    return htmx.render("accounts/login_recovery.html", "accounts/_code_form.html", form=form,
-                       action=url_for("accounts.login_recovery"), button="Use recovery code")
+    return htmx.render(
+        "accounts/login_recovery.html",
+        "accounts/_code_form.html",
+        form=form,
+        action=url_for("accounts.login_recovery"),
+        button="Use recovery code",
+    )
 
 
 @blueprint.route("/mfa/enroll", methods=["GET", "POST"])
@@ -152,9 +161,13 @@ def enroll():
             return htmx.redirect_to(url_for("accounts.show_recovery_codes"))
     qr = segno.make(services.provisioning_uri(user, secret), error="m")
     return htmx.render(
-        "accounts/enroll.html", "accounts/_code_form.html", form=form, secret=secret,
+        "accounts/enroll.html",
+        "accounts/_code_form.html",
+        form=form,
+        secret=secret,
         qr_svg=qr.svg_inline(scale=5, title="QR code for your authenticator app"),
-        action=url_for("accounts.enroll"), button="Turn on two-step verification",
+        action=url_for("accounts.enroll"),
+        button="Turn on two-step verification",
     )
 
 
@@ -171,8 +184,9 @@ def show_recovery_codes():
         db.session.commit()
         flash("Two-step verification is on.", "success")
         return htmx.redirect_to(url_for("accounts.dashboard"))
-    return render_template("accounts/recovery_codes.html", form=form, codes=codes,
-                           download="\n".join(codes) + "\n")
+    return render_template(
+        "accounts/recovery_codes.html", form=form, codes=codes, download="\n".join(codes) + "\n"
+    )
 
 
 @blueprint.post("/mfa/recovery-codes/regenerate")
@@ -193,8 +207,9 @@ def verify():
     next_path = guards.safe_next(request.args.get("next"), url_for("accounts.dashboard"))
     if form.validate_on_submit():
         try:
-            services.verify_second_factor(current_user, form.code.data, request.remote_addr,
-                                          "step_up")
+            services.verify_second_factor(
+                current_user, form.code.data, request.remote_addr, "step_up"
+            )
         except DomainError as error:
             signed_out = services.record_step_up_failure(current_user)
             _fail(form, error)
@@ -207,8 +222,13 @@ def verify():
             guards.mark_verified()
             db.session.commit()
             return htmx.redirect_to(next_path)
-    return htmx.render("accounts/verify.html", "accounts/_code_form.html", form=form,
-                       action=url_for("accounts.verify", next=next_path), button="Verify")
+    return htmx.render(
+        "accounts/verify.html",
+        "accounts/_code_form.html",
+        form=form,
+        action=url_for("accounts.verify", next=next_path),
+        button="Verify",
+    )
 
 
 @blueprint.post("/logout")
@@ -237,16 +257,21 @@ def revoke_all_sessions():
 @login_required
 def dashboard():
     """The signed-in home page."""
-    return render_template("accounts/dashboard.html", membership=g.membership,
-                           memberships=g.memberships)
+    return render_template(
+        "accounts/dashboard.html", membership=g.membership, memberships=g.memberships
+    )
 
 
 @blueprint.get("/account")
 @login_required
 def show_account():
     """The user's security settings: MFA, recovery codes, sessions, SSO, password."""
-    return render_template("accounts/account.html", overview=account_overview(current_user),
-                           password_form=ChangePasswordForm(), confirm=ConfirmForm())
+    return render_template(
+        "accounts/account.html",
+        overview=account_overview(current_user),
+        password_form=ChangePasswordForm(),
+        confirm=ConfirmForm(),
+    )
 
 
 @blueprint.post("/account/password")
@@ -256,8 +281,9 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.authenticate_password(current_user.email, form.current_password.data,
-                                           request.remote_addr)
+            services.authenticate_password(
+                current_user.email, form.current_password.data, request.remote_addr
+            )
             services.change_password(current_user, form.password.data)
         except DomainError as error:
             _fail(form, error)
@@ -267,9 +293,13 @@ def change_password():
             guards.sign_out()
             flash("Password changed. Sign in with the new one.", "success")
             return htmx.redirect_to(url_for("accounts.login"))
-    return htmx.render("accounts/account.html", "accounts/_password_form.html",
-                       overview=account_overview(current_user), password_form=form,
-                       confirm=ConfirmForm())
+    return htmx.render(
+        "accounts/account.html",
+        "accounts/_password_form.html",
+        overview=account_overview(current_user),
+        password_form=form,
+        confirm=ConfirmForm(),
+    )
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
@@ -285,7 +315,9 @@ def forgot_password():
         else:
             if link is not None:
                 queue_email(
-                    link.user.email, "password_reset", name=link.user.name,
+                    link.user.email,
+                    "password_reset",
+                    name=link.user.name,
                     url=url_for("accounts.reset_password", token=link.token, _external=True),
                 )
             db.session.commit()
@@ -309,7 +341,9 @@ def reset_password(token: str):
         else:
             db.session.commit()
             guards.sign_out()
-            flash("Password changed. Sign in with it; you will still need your authenticator.",
-                  "success")
+            flash(
+                "Password changed. Sign in with it; you will still need your authenticator.",
+                "success",
+            )
             return htmx.redirect_to(url_for("accounts.login"))
     return htmx.render("accounts/reset.html", "accounts/_reset_form.html", form=form, token=token)

@@ -8,8 +8,13 @@ from portal.companies.models import CompanyKind, Membership, Role
 # only (with a signed designation form, in the operator console).
 GRANTABLE_BY = {
     Role.PAYMENTS_ADMIN: frozenset(
-        {Role.DISBURSER, Role.CONTRIBUTOR, Role.BENEFICIARY_APPROVER,
-         Role.INVOICE_ADMINISTRATOR, Role.VIEWER}
+        {
+            Role.DISBURSER,
+            Role.CONTRIBUTOR,
+            Role.BENEFICIARY_APPROVER,
+            Role.INVOICE_ADMINISTRATOR,
+            Role.VIEWER,
+        }
     ),
     Role.PAYEE_ADMIN: frozenset({Role.PAYEE_ADMIN}),
 }

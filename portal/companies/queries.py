@@ -34,9 +34,11 @@ def members(company_id: int) -> list[Membership]:
 
 def get_membership(membership_id: int) -> Membership:
     """A membership in the current company, or NotFound (also for other companies' ids)."""
-    membership = db.session.scalars(
-        sa.select(Membership).where(Membership.id == membership_id)
-    ).unique().one_or_none()
+    membership = (
+        db.session.scalars(sa.select(Membership).where(Membership.id == membership_id))
+        .unique()
+        .one_or_none()
+    )
     if membership is None:
         raise NotFound("No such member.")
     return membership

@@ -31,8 +31,9 @@ EXCLUSIVE_ROLES = {
 def create_company(slug: str, name: str, kind: CompanyKind) -> Company:
     slug = slug.strip().lower()
     if not SLUG.fullmatch(slug):
-        raise InvalidInput("Use lowercase letters, digits and hyphens for the short name.",
-                           field="slug")
+        raise InvalidInput(
+            "Use lowercase letters, digits and hyphens for the short name.", field="slug"
+        )
     if db.session.scalar(sa.select(Company.id).where(Company.slug == slug)):
         raise InvalidInput("Another company already uses that short name.", field="slug")
     company = Company(slug=slug, name=name.strip(), kind=kind)
@@ -43,16 +44,22 @@ def create_company(slug: str, name: str, kind: CompanyKind) -> Company:
 
 def add_member(company: Company, user: User, *, actor_user_id: int | None) -> Membership:
     existing = db.session.scalar(
-        sa.select(Membership).where(Membership.company_id == company.id,
-                                    Membership.user_id == user.id)
+        sa.select(Membership).where(
+            Membership.company_id == company.id, Membership.user_id == user.id
+        )
     )
     if existing:
         return existing
     membership = Membership(company_id=company.id, user_id=user.id)
     db.session.add(membership)
     db.session.flush()
-    audit.record("companies:member:added", actor_user_id=actor_user_id, company_id=company.id,
-                 object_type="user", object_id=user.id)
+    audit.record(
+        "companies:member:added",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="user",
+        object_id=user.id,
+    )
     return membership
 
 
@@ -60,8 +67,9 @@ def grant_role(membership: Membership, role: Role, *, actor_user_id: int | None)
     """Give a member a role their company kind allows, honouring separation of duties."""
     company = membership.company
     if role not in ROLES_BY_KIND[company.kind]:
-        raise InvalidInput(f"{role.label} is not a role in a {company.kind.value} company.",
-                           field="role")
+        raise InvalidInput(
+            f"{role.label} is not a role in a {company.kind.value} company.", field="role"
+        )
     held = membership.role_set
     if role in held:
         return next(r for r in membership.roles if r.role == role)
@@ -72,9 +80,14 @@ def grant_role(membership: Membership, role: Role, *, actor_user_id: int | None)
     grant = MembershipRole(company_id=company.id, role=role, granted_by_user_id=actor_user_id)
     membership.roles.append(grant)
     db.session.flush()
-    audit.record("companies:role:granted", actor_user_id=actor_user_id, company_id=company.id,
-                 object_type="membership", object_id=membership.id,
-                 after={"user_id": membership.user_id, "role": role.value})
+    audit.record(
+        "companies:role:granted",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="membership",
+        object_id=membership.id,
+        after={"user_id": membership.user_id, "role": role.value},
+    )
     return grant
 
 
@@ -84,7 +97,11 @@ def revoke_role(membership: Membership, role: Role, *, actor_user_id: int | None
         raise InvalidInput(f"They do not hold the {role.label} role.", field="role")
     membership.roles.remove(grant)
     db.session.flush()
-    audit.record("companies:role:removed", actor_user_id=actor_user_id,
-                 company_id=membership.company_id, object_type="membership",
-                 object_id=membership.id,
-                 before={"user_id": membership.user_id, "role": role.value})
+    audit.record(
+        "companies:role:removed",
+        actor_user_id=actor_user_id,
+        company_id=membership.company_id,
+        object_type="membership",
+        object_id=membership.id,
+        before={"user_id": membership.user_id, "role": role.value},
+    )

@@ -47,8 +47,11 @@ def list_members():
 
 def _member_row(membership, form, status: int = 200):
     return htmx.render(
-        "companies/members.html", "companies/_member.html", status=status,
-        member=membership, members=queries.members(membership.company_id),
+        "companies/members.html",
+        "companies/_member.html",
+        status=status,
+        member=membership,
+        members=queries.members(membership.company_id),
         grantable=sorted(policies.grantable_roles(g.membership), key=lambda r: r.label),
         may_reset_mfa=lambda target: policies.may_reset_member_mfa(g.membership, target),
         form=form,
@@ -108,9 +111,12 @@ def reset_member_mfa(membership_id: int):
     membership = queries.get_membership(membership_id)
     if not policies.may_reset_member_mfa(g.membership, membership):
         abort(403)
-    account_services.reset_mfa(membership.user, actor_user_id=current_user.id,
-                               company_id=membership.company_id)
+    account_services.reset_mfa(
+        membership.user, actor_user_id=current_user.id, company_id=membership.company_id
+    )
     db.session.commit()
-    flash(f"{membership.user.name} will set up two-step verification at their next sign-in.",
-          "success")
+    flash(
+        f"{membership.user.name} will set up two-step verification at their next sign-in.",
+        "success",
+    )
     return htmx.redirect_to(url_for("companies.list_members"))

@@ -43,9 +43,7 @@ def is_limited(scope: str, key: str, limits: tuple[Limit, ...]) -> bool:
             ThrottleEvent.occurred_at > now - longest,
         )
     ).all()
-    return any(
-        sum(1 for t in times if t > now - limit.window) >= limit.count for limit in limits
-    )
+    return any(sum(1 for t in times if t > now - limit.window) >= limit.count for limit in limits)
 
 
 def record(scope: str, key: str) -> None:

@@ -26,19 +26,49 @@ COMPANIES = [
 # (login role shown, email, name, company slug, roles held)
 USERS = [
     ("operator", "ops@trestle.example.com", "Olivia Operator", "trestle-ops", [Role.OPERATOR]),
-    ("payments_admin", "admin@summit.example.com", "Sam Summit", "summit-builders",
-     [Role.PAYMENTS_ADMIN]),
-    ("disburser", "disburser@summit.example.com", "Dana Disburser", "summit-builders",
-     [Role.DISBURSER]),
-    ("beneficiary_approver", "approver@summit.example.com", "Avery Approver", "summit-builders",
-     [Role.BENEFICIARY_APPROVER]),
-    ("payments_admin", "admin@harbor.example.com", "Harper Harbor", "harbor-construction",
-     [Role.PAYMENTS_ADMIN]),
-    ("payee_admin", "admin@ironline.example.com", "Ivan Ironline", "ironline-steel",
-     [Role.PAYEE_ADMIN]),
+    (
+        "payments_admin",
+        "admin@summit.example.com",
+        "Sam Summit",
+        "summit-builders",
+        [Role.PAYMENTS_ADMIN],
+    ),
+    (
+        "disburser",
+        "disburser@summit.example.com",
+        "Dana Disburser",
+        "summit-builders",
+        [Role.DISBURSER],
+    ),
+    (
+        "beneficiary_approver",
+        "approver@summit.example.com",
+        "Avery Approver",
+        "summit-builders",
+        [Role.BENEFICIARY_APPROVER],
+    ),
+    (
+        "payments_admin",
+        "admin@harbor.example.com",
+        "Harper Harbor",
+        "harbor-construction",
+        [Role.PAYMENTS_ADMIN],
+    ),
+    (
+        "payee_admin",
+        "admin@ironline.example.com",
+        "Ivan Ironline",
+        "ironline-steel",
+        [Role.PAYEE_ADMIN],
+    ),
     ("invoice_contact", "billing@ironline.example.com", "Bailey Billing", "ironline-steel", []),
-    ("payee_admin", "admin@brightwire.example.com", "Brook Brightwire", "brightwire-electric",
-     [Role.PAYEE_ADMIN]),
+    (
+        "payee_admin",
+        "admin@brightwire.example.com",
+        "Brook Brightwire",
+        "brightwire-electric",
+        [Role.PAYEE_ADMIN],
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import db, str_enum, utcnow
+from portal.core.db import db, utcnow
 
 
 class EmailStatus(enum.StrEnum):

@@ -19,8 +19,10 @@ def search_payor_users(text: str, limit: int = 50) -> list[tuple[User, list[str]
             sa.select(User, Company.name)
             .join(Membership, Membership.user_id == User.id)
             .join(Company, Company.id == Membership.company_id)
-            .where(Company.kind == CompanyKind.PAYOR,
-                   sa.or_(User.email.like(pattern), sa.func.lower(User.name).like(pattern)))
+            .where(
+                Company.kind == CompanyKind.PAYOR,
+                sa.or_(User.email.like(pattern), sa.func.lower(User.name).like(pattern)),
+            )
             .order_by(User.email)
             .limit(limit)
         ).all()

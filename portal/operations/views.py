@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, render_template, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 
 from portal.accounts import services as account_services
@@ -23,8 +23,13 @@ def list_users():
     """Find payor users (to reset their MFA)."""
     text = request.args.get("q", "").strip()
     results = queries.search_payor_users(text) if text else []
-    return htmx.render("operations/users.html", "operations/_user_results.html",
-                       q=text, results=results, form=ConfirmForm())
+    return htmx.render(
+        "operations/users.html",
+        "operations/_user_results.html",
+        q=text,
+        results=results,
+        form=ConfirmForm(),
+    )
 
 
 @blueprint.post("/users/<int:user_id>/reset-mfa")

@@ -37,8 +37,9 @@ def parse_domains(text: str) -> list[str]:
     domains = sorted({d.strip().lower() for d in re.split(r"[,\s]+", text) if d.strip()})
     for domain in domains:
         if not DOMAIN.fullmatch(domain):
-            raise InvalidInput(f"{domain!r} is not a domain name like example.com.",
-                               field="allowed_domains")
+            raise InvalidInput(
+                f"{domain!r} is not a domain name like example.com.", field="allowed_domains"
+            )
     if not domains:
         raise InvalidInput("Name at least one email domain.", field="allowed_domains")
     return domains
@@ -66,8 +67,10 @@ def configure(
     for other in claimed:
         taken = set(other.domains) & set(domains)
         if taken:
-            raise InvalidInput(f"{', '.join(sorted(taken))} is already used by another company.",
-                               field="allowed_domains")
+            raise InvalidInput(
+                f"{', '.join(sorted(taken))} is already used by another company.",
+                field="allowed_domains",
+            )
     connection = db.session.scalar(
         sa.select(SsoConnection).where(SsoConnection.company_id == company.id)
     )
@@ -78,8 +81,12 @@ def configure(
         connection = SsoConnection(company_id=company.id, client_secret=client_secret)
         db.session.add(connection)
     else:
-        before = {"issuer": connection.issuer, "client_id": connection.client_id,
-                  "allowed_domains": connection.allowed_domains, "mode": connection.mode.value}
+        before = {
+            "issuer": connection.issuer,
+            "client_id": connection.client_id,
+            "allowed_domains": connection.allowed_domains,
+            "mode": connection.mode.value,
+        }
         if client_secret:
             connection.client_secret = client_secret
     connection.issuer = issuer
@@ -88,10 +95,20 @@ def configure(
     connection.mode = mode
     connection.enabled = True
     db.session.flush()
-    audit.record("sso:connection:configured", actor_user_id=actor_user_id, company_id=company.id,
-                 object_type="sso_connection", object_id=connection.id, before=before,
-                 after={"issuer": issuer, "client_id": connection.client_id,
-                        "allowed_domains": connection.allowed_domains, "mode": mode.value})
+    audit.record(
+        "sso:connection:configured",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="sso_connection",
+        object_id=connection.id,
+        before=before,
+        after={
+            "issuer": issuer,
+            "client_id": connection.client_id,
+            "allowed_domains": connection.allowed_domains,
+            "mode": mode.value,
+        },
+    )
     return connection
 
 
@@ -101,8 +118,9 @@ def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
     try:
         response = requests.get(url, timeout=timeout)
     except requests.RequestException as exc:
-        raise SsoError(f"Could not reach the identity provider at {url} "
-                       f"({exc.__class__.__name__}).") from exc
+        raise SsoError(
+            f"Could not reach the identity provider at {url} ({exc.__class__.__name__})."
+        ) from exc
     if response.status_code != 200:
         raise SsoError(f"The identity provider answered {response.status_code} for {url}.")
     try:
@@ -134,15 +152,18 @@ def connection_for_email(email: str) -> SsoConnection:
     for connection in connections:
         if domain in connection.domains:
             return connection
-    raise SsoError("Single sign-on is not set up for that email address. Sign in with your "
-                   "password, or ask your company's Payments Admin.")
+    raise SsoError(
+        "Single sign-on is not set up for that email address. Sign in with your "
+        "password, or ask your company's Payments Admin."
+    )
 
 
 def connection_for_company(company_id: int) -> SsoConnection:
     with tenancy.unscoped():
         connection = db.session.scalar(
-            sa.select(SsoConnection).where(SsoConnection.company_id == company_id,
-                                           SsoConnection.enabled.is_(True))
+            sa.select(SsoConnection).where(
+                SsoConnection.company_id == company_id, SsoConnection.enabled.is_(True)
+            )
         )
     if connection is None:
         raise SsoError("Single sign-on is not set up for this company.")
@@ -184,13 +205,17 @@ def verify_callback(connection: SsoConnection, token: dict[str, Any]) -> Verifie
 def user_for_identity(connection: SsoConnection, identity: VerifiedIdentity) -> User:
     """The user linked to this identity, if they belong to the connection's company."""
     linked = db.session.scalar(
-        sa.select(FederatedIdentity).where(FederatedIdentity.issuer == identity.issuer,
-                                           FederatedIdentity.subject == identity.subject)
+        sa.select(FederatedIdentity).where(
+            FederatedIdentity.issuer == identity.issuer,
+            FederatedIdentity.subject == identity.subject,
+        )
     )
     if linked is None:
-        audit.record("sso:login:unlinked", company_id=connection.company_id,
-                     after={"issuer": identity.issuer, "subject": identity.subject,
-                            "email": identity.email})
+        audit.record(
+            "sso:login:unlinked",
+            company_id=connection.company_id,
+            after={"issuer": identity.issuer, "subject": identity.subject, "email": identity.email},
+        )
         raise SsoError(
             "Your identity provider account is not linked to a Trestle account yet. Sign in "
             "with your password once and link it from your account page, or accept your "
@@ -199,31 +224,45 @@ def user_for_identity(connection: SsoConnection, identity: VerifiedIdentity) -> 
     user = db.session.get(User, linked.user_id)
     with tenancy.unscoped():
         member = db.session.scalar(
-            sa.select(Membership.id).where(Membership.user_id == user.id,
-                                           Membership.company_id == connection.company_id)
+            sa.select(Membership.id).where(
+                Membership.user_id == user.id, Membership.company_id == connection.company_id
+            )
         )
     if member is None or not user.is_active:
         raise SsoError("That account is not a member of the company this sign-on belongs to.")
     return user
 
 
-def link_identity(user: User, connection: SsoConnection, identity: VerifiedIdentity) -> FederatedIdentity:
+def link_identity(
+    user: User, connection: SsoConnection, identity: VerifiedIdentity
+) -> FederatedIdentity:
     """Link an identity to the signed-in (and freshly verified) user."""
     existing = db.session.scalar(
-        sa.select(FederatedIdentity).where(FederatedIdentity.issuer == identity.issuer,
-                                           FederatedIdentity.subject == identity.subject)
+        sa.select(FederatedIdentity).where(
+            FederatedIdentity.issuer == identity.issuer,
+            FederatedIdentity.subject == identity.subject,
+        )
     )
     if existing is not None and existing.user_id != user.id:
         raise SsoError("That identity provider account is already linked to another user.")
     if existing is not None:
         return existing
-    linked = FederatedIdentity(user_id=user.id, issuer=identity.issuer, subject=identity.subject,
-                               email_at_link=identity.email)
+    linked = FederatedIdentity(
+        user_id=user.id,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        email_at_link=identity.email,
+    )
     db.session.add(linked)
     db.session.flush()
-    audit.record("sso:identity:linked", actor_user_id=user.id, company_id=connection.company_id,
-                 object_type="user", object_id=user.id,
-                 after={"issuer": identity.issuer, "subject": identity.subject})
+    audit.record(
+        "sso:identity:linked",
+        actor_user_id=user.id,
+        company_id=connection.company_id,
+        object_type="user",
+        object_id=user.id,
+        after={"issuer": identity.issuer, "subject": identity.subject},
+    )
     return linked
 
 
@@ -234,11 +273,15 @@ def ensure_password_login_allowed(user: User) -> None:
             sa.select(Company.name)
             .join(Membership, Membership.company_id == Company.id)
             .join(SsoConnection, SsoConnection.company_id == Company.id)
-            .where(Membership.user_id == user.id, SsoConnection.enabled.is_(True),
-                   SsoConnection.mode == SsoMode.REQUIRED)
+            .where(
+                Membership.user_id == user.id,
+                SsoConnection.enabled.is_(True),
+                SsoConnection.mode == SsoMode.REQUIRED,
+            )
             .limit(1)
         )
     if required:
-        audit.record("accounts:login:failed", actor_user_id=user.id,
-                     after={"reason": "sso_required"})
+        audit.record(
+            "accounts:login:failed", actor_user_id=user.id, after={"reason": "sso_required"}
+        )
         raise NotAllowed(f"{required} requires single sign-on. Use “Sign in with SSO”.")

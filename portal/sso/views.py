@@ -70,8 +70,9 @@ def callback():
         identity = services.verify_callback(connection, token)
     except (AuthlibBaseError, JoseError, ValueError, DomainError) as error:
         reason = error.message if isinstance(error, DomainError) else error.__class__.__name__
-        audit.record("sso:login:failed", company_id=intent["company_id"],
-                     after={"reason": reason[:200]})
+        audit.record(
+            "sso:login:failed", company_id=intent["company_id"], after={"reason": reason[:200]}
+        )
         db.session.commit()
         flash(f"Single sign-on failed: {_explain(error)}", "error")
         return redirect(url_for("sso.login"))
@@ -81,16 +82,22 @@ def callback():
                 raise services.SsoError("Sign in again before linking an identity provider.")
             services.link_identity(current_user, connection, identity)
             db.session.commit()
-            flash("Your identity provider account is linked. You can now sign in with SSO.",
-                  "success")
+            flash(
+                "Your identity provider account is linked. You can now sign in with SSO.", "success"
+            )
             return redirect(url_for("accounts.show_account"))
         user = services.user_for_identity(connection, identity)
     except DomainError as error:
         db.session.commit()
         flash(error.message, "error")
         return redirect(url_for("sso.login"))
-    guards.begin_pending_auth(user, remember=False, next_path=intent.get("next") or "/",
-                              sso_issuer=identity.issuer, sso_subject=identity.subject)
+    guards.begin_pending_auth(
+        user,
+        remember=False,
+        next_path=intent.get("next") or "/",
+        sso_issuer=identity.issuer,
+        sso_subject=identity.subject,
+    )
     db.session.commit()
     # The portal's own second factor still applies after SSO.
     target = "accounts.login_code" if user.mfa_enrolled else "accounts.enroll"
@@ -109,8 +116,12 @@ def link():
     except DomainError as error:
         flash(error.message, "error")
         return htmx.redirect_to(url_for("accounts.show_account"))
-    session["sso_intent"] = {"company_id": connection.company_id, "purpose": "link",
-                             "user_id": current_user.id, "login_hint": current_user.email}
+    session["sso_intent"] = {
+        "company_id": connection.company_id,
+        "purpose": "link",
+        "user_id": current_user.id,
+        "login_hint": current_user.email,
+    }
     return htmx.redirect_to(url_for("sso.start"))
 
 

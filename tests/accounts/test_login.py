@@ -67,7 +67,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client) -> None:
 
 
 def test_password_guessing_is_throttled_per_account(client) -> None:
-    user, phone = make_user(make_company())
+    user, _phone = make_user(make_company())
     for _ in range(10):
         client.submit("/login", {"email": user.email, "password": "wrong password!"})
     response = client.submit("/login", {"email": user.email, "password": PASSWORD})
@@ -127,9 +127,15 @@ def test_password_change_invalidates_old_cookies(app, client) -> None:
     user, phone = make_user(make_company())
     sign_in(client, user, phone)
     captured = client.get_cookie("session").value
-    response = client.submit("/account/password", {
-        "current_password": PASSWORD, "password": "a brand new passphrase", "confirm":
-        "a brand new passphrase"}, token_from="/account")
+    response = client.submit(
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+        token_from="/account",
+    )
     assert response.status_code == 303
     thief = app.test_client()
     thief.set_cookie("session", captured)

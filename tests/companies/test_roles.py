@@ -15,8 +15,11 @@ pytestmark = pytest.mark.usefixtures("database")
 
 def roles_of(membership) -> set[str]:
     db.session.expire_all()
-    return set(db.session.scalars(
-        sa.select(MembershipRole.role).where(MembershipRole.membership_id == membership.id)))
+    return set(
+        db.session.scalars(
+            sa.select(MembershipRole.role).where(MembershipRole.membership_id == membership.id)
+        )
+    )
 
 
 @pytest.fixture
@@ -28,37 +31,52 @@ def payor_admin(client):
 
 
 def test_admin_grants_and_removes_a_role_after_step_up(client, payor_admin) -> None:
-    payor, admin, phone = payor_admin
+    payor, _admin, phone = payor_admin
     teammate, _ = make_user(payor)
     member = membership_of(teammate, payor)
     with client.session_transaction() as session:
         session["mfa_at"] = 0
-    response = client.submit(f"/company/members/{member.id}/roles", {"role": "disburser"},
-                             token_from="/company/members")
+    response = client.submit(
+        f"/company/members/{member.id}/roles", {"role": "disburser"}, token_from="/company/members"
+    )
     assert "/verify" in response.headers["Location"]
     assert roles_of(member) == set()
 
     step_up(client, phone)
-    response = client.submit(f"/company/members/{member.id}/roles", {"role": "disburser"},
-                             token_from="/company/members", htmx=True)
+    response = client.submit(
+        f"/company/members/{member.id}/roles",
+        {"role": "disburser"},
+        token_from="/company/members",
+        htmx=True,
+    )
     assert response.status_code == 200
     assert f'id="member-{member.id}"' in response.get_data(as_text=True)
     assert roles_of(member) == {Role.DISBURSER}
-    response = client.submit(f"/company/members/{member.id}/roles/disburser/remove", {},
-                             token_from="/company/members", htmx=True)
+    response = client.submit(
+        f"/company/members/{member.id}/roles/disburser/remove",
+        {},
+        token_from="/company/members",
+        htmx=True,
+    )
     assert roles_of(member) == set()
-    tags = db.session.scalars(sa.select(AuditEvent.action).where(
-        AuditEvent.object_type == "membership", AuditEvent.object_id == str(member.id))).all()
+    tags = db.session.scalars(
+        sa.select(AuditEvent.action).where(
+            AuditEvent.object_type == "membership", AuditEvent.object_id == str(member.id)
+        )
+    ).all()
     assert tags[-2:] == ["companies:role:granted", "companies:role:removed"]
 
 
 def test_payments_admins_are_designated_by_operators_only(client, payor_admin) -> None:
-    payor, admin, phone = payor_admin
+    payor, _admin, phone = payor_admin
     teammate, _ = make_user(payor)
     member = membership_of(teammate, payor)
     step_up(client, phone)
-    response = client.submit(f"/company/members/{member.id}/roles", {"role": "payments_admin"},
-                             token_from="/company/members")
+    response = client.submit(
+        f"/company/members/{member.id}/roles",
+        {"role": "payments_admin"},
+        token_from="/company/members",
+    )
     assert response.status_code == 403
     assert roles_of(member) == set()
 
@@ -70,8 +88,9 @@ def test_members_without_an_admin_role_cannot_change_roles(client) -> None:
     sign_in(client, disburser, phone)
     step_up(client, phone)
     member = membership_of(teammate, payor)
-    response = client.submit(f"/company/members/{member.id}/roles", {"role": "viewer"},
-                             token_from="/company/members")
+    response = client.submit(
+        f"/company/members/{member.id}/roles", {"role": "viewer"}, token_from="/company/members"
+    )
     assert response.status_code == 403
 
 
@@ -94,13 +113,16 @@ def test_a_beneficiary_approver_cannot_also_pay(held: Role, granted: Role) -> No
 
 
 def test_the_exclusion_is_shown_on_the_page(client, payor_admin) -> None:
-    payor, admin, phone = payor_admin
+    payor, _admin, phone = payor_admin
     teammate, _ = make_user(payor, (Role.DISBURSER,))
     member = membership_of(teammate, payor)
     step_up(client, phone)
-    response = client.submit(f"/company/members/{member.id}/roles",
-                             {"role": "beneficiary_approver"}, token_from="/company/members",
-                             htmx=True)
+    response = client.submit(
+        f"/company/members/{member.id}/roles",
+        {"role": "beneficiary_approver"},
+        token_from="/company/members",
+        htmx=True,
+    )
     assert "cannot also be a Payments Disburser" in response.get_data(as_text=True)
     assert roles_of(member) == {Role.DISBURSER}
 
@@ -120,7 +142,8 @@ def test_switching_company_only_to_ones_the_user_belongs_to(client) -> None:
     sign_in(client, user, phone)
     client.submit("/companies/switch", {"company_id": second.id}, token_from="/dashboard")
     assert second.name in client.get("/dashboard").get_data(as_text=True)
-    response = client.submit("/companies/switch", {"company_id": foreign.id},
-                             token_from="/dashboard")
+    response = client.submit(
+        "/companies/switch", {"company_id": foreign.id}, token_from="/dashboard"
+    )
     assert response.status_code == 404
     assert second.name in client.get("/dashboard").get_data(as_text=True)

@@ -33,8 +33,16 @@ def provider() -> Iterator[OidcProvider]:
     except OidcPeerUnavailable as exc:
         require_peer(False, str(exc))
     peer = OidcProvider()
-    peer.start(clients=[{"client_id": "trestle", "client_secret": "client-secret-1",
-                         "redirect_uris": [CALLBACK]}], accounts=ACCOUNTS)
+    peer.start(
+        clients=[
+            {
+                "client_id": "trestle",
+                "client_secret": "client-secret-1",
+                "redirect_uris": [CALLBACK],
+            }
+        ],
+        accounts=ACCOUNTS,
+    )
     yield peer
     peer.stop()
 
@@ -44,9 +52,15 @@ def acme(provider: OidcProvider):
     provider.set_mode("normal")
     company = make_company(CompanyKind.PAYOR, name="Acme Builders")
     with tenancy.unscoped():
-        sso.configure(company, issuer=provider.issuer, client_id="trestle",
-                      client_secret="client-secret-1", allowed_domains="acme.example.com",
-                      mode=SsoMode.OPTIONAL, actor_user_id=None)
+        sso.configure(
+            company,
+            issuer=provider.issuer,
+            client_id="trestle",
+            client_secret="client-secret-1",
+            allowed_domains="acme.example.com",
+            mode=SsoMode.OPTIONAL,
+            actor_user_id=None,
+        )
     db.session.commit()
     return company
 
@@ -93,16 +107,18 @@ def test_happy_path_then_the_portals_own_totp(client, provider, acme) -> None:
     assert client.get("/dashboard").status_code == 200
     session_row = db.session.scalar(sa.select(UserSession).where(UserSession.user_id == user.id))
     assert (session_row.sso_issuer, session_row.sso_subject) == (provider.issuer, "ann-1")
-    event = db.session.scalar(sa.select(AuditEvent).where(
-        AuditEvent.action == "accounts:login:succeeded"))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "accounts:login:succeeded")
+    )
     assert (event.actor_sso_issuer, event.actor_sso_subject) == (provider.issuer, "ann-1")
 
 
 def test_a_tampered_state_is_refused(client, provider, acme) -> None:
     user, _ = make_user(acme, email="ann@acme.example.com")
     link(user, provider, "ann-1")
-    callback = provider.follow_login(go_to_provider(client, "ann@acme.example.com"),
-                                     login_hint="ann@acme.example.com")
+    callback = provider.follow_login(
+        go_to_provider(client, "ann@acme.example.com"), login_hint="ann@acme.example.com"
+    )
     parts = urlsplit(callback)
     query = dict(parse_qsl(parts.query))
     query["state"] = query["state"][:-2] + "xx"
@@ -142,8 +158,14 @@ def test_a_bad_id_token_is_refused(client, provider, acme, mode: str, explanatio
     page = flashes(client)
     assert "Single sign-on failed" in page and explanation in page, page
     assert client.get("/login/code").status_code == 303
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "sso:login:failed")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "sso:login:failed")
+        )
+        == 1
+    )
 
 
 def test_an_email_that_matches_an_existing_user_is_not_linked(client, provider, acme) -> None:
@@ -169,32 +191,52 @@ def test_a_signed_in_user_links_their_identity_after_step_up(client, provider, a
     response = client.get(callback_path(callback))
     assert response.headers["Location"].endswith("/account")
     [identity] = db.session.scalars(sa.select(FederatedIdentity)).all()
-    assert (identity.user_id, identity.issuer, identity.subject) == (user.id, provider.issuer,
-                                                                      "ann-1")
+    assert (identity.user_id, identity.issuer, identity.subject) == (
+        user.id,
+        provider.issuer,
+        "ann-1",
+    )
     assert "sso:identity:linked" in db.session.scalars(sa.select(AuditEvent.action)).all()
 
 
 def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
     user, _ = make_user(acme, email="ann@acme.example.com")
     with tenancy.unscoped():
-        sso.configure(acme, issuer=provider.issuer, client_id="trestle", client_secret=None,
-                      allowed_domains="acme.example.com", mode=SsoMode.REQUIRED, actor_user_id=None)
+        sso.configure(
+            acme,
+            issuer=provider.issuer,
+            client_id="trestle",
+            client_secret=None,
+            allowed_domains="acme.example.com",
+            mode=SsoMode.REQUIRED,
+            actor_user_id=None,
+        )
     db.session.commit()
-    response = client.submit("/login", {"email": user.email,
-                                        "password": "correct horse battery staple"})
+    response = client.submit(
+        "/login", {"email": user.email, "password": "correct horse battery staple"}
+    )
     assert response.status_code == 200
     assert "Acme Builders requires single sign-on" in response.get_data(as_text=True)
 
 
 def test_a_misconfigured_provider_gets_a_precise_error(client, acme) -> None:
     with tenancy.unscoped():
-        sso.configure(acme, issuer="http://127.0.0.1:9", client_id="trestle",
-                      client_secret=None, allowed_domains="acme.example.com", mode=SsoMode.OPTIONAL,
-                      actor_user_id=None)
+        sso.configure(
+            acme,
+            issuer="http://127.0.0.1:9",
+            client_id="trestle",
+            client_secret=None,
+            allowed_domains="acme.example.com",
+            mode=SsoMode.OPTIONAL,
+            actor_user_id=None,
+        )
     db.session.commit()
-    response = client.submit("/login/sso", {"email": "ann@acme.example.com"}, token_from="/login/sso")
+    response = client.submit(
+        "/login/sso", {"email": "ann@acme.example.com"}, token_from="/login/sso"
+    )
     assert "Could not reach the identity provider at http://127.0.0.1:9" in response.get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_discovery_check_names_an_issuer_mismatch(provider) -> None:
@@ -203,8 +245,9 @@ def test_discovery_check_names_an_issuer_mismatch(provider) -> None:
 
 
 def test_unknown_domains_are_told_to_use_a_password(client, acme) -> None:
-    response = client.submit("/login/sso", {"email": "someone@elsewhere.example.org"},
-                             token_from="/login/sso")
+    response = client.submit(
+        "/login/sso", {"email": "someone@elsewhere.example.org"}, token_from="/login/sso"
+    )
     assert "not set up for that email address" in response.get_data(as_text=True)
 
 
