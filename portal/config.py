@@ -99,6 +99,8 @@ def check_production(config: Mapping[str, Any]) -> None:
             "ENCRYPTION_KEYS is not set; give one or more Fernet keys, newest first "
             "(generate one with `flask --app wsgi crypto generate-key`)."
         )
+    if not str(config.get("PORTAL_BASE_URL", "")).startswith("https://"):
+        problems.append("PORTAL_BASE_URL must be the portal's public https:// address.")
     if problems:
         raise ConfigError("Refusing to start in production: " + " ".join(problems))
 

@@ -184,6 +184,7 @@ def test_env(
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_server.port),
         "MAIL_TIMEOUT": "5",
+        "PORTAL_BASE_URL": "http://localhost",
     }
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -13,6 +13,7 @@ def production(**env: str) -> dict[str, str]:
         "PORTAL_ENV": "production",
         "SECRET_KEY": STRONG_SECRET,
         "ENCRYPTION_KEYS": GOOD_KEY,
+        "PORTAL_BASE_URL": "https://pay.example.com",
         **env,
     }
 
@@ -31,6 +32,7 @@ def test_a_safe_production_configuration_loads(tmp_path) -> None:
         ({"SECRET_KEY": "short-but-not-default"}, "shorter than 32"),
         ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG is on"),
         ({"ENCRYPTION_KEYS": ""}, "ENCRYPTION_KEYS is not set"),
+        ({"PORTAL_BASE_URL": "http://pay.example.com"}, "PORTAL_BASE_URL must be"),
     ],
 )
 def test_production_refuses_unsafe_settings_and_says_why(tmp_path, env, reason) -> None:

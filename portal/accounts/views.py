@@ -23,6 +23,7 @@ from portal.core import htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
+from portal.core.urls import external_url
 from portal.notifications.services import queue_email
 from portal.sso import services as sso_services
 
@@ -318,7 +319,7 @@ def forgot_password():
                     link.user.email,
                     "password_reset",
                     name=link.user.name,
-                    url=url_for("accounts.reset_password", token=link.token, _external=True),
+                    url=external_url("accounts.reset_password", token=link.token),
                 )
             db.session.commit()
             sent = True

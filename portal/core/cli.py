@@ -204,7 +204,8 @@ def _stop_on_signals() -> threading.Event:
 
 def register(app: Flask) -> None:
     from portal.demo.cli import demo_cli
+    from portal.sso.cli import sso_cli
 
-    for group in (db_cli, audit_cli, crypto_cli, jobs_cli, demo_cli):
+    for group in (db_cli, audit_cli, crypto_cli, jobs_cli, demo_cli, sso_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)

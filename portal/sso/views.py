@@ -14,6 +14,7 @@ from portal.core import audit, htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
+from portal.core.urls import external_url
 from portal.sso import services
 
 blueprint = Blueprint("sso", __name__)
@@ -53,7 +54,7 @@ def start():
         flash(error.message, "error")
         return redirect(url_for("sso.login"))
     extra = {"login_hint": intent["login_hint"]} if intent.get("login_hint") else {}
-    return client.authorize_redirect(url_for("sso.callback", _external=True), **extra)
+    return client.authorize_redirect(external_url("sso.callback"), **extra)
 
 
 @blueprint.get("/login/sso/callback")

@@ -90,3 +90,11 @@ def test_weak_or_mismatched_passwords_change_nothing(
     response = client.submit(path, {"password": password, "confirm": confirm}, token_from=path)
     assert message in response.get_data(as_text=True)
     assert client.get(path).status_code == 200, "the link still works after a refused attempt"
+
+
+def test_a_spoofed_host_header_cannot_redirect_links_in_emails(app) -> None:
+    from portal.core.urls import external_url
+
+    with app.test_request_context("/password/forgot", headers={"Host": "evil.example.net"}):
+        link = external_url("accounts.reset_password", token="abc")
+    assert link == app.config["PORTAL_BASE_URL"] + "/password/reset/abc"

@@ -87,7 +87,12 @@ def test_hsts_in_production(test_env, tmp_path) -> None:
     from tests.conftest import build_app
 
     app = build_app(
-        {**test_env, "PORTAL_ENV": "production", "ENCRYPTION_KEYS": "x" * 43 + "="},
+        {
+            **test_env,
+            "PORTAL_ENV": "production",
+            "ENCRYPTION_KEYS": "x" * 43 + "=",
+            "PORTAL_BASE_URL": "https://pay.example.com",
+        },
         str(tmp_path),
     )
     response = app.test_client().get("/static/css/portal.css")

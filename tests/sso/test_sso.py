@@ -254,3 +254,29 @@ def test_unknown_domains_are_told_to_use_a_password(client, acme) -> None:
 def test_client_secrets_are_encrypted_at_rest(acme) -> None:
     raw = db.session.execute(sa.text("SELECT client_secret FROM sso_connection")).scalar()
     assert raw and "client-secret-1" not in raw
+
+
+def test_configure_command(runner, provider, monkeypatch) -> None:
+    company = make_company(CompanyKind.PAYOR)
+    monkeypatch.setenv("SSO_CLIENT_SECRET", "client-secret-1")
+    result = runner.invoke(
+        args=[
+            "sso",
+            "configure",
+            "--company",
+            company.slug,
+            "--issuer",
+            provider.issuer,
+            "--client-id",
+            "trestle",
+            "--domains",
+            "cli.example.com",
+            "--mode",
+            "required",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    connection = sso.connection_for_email("x@cli.example.com")
+    assert connection.mode is SsoMode.REQUIRED and connection.client_secret == "client-secret-1"
+    bad = runner.invoke(args=["sso", "check", "http://127.0.0.1:9"])
+    assert bad.exit_code == 1 and "Could not reach" in bad.output
