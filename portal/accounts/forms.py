@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 
-class LoginForm(FlaskForm):
+class EmailForm(FlaskForm):
     email = EmailField(
         "Email",
         validators=[
@@ -16,6 +16,9 @@ class LoginForm(FlaskForm):
             Length(max=254),
         ],
     )
+
+
+class LoginForm(EmailForm):
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password."), Length(max=1024)]
     )
@@ -40,17 +43,6 @@ class SavedCodesForm(FlaskForm):
     saved = BooleanField(
         "I have saved these recovery codes somewhere safe",
         validators=[InputRequired("Confirm that you have saved your recovery codes.")],
-    )
-
-
-class EmailForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired("Enter your email address."),
-            Email("Enter a valid email address."),
-            Length(max=254),
-        ],
     )
 
 

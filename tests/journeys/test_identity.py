@@ -38,6 +38,10 @@ def test_new_user_enrolls_and_is_asked_to_verify_again(page, short_step_up) -> N
 
     page.wait_for_url("**/mfa/recovery-codes")
     assert page.locator("#recovery-codes li").count() == 10
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy codes").click()
+    page.get_by_text("Copied to the clipboard.").wait_for()
+    assert len(page.evaluate("navigator.clipboard.readText()").split()) == 10
     page.get_by_role("button", name="Continue").click()
     assert page.get_by_text("Confirm that you have saved").is_visible()
     page.get_by_label("I have saved these recovery codes somewhere safe").check()
