@@ -39,7 +39,10 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
                 membership_of(b_payee_user, payee_b).id,
             ],
             "user_id": [b_payee_user.id],
+            "company_id": [payor_b.id],
             "role": ["disburser"],
+            "feature": ["pay"],
+            "action": ["contacts", "close"],
         }
     )
     return actors, world

@@ -506,14 +506,7 @@ def request_password_reset(email: str, ip_address: str | None) -> ResetLink | No
     user = find_user_by_email(email)
     if user is None or not user.is_active:
         return None
-    token = secrets.token_urlsafe(32)
-    db.session.add(
-        PasswordResetToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + RESET_TOKEN_LIFETIME,
-        )
-    )
+    token = issue_password_link(user, RESET_TOKEN_LIFETIME)
     audit.record(
         "accounts:password:reset_requested",
         actor_user_id=user.id,
@@ -521,6 +514,17 @@ def request_password_reset(email: str, ip_address: str | None) -> ResetLink | No
         object_id=user.id,
     )
     return ResetLink(user, token)
+
+
+def issue_password_link(user: User, lifetime: timedelta) -> str:
+    """A single-use link token for choosing a password (new accounts, resets)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        PasswordResetToken(
+            user_id=user.id, token_hash=hash_token(token), expires_at=utcnow() + lifetime
+        )
+    )
+    return token
 
 
 def find_reset_token(token: str) -> PasswordResetToken:

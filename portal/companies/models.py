@@ -120,3 +120,39 @@ class MembershipRole(TenantOwned, db.Model):
     membership: Mapped[Membership] = relationship(back_populates="roles")
 
     __table_args__ = (sa.UniqueConstraint("membership_id", "role"),)
+
+
+class Feature(enum.StrEnum):
+    """Products an operator switches on for a payor."""
+
+    PAY = "pay"
+    PAYMENT_REQUIREMENTS = "payment_requirements"
+    LIEN_WAIVERS = "lien_waivers"
+    INVOICE_MANAGEMENT = "invoice_management"
+
+    @property
+    def label(self) -> str:
+        return FEATURE_LABELS[self]
+
+
+FEATURE_LABELS = {
+    Feature.PAY: "Pay",
+    Feature.PAYMENT_REQUIREMENTS: "Payment Requirements",
+    Feature.LIEN_WAIVERS: "Lien Waivers",
+    Feature.INVOICE_MANAGEMENT: "Invoice Management",
+}
+
+
+class FeatureActivation(TenantOwned, db.Model):
+    """Whether a feature is on for a payor. Turning one off hides it and keeps its data."""
+
+    __tablename__ = "feature_activation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    feature: Mapped[Feature] = mapped_column(str_enum(Feature, 40))
+    enabled: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    __table_args__ = (sa.UniqueConstraint("company_id", "feature"),)

@@ -11,12 +11,14 @@ from portal.companies.models import (
     ROLES_BY_KIND,
     Company,
     CompanyKind,
+    Feature,
+    FeatureActivation,
     Membership,
     MembershipRole,
     Role,
 )
 from portal.core import audit
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.core.errors import InvalidInput, NotAllowed
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
@@ -105,3 +107,35 @@ def revoke_role(membership: Membership, role: Role, *, actor_user_id: int | None
         object_id=membership.id,
         before={"user_id": membership.user_id, "role": role.value},
     )
+
+
+def set_feature(
+    company: Company, feature: Feature, enabled: bool, *, actor_user_id: int | None
+) -> FeatureActivation:
+    """Switch a payor's feature on or off (idempotent; audited when it changes)."""
+    if company.kind is not CompanyKind.PAYOR:
+        raise InvalidInput("Features are activated for payors only.")
+    row = db.session.scalar(
+        sa.select(FeatureActivation).where(
+            FeatureActivation.company_id == company.id, FeatureActivation.feature == feature
+        )
+    )
+    if row is None:
+        row = FeatureActivation(company_id=company.id, feature=feature, enabled=False)
+        db.session.add(row)
+    if row.enabled == enabled:
+        return row
+    row.enabled = enabled
+    row.changed_at = utcnow()
+    row.changed_by_user_id = actor_user_id
+    db.session.flush()
+    audit.record(
+        f"companies:feature:{'activated' if enabled else 'deactivated'}",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="feature",
+        object_id=feature.value,
+        before={"enabled": not enabled},
+        after={"enabled": enabled},
+    )
+    return row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, render_template, session, url_for
+from flask import Blueprint, abort, flash, g, render_template, request, session, url_for
 from flask_login import current_user
 
 from portal.accounts import services as account_services
@@ -120,3 +120,21 @@ def reset_member_mfa(membership_id: int):
         "success",
     )
     return htmx.redirect_to(url_for("companies.list_members"))
+
+
+@blueprint.get("/company/history")
+@login_required
+def show_history():
+    """The current company's Change History, from the audit log."""
+    if g.membership is None:
+        abort(404)
+    filters = queries.HistoryFilters.from_args(request.args)
+    return htmx.render(
+        "companies/history.html",
+        "companies/_history_rows.html",
+        company=g.company,
+        rows=queries.change_history(g.company.id, filters),
+        filters=filters,
+        actions=queries.HISTORY_AREAS,
+        base_url=url_for("companies.show_history"),
+    )

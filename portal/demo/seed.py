@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 
 from portal.accounts import services as accounts
 from portal.accounts.models import User
+from portal.banking import services as banking
+from portal.banking.queries import deposit_account_of
 from portal.companies import services as companies
-from portal.companies.models import Company, CompanyKind, Role
+from portal.companies.models import Company, CompanyKind, Feature, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.operations import services as operations
+from portal.operations.models import TrainingTopic
 
 DEMO_PASSWORD = "trestle-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -103,4 +108,26 @@ def seed_demo() -> list[DemoLogin]:
             for role in roles:
                 companies.grant_role(membership, role, actor_user_id=None)
             logins.append(DemoLogin(login_role, email, DEMO_PASSWORD, slug))
+        operator = db.session.scalar(sa.select(User).where(User.email == USERS[0][1]))
+        _implementation_part_way(by_slug["summit-builders"], operator.id)
+        operations.project_of(by_slug["harbor-construction"])
     return logins
+
+
+def _implementation_part_way(company: Company, operator_id: int) -> None:
+    """Summit Builders is part-way through implementation: some of step 1 and 2 done."""
+    project = operations.project_of(company)
+    for feature in (Feature.PAY, Feature.LIEN_WAIVERS):
+        companies.set_feature(company, feature, True, actor_user_id=operator_id)
+    if deposit_account_of(company.id) is None:
+        banking.open_deposit_account(company, actor_user_id=operator_id)
+    operations.set_sso_not_used(project, True, actor_user_id=operator_id)
+    if not project.trainings:
+        operations.record_training(
+            project,
+            TrainingTopic.PAYMENTS_OVERVIEW,
+            date(2026, 11, 2),
+            "Sam Summit (Payments Admin), Dana Disburser",
+            "Walked through the payment flow.",
+            actor_user_id=operator_id,
+        )

@@ -1,0 +1,259 @@
+"""Operator commands: create payors, add their users, designate Payments Admins, run the
+implementation project."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import IO
+
+import sqlalchemy as sa
+
+from portal.accounts import services as accounts
+from portal.companies import services as companies
+from portal.companies.models import Company, CompanyKind, Membership, Role
+from portal.core import audit, storage
+from portal.core.db import db, utcnow
+from portal.core.errors import DomainError, InvalidInput
+from portal.core.urls import external_url
+from portal.notifications.services import queue_email
+from portal.operations.models import (
+    AdminDesignation,
+    ContactKind,
+    ImplementationProject,
+    ProjectContact,
+    TrainingSession,
+    TrainingTopic,
+)
+
+WELCOME_LINK_LIFETIME = timedelta(days=7)
+
+
+def create_payor(name: str, slug: str, *, actor_user_id: int) -> Company:
+    """Create a payor and its implementation project."""
+    if not name.strip():
+        raise InvalidInput("Enter the company's name.", field="name")
+    company = companies.create_company(slug, name, CompanyKind.PAYOR)
+    db.session.add(ImplementationProject(company_id=company.id))
+    db.session.flush()
+    audit.record(
+        "operations:payor:created",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="company",
+        object_id=company.id,
+        after={"name": company.name, "slug": company.slug},
+    )
+    return company
+
+
+def project_of(company: Company) -> ImplementationProject:
+    """The payor's implementation project (created for payors made before projects existed)."""
+    project = db.session.scalar(
+        sa.select(ImplementationProject).where(ImplementationProject.company_id == company.id)
+    )
+    if project is None:
+        project = ImplementationProject(company_id=company.id)
+        db.session.add(project)
+        db.session.flush()
+    return project
+
+
+def add_payor_user(company: Company, email: str, name: str, *, actor_user_id: int) -> Membership:
+    """Add a person to a payor; a new account gets an email with a link to choose a password."""
+    user = accounts.find_user_by_email(email)
+    created = user is None
+    if user is None:
+        if not name.strip():
+            raise InvalidInput("Enter the person's name.", field="name")
+        user = accounts.create_user(email, name, password=None)
+    membership = companies.add_member(company, user, actor_user_id=actor_user_id)
+    if created:
+        token = accounts.issue_password_link(user, WELCOME_LINK_LIFETIME)
+        queue_email(
+            user.email,
+            "welcome",
+            name=user.name,
+            company=company.name,
+            url=external_url("accounts.reset_password", token=token),
+        )
+    return membership
+
+
+def designate_admins(
+    company: Company,
+    *,
+    form_file: IO[bytes],
+    filename: str,
+    user_ids: list[int],
+    actor_user_id: int,
+) -> AdminDesignation:
+    """Make the named members Payments Admins, on the strength of their signed form."""
+    if not user_ids:
+        raise InvalidInput("Choose the people the form designates.", field="user_ids")
+    members = {
+        m.user_id: m
+        for m in db.session.scalars(
+            sa.select(Membership).where(
+                Membership.company_id == company.id, Membership.user_id.in_(user_ids)
+            )
+        ).unique()
+    }
+    if set(user_ids) - set(members):
+        raise InvalidInput(
+            "Everyone designated must already be a member of this payor.", field="user_ids"
+        )
+    stored = storage.save_file(
+        form_file,
+        original_name=filename,
+        kind="designation-forms",
+        rules=storage.PDF_ONLY,
+        company_id=company.id,
+        uploaded_by_user_id=actor_user_id,
+    )
+    db.session.flush()
+    for user_id in user_ids:
+        companies.grant_role(members[user_id], Role.PAYMENTS_ADMIN, actor_user_id=actor_user_id)
+    designation = AdminDesignation(
+        company_id=company.id,
+        stored_file_id=stored.id,
+        user_ids=sorted(user_ids),
+        uploaded_by_user_id=actor_user_id,
+    )
+    db.session.add(designation)
+    db.session.flush()
+    audit.record(
+        "operations:admins:designated",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="admin_designation",
+        object_id=designation.id,
+        after={"user_ids": sorted(user_ids), "form_sha256": stored.sha256},
+    )
+    return designation
+
+
+def remove_admin(membership: Membership, *, actor_user_id: int) -> None:
+    companies.revoke_role(membership, Role.PAYMENTS_ADMIN, actor_user_id=actor_user_id)
+
+
+def set_sso_not_used(project: ImplementationProject, not_used: bool, *, actor_user_id: int) -> None:
+    if project.sso_not_used == not_used:
+        return
+    project.sso_not_used = not_used
+    audit.record(
+        "operations:implementation:sso_not_used",
+        actor_user_id=actor_user_id,
+        company_id=project.company_id,
+        object_type="implementation_project",
+        object_id=project.id,
+        before={"sso_not_used": not not_used},
+        after={"sso_not_used": not_used},
+    )
+
+
+def add_contact(
+    project: ImplementationProject,
+    kind: ContactKind,
+    name: str,
+    email: str,
+    phone: str | None,
+    *,
+    actor_user_id: int,
+) -> ProjectContact:
+    contact = ProjectContact(
+        project_id=project.id,
+        company_id=project.company_id,
+        kind=kind,
+        name=name.strip(),
+        email=accounts.normalize_email(email),
+        phone=(phone or "").strip() or None,
+    )
+    project.contacts.append(contact)
+    db.session.flush()
+    audit.record(
+        "operations:implementation:contact_added",
+        actor_user_id=actor_user_id,
+        company_id=project.company_id,
+        object_type="project_contact",
+        object_id=contact.id,
+        after={"kind": kind.value, "name": contact.name, "email": contact.email},
+    )
+    return contact
+
+
+def record_training(
+    project: ImplementationProject,
+    topic: TrainingTopic,
+    held_on: date,
+    attendees: str,
+    notes: str | None,
+    *,
+    actor_user_id: int,
+) -> TrainingSession:
+    if held_on > utcnow().date():
+        raise InvalidInput("Record a training session once it has happened.", field="held_on")
+    if not attendees.strip():
+        raise InvalidInput("List who attended.", field="attendees")
+    session = TrainingSession(
+        project_id=project.id,
+        company_id=project.company_id,
+        topic=topic,
+        held_on=held_on,
+        attendees=attendees.strip(),
+        notes=(notes or "").strip() or None,
+        recorded_by_user_id=actor_user_id,
+    )
+    project.trainings.append(session)
+    db.session.flush()
+    audit.record(
+        "operations:implementation:training_recorded",
+        actor_user_id=actor_user_id,
+        company_id=project.company_id,
+        object_type="training_session",
+        object_id=session.id,
+        after={"topic": topic.value, "held_on": held_on.isoformat()},
+    )
+    return session
+
+
+def record_lessons_learned(
+    project: ImplementationProject, text: str, *, actor_user_id: int
+) -> None:
+    if not text.strip():
+        raise InvalidInput("Write down what was learned.", field="lessons_learned")
+    before = project.lessons_learned
+    project.lessons_learned = text.strip()
+    audit.record(
+        "operations:implementation:lessons_recorded",
+        actor_user_id=actor_user_id,
+        company_id=project.company_id,
+        object_type="implementation_project",
+        object_id=project.id,
+        before={"lessons_learned": before},
+        after={"lessons_learned": project.lessons_learned},
+    )
+
+
+def close_project(company: Company, project: ImplementationProject, *, actor_user_id: int) -> None:
+    """Close out the implementation, only once every checklist item is met."""
+    from portal.operations.queries import implementation_checklist
+
+    if project.closed_at is not None:
+        raise DomainError("This implementation project is already closed.")
+    unmet = [
+        item.label
+        for step in implementation_checklist(company, project)
+        for item in step.items
+        if not item.met and item.key != "project_closed"
+    ]
+    if unmet:
+        raise DomainError("The project cannot close yet. Still open: " + "; ".join(unmet) + ".")
+    project.closed_at = utcnow()
+    project.closed_by_user_id = actor_user_id
+    audit.record(
+        "operations:implementation:closed",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="implementation_project",
+        object_id=project.id,
+    )
