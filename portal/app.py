@@ -82,9 +82,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.companies.views import blueprint as companies
     from portal.core.views import blueprint as core
     from portal.operations.views import blueprint as operations
+    from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
 
-    for blueprint in (core, accounts, sso, companies, operations):
+    for blueprint in (core, accounts, sso, companies, operations, payment_settings):
         app.register_blueprint(blueprint)
 
 

@@ -1,14 +1,18 @@
 """Nobody sees what isn't theirs: every route, every method, another company's ids → 404."""
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from portal.companies.models import CompanyKind, Membership, Role
+from portal.companies import services as company_services
+from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.payment_settings import services as payment_settings
+from portal.payment_settings.models import AccountType, PersonRole
 from tests.factories import Authenticator, make_company, make_user, membership_of, sign_in, step_up
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -32,6 +36,42 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     payee_b = make_company(CompanyKind.PAYEE)
     b_payor_user, _ = make_user(payor_b, (Role.DISBURSER,))
     b_payee_user, _ = make_user(payee_b)
+    with tenancy.unscoped():
+        for company in (payor_a, payor_b):  # Pay on for both: a 404 must come from scoping
+            company_services.set_feature(company, Feature.PAY, True, actor_user_id=None)
+        entity = payment_settings.save_entity(
+            payor_b,
+            payment_settings.EntityInput(
+                "B LLC", None, "1 Main St", None, "Austin", "TX", "78701", "DE", "12-3456789"
+            ),
+            actor_user_id=b_payor_user.id,
+        )
+        person = payment_settings.add_person(
+            entity,
+            role=PersonRole.CONTROLLER,
+            full_name="B Boss",
+            title=None,
+            ownership_percent=None,
+            date_of_birth=date(1980, 1, 1),
+            ssn="123-45-6789",
+            actor_user_id=b_payor_user.id,
+        )
+        account = payment_settings.add_funding_account(
+            payor_b,
+            payment_settings.FundingAccountInput(
+                entity.id,
+                "B operating",
+                "021000021",
+                "123456789",
+                "123456789",
+                AccountType.CHECKING,
+                None,
+                None,
+                False,
+            ),
+            actor_user_id=b_payor_user.id,
+        )
+    db.session.commit()
     world = World(
         foreign_ids={
             "membership_id": [
@@ -42,7 +82,10 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             "company_id": [payor_b.id],
             "role": ["disburser"],
             "feature": ["pay"],
-            "action": ["contacts", "close"],
+            "action": ["contacts", "close", "default", "deactivate"],
+            "entity_id": [entity.id],
+            "person_id": [person.id],
+            "account_id": [account.id],
         }
     )
     return actors, world

@@ -25,7 +25,7 @@ from flask_login import login_required as _login_required
 from portal.accounts import services
 from portal.accounts.models import User
 from portal.companies import queries as company_queries
-from portal.companies.models import Membership, Role
+from portal.companies.models import Feature, Membership, Role
 from portal.core import htmx, tenancy
 from portal.core.audit import RequestContext, current_request_context
 from portal.core.db import db
@@ -121,6 +121,22 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
             membership = current_membership()
             if membership is None or not (membership.role_set & set(roles)):
                 abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def requires_feature(feature: Feature) -> Callable[[F], F]:
+    """Hide the route (404) unless the feature is on for the current company."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            company = g.get("company")
+            if company is None or not company_queries.feature_enabled(company.id, feature):
+                abort(404)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -200,6 +200,8 @@ def implementation_checklist(
     where only people can attest it)."""
     from portal.banking.queries import deposit_account_of
     from portal.companies.queries import features_of
+    from portal.payment_settings import queries as payment_queries
+    from portal.payment_settings.services import entity_gaps
     from portal.sso.models import SsoConnection
 
     with tenancy.unscoped():
@@ -215,6 +217,9 @@ def implementation_checklist(
         members = payor_members(company.id)
         without_mfa = payments_users_without_mfa(company.id)
         deposit = deposit_account_of(company.id)
+        entities = payment_queries.entities(company.id)
+        complete_entities = [e for e in entities if not entity_gaps(e)]
+        active_accounts = [a for a in payment_queries.funding_accounts(company.id) if a.active]
     holders = {role: [m for m in members if role in m.role_set] for role in Role}
     payments_users = [m for m in members if m.role_set & PAYMENT_ROLES]
     admins = holders[Role.PAYMENTS_ADMIN]
@@ -273,8 +278,21 @@ def implementation_checklist(
         2,
         "Payment readiness",
         [
-            _not_available("business_entity", "Business entity complete"),
-            _not_available("funding_account", "Funding account added"),
+            ChecklistItem(
+                "business_entity",
+                "Business entity complete",
+                bool(complete_entities),
+                f"{len(complete_entities)} of {len(entities)} complete."
+                if entities
+                else "None added.",
+            ),
+            ChecklistItem(
+                "funding_account",
+                "Funding account added",
+                bool(active_accounts),
+                ", ".join(f"{a.nickname} ••••{a.account_last4}" for a in active_accounts)
+                or "None added.",
+            ),
             ChecklistItem(
                 "disbursers",
                 "Disbursers assigned",

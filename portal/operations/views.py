@@ -30,6 +30,8 @@ from portal.operations.forms import (
     TrainingForm,
 )
 from portal.operations.models import ContactKind, TrainingTopic
+from portal.sso import views as sso_views
+from portal.sso.forms import SsoForm
 
 blueprint = Blueprint("operations", __name__)
 
@@ -301,6 +303,36 @@ def update_implementation(company_id: int, action: str):
         )
     db.session.commit()
     return htmx.redirect_to(url_for("operations.show_implementation", company_id=company.id))
+
+
+@blueprint.route("/operator/payors/<int:company_id>/sso", methods=["GET", "POST"])
+@login_required
+@operator_only
+@step_up()
+def setup_sso(company_id: int):
+    """Set up a payor's single sign-on (the same screen its Payments Admins have)."""
+    company = queries.payor(company_id)
+    form = SsoForm()
+    if request.method == "POST" and sso_views.save_setup(company, form):
+        db.session.commit()
+        flash("Single sign-on saved.", "success")
+        return htmx.redirect_to(url_for("operations.setup_sso", company_id=company.id))
+    return sso_views.setup_page(
+        company,
+        form if request.method == "POST" else None,
+        action=url_for("operations.setup_sso", company_id=company.id),
+        test_action=url_for("operations.test_sso", company_id=company.id),
+        back=url_for("operations.show_payor", company_id=company.id),
+    )
+
+
+@blueprint.post("/operator/payors/<int:company_id>/sso/test")
+@login_required
+@operator_only
+def test_sso(company_id: int):
+    """Test a payor's identity provider (htmx fragment)."""
+    queries.payor(company_id)
+    return sso_views.test_result()
 
 
 @blueprint.get("/operator/payors/<int:company_id>/history")

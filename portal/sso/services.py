@@ -7,13 +7,16 @@ in anyone by itself.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
 from authlib.integrations.flask_client import OAuth
+from flask import current_app
 
 from portal.accounts.models import FederatedIdentity, User
 from portal.companies.models import Company, Membership
@@ -56,9 +59,7 @@ def configure(
     actor_user_id: int | None,
 ) -> SsoConnection:
     """Create or update a company's SSO connection."""
-    issuer = issuer.strip().rstrip("/")
-    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        raise InvalidInput("The issuer must be an https:// URL.", field="issuer")
+    issuer = validate_issuer(issuer)
     domains = parse_domains(allowed_domains)
     with tenancy.unscoped():
         claimed = db.session.scalars(
@@ -112,8 +113,30 @@ def configure(
     return connection
 
 
+def validate_issuer(issuer: str) -> str:
+    """An https:// issuer on a public host (plain http only on loopback, outside production),
+    so the portal never fetches from its own private network on a user's say-so."""
+    issuer = issuer.strip().rstrip("/")
+    parts = urlsplit(issuer)
+    host = (parts.hostname or "").lower()
+    loopback = host in {"127.0.0.1", "localhost", "::1"}
+    production = current_app.config["PORTAL_ENV"] == "production"
+    if parts.scheme == "http" and loopback and not production:
+        return issuer
+    if parts.scheme != "https" or not host:
+        raise InvalidInput("The issuer must be an https:// URL.", field="issuer")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if loopback or (address is not None and not address.is_global):
+        raise InvalidInput("The issuer must be on a public host.", field="issuer")
+    return issuer
+
+
 def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
     """Fetch and check the provider's discovery document; raise SsoError saying what is wrong."""
+    issuer = validate_issuer(issuer)
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         response = requests.get(url, timeout=timeout)
@@ -156,6 +179,14 @@ def connection_for_email(email: str) -> SsoConnection:
         "Single sign-on is not set up for that email address. Sign in with your "
         "password, or ask your company's Payments Admin."
     )
+
+
+def connection_of(company_id: int) -> SsoConnection | None:
+    """The company's connection, enabled or not (for the setup screen)."""
+    with tenancy.unscoped():
+        return db.session.scalar(
+            sa.select(SsoConnection).where(SsoConnection.company_id == company_id)
+        )
 
 
 def connection_for_company(company_id: int) -> SsoConnection:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from authlib.common.errors import AuthlibBaseError
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from joserfc.errors import JoseError
 
 from portal.accounts import guards
 from portal.accounts.forms import EmailForm
-from portal.accounts.guards import login_required, step_up
+from portal.accounts.guards import login_required, requires_role, step_up
+from portal.companies.models import Role
 from portal.core import audit, htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.core.urls import external_url
 from portal.sso import services
+from portal.sso.forms import SsoForm
+from portal.sso.models import SsoMode
 
 blueprint = Blueprint("sso", __name__)
 
@@ -110,8 +113,6 @@ def callback():
 @step_up()
 def link():
     """Link the current company's identity provider account to this user."""
-    from flask import g
-
     try:
         connection = services.connection_for_company(g.company.id if g.company else 0)
     except DomainError as error:
@@ -140,3 +141,85 @@ def _explain(error: Exception) -> str:
         "OAuthError": "the identity provider refused the request",
     }
     return explanations.get(name, f"the identity provider's answer was not valid ({name})")
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def setup_page(company, form=None, *, action: str, test_action: str, back: str | None = None):
+    """The SSO setup screen, shared by Payments Admins and operators."""
+    connection = services.connection_of(company.id)
+    if form is None:
+        form = SsoForm(formdata=None, obj=connection)
+        if connection is not None:
+            form.allowed_domains.data = ", ".join(connection.domains)
+            form.mode.data = connection.mode.value
+    return render_template(
+        "sso/setup.html",
+        company=company,
+        connection=connection,
+        form=form,
+        action=action,
+        test_action=test_action,
+        back=back,
+        callback_url=external_url("sso.callback"),
+    )
+
+
+def save_setup(company, form: SsoForm) -> bool:
+    """Validate and save; True when saved (the caller commits and redirects)."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        services.configure(
+            company,
+            issuer=form.issuer.data,
+            client_id=form.client_id.data,
+            client_secret=form.client_secret.data or None,
+            allowed_domains=form.allowed_domains.data,
+            mode=SsoMode(form.mode.data),
+            actor_user_id=current_user.id,
+        )
+    except DomainError as error:
+        show_error(form, error)
+        return False
+    return True
+
+
+def test_result():
+    """Fetch the discovery document of the issuer being typed and report what is wrong."""
+    issuer = (request.form.get("issuer") or "").strip()
+    try:
+        metadata = services.check_discovery(issuer) if issuer else None
+        problem = None if issuer else "Enter the issuer URL first."
+    except DomainError as error:
+        metadata, problem = None, error.message
+    return render_template("sso/_test_result.html", metadata=metadata, problem=problem)
+
+
+@blueprint.route("/settings/sso", methods=["GET", "POST"])
+@login_required
+@requires_role(Role.PAYMENTS_ADMIN)
+@step_up()
+def setup():
+    """Payments Admins set up their company's single sign-on."""
+    company = g.company
+    form = SsoForm()
+    if request.method == "POST" and save_setup(company, form):
+        db.session.commit()
+        flash("Single sign-on saved.", "success")
+        return htmx.redirect_to(url_for("sso.setup"))
+    return setup_page(
+        company,
+        form if request.method == "POST" else None,
+        action=url_for("sso.setup"),
+        test_action=url_for("sso.test_connection"),
+    )
+
+
+@blueprint.post("/settings/sso/test")
+@login_required
+@requires_role(Role.PAYMENTS_ADMIN)
+def test_connection():
+    """Test the identity provider's discovery document (an htmx fragment)."""
+    return test_result()

@@ -104,7 +104,7 @@ def test_training_sessions_are_recorded_by_operators(payor, operator) -> None:
 
 
 def test_items_of_later_capabilities_say_so(payor) -> None:
-    funding = item(payor, "funding_account")
+    funding = item(payor, "first_payees")
     assert not funding.met and not funding.available and "Not available yet" in funding.detail
 
 
@@ -147,3 +147,57 @@ def test_operator_pages_and_the_payors_read_only_view(app, client, payor) -> Non
     assert "Record session" not in own and "Close the project" not in own
     assert payor_client.get(f"/operator/payors/{payor.id}/implementation").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) >= 2
+
+
+def test_entity_and_funding_account_items_follow_payment_settings(payor, operator) -> None:
+    from portal.payment_settings import services as settings
+    from portal.payment_settings.models import AccountType, PersonRole
+
+    assert not item(payor, "business_entity").met and not item(payor, "funding_account").met
+    with tenancy.unscoped():
+        entity = settings.save_entity(
+            payor,
+            settings.EntityInput(
+                "Granite Works LLC",
+                None,
+                "1 Quarry Rd",
+                None,
+                "Barre",
+                "VT",
+                "05641",
+                "DE",
+                "12-3456789",
+            ),
+            actor_user_id=operator.id,
+        )
+    assert not item(payor, "business_entity").met, "no controller yet"
+    with tenancy.unscoped():
+        settings.add_person(
+            entity,
+            role=PersonRole.CONTROLLER,
+            full_name="Casey",
+            title="CFO",
+            ownership_percent=None,
+            date_of_birth=date(1980, 1, 1),
+            ssn="123-45-6789",
+            actor_user_id=operator.id,
+        )
+    assert item(payor, "business_entity").met
+    with tenancy.unscoped():
+        settings.add_funding_account(
+            payor,
+            settings.FundingAccountInput(
+                entity.id,
+                "Operating",
+                "021000021",
+                "123456789",
+                "123456789",
+                AccountType.CHECKING,
+                None,
+                None,
+                False,
+            ),
+            actor_user_id=operator.id,
+        )
+    funding = item(payor, "funding_account")
+    assert funding.met and "Operating ••••6789" in funding.detail

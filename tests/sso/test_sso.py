@@ -280,3 +280,78 @@ def test_configure_command(runner, provider, monkeypatch) -> None:
     assert connection.mode is SsoMode.REQUIRED and connection.client_secret == "client-secret-1"
     bad = runner.invoke(args=["sso", "check", "http://127.0.0.1:9"])
     assert bad.exit_code == 1 and "Could not reach" in bad.output
+
+
+def test_payments_admin_sets_up_sso_and_tests_the_connection(client, provider) -> None:
+    payor = make_company(CompanyKind.PAYOR, name="Setup Co")
+    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    sign_in(client, admin, phone)
+    step_up(client, phone)
+    page = client.get("/settings/sso").get_data(as_text=True)
+    assert "http://localhost/login/sso/callback" in page
+    ok = client.submit(
+        "/settings/sso/test", {"issuer": provider.issuer}, htmx=True, token_from="/settings/sso"
+    )
+    assert "The provider answered" in ok.get_data(as_text=True)
+    bad = client.submit(
+        "/settings/sso/test",
+        {"issuer": "http://127.0.0.1:9"},
+        htmx=True,
+        token_from="/settings/sso",
+    )
+    assert "Could not reach the identity provider" in bad.get_data(as_text=True)
+    response = client.submit(
+        "/settings/sso",
+        {
+            "issuer": provider.issuer,
+            "client_id": "trestle",
+            "client_secret": "client-secret-1",
+            "allowed_domains": "setup.example.com",
+            "mode": "optional",
+        },
+        token_from="/settings/sso",
+    )
+    assert response.status_code == 303
+    assert sso.connection_for_email("x@setup.example.com").company_id == payor.id
+
+
+@pytest.mark.parametrize(
+    ("issuer", "message"),
+    [
+        ("ftp://idp.example.com", "must be an https:// URL"),
+        ("https://10.0.0.5", "public host"),
+        ("https://169.254.169.254", "public host"),
+    ],
+)
+def test_issuers_on_private_hosts_are_refused(client, issuer, message) -> None:
+    payor = make_company(CompanyKind.PAYOR)
+    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    sign_in(client, admin, phone)
+    step_up(client, phone)
+    response = client.submit(
+        "/settings/sso",
+        {
+            "issuer": issuer,
+            "client_id": "x",
+            "client_secret": "y",
+            "allowed_domains": "p.example.com",
+            "mode": "optional",
+        },
+        token_from="/settings/sso",
+    )
+    assert message in response.get_data(as_text=True)
+    assert sso.connection_of(payor.id) is None
+
+
+def test_operators_use_the_same_screen_and_others_cannot(app, client, provider) -> None:
+    payor = make_company(CompanyKind.PAYOR)
+    operator, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
+    sign_in(client, operator, phone)
+    step_up(client, phone)
+    assert "Single sign-on: " in client.get(f"/operator/payors/{payor.id}/sso").get_data(
+        as_text=True
+    )
+    disburser, d_phone = make_user(payor, (Role.DISBURSER,))
+    other = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(other, disburser, d_phone)
+    assert other.get("/settings/sso").status_code == 403

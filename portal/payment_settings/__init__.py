@@ -1,0 +1,1 @@
+"""A payor's payment settings: business entities (KYB), funding accounts, project controls."""

@@ -1,0 +1,116 @@
+"""Payment settings forms: input shape only (the rules live in services)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.payment_settings.models import AccountType, FundingAccountMode, PersonRole
+from portal.payment_settings.services import US_STATES
+
+STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
+    SelectChoice(s, s) for s in sorted(US_STATES)
+]
+
+
+class EntityForm(FlaskForm):
+    legal_name = StringField(
+        "Legal name", validators=[DataRequired("Enter the legal name."), Length(max=200)]
+    )
+    dba = StringField("Doing business as (optional)", validators=[Optional(), Length(max=200)])
+    address_line1 = StringField(
+        "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
+    )
+    address_line2 = StringField("Suite, unit (optional)", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)])
+    region = SelectField(
+        "State", choices=STATE_CHOICES, validators=[DataRequired("Choose a state.")]
+    )
+    postal_code = StringField(
+        "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
+    )
+    incorporation_state = SelectField(
+        "State of incorporation",
+        choices=STATE_CHOICES,
+        validators=[DataRequired("Choose a state.")],
+    )
+    ein = StringField("EIN", validators=[DataRequired("Enter the EIN."), Length(max=20)])
+
+
+class PersonForm(FlaskForm):
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice(PersonRole.BENEFICIAL_OWNER.value, "Beneficial owner (25% or more)"),
+            SelectChoice(PersonRole.CONTROLLER.value, "Controller (significant management)"),
+        ],
+    )
+    full_name = StringField(
+        "Full legal name", validators=[DataRequired("Enter their name."), Length(max=200)]
+    )
+    title = StringField("Title (optional)", validators=[Optional(), Length(max=100)])
+    ownership_percent = IntegerField("Ownership %", validators=[Optional(), NumberRange(0, 100)])
+    date_of_birth = DateField(
+        "Date of birth", validators=[DataRequired("Enter their date of birth.")]
+    )
+    ssn = PasswordField(
+        "Social Security number", validators=[DataRequired("Enter their SSN."), Length(max=11)]
+    )
+
+
+class FundingAccountForm(FlaskForm):
+    entity_id = SelectField(
+        "Business entity", coerce=int, validators=[DataRequired("Choose a business entity.")]
+    )
+    nickname = StringField(
+        "Nickname", validators=[DataRequired("Give the account a nickname."), Length(max=60)]
+    )
+    routing_number = StringField(
+        "Routing number", validators=[DataRequired("Enter the routing number."), Length(max=11)]
+    )
+    account_number = PasswordField(
+        "Account number", validators=[DataRequired("Enter the account number."), Length(max=20)]
+    )
+    account_number_confirm = PasswordField(
+        "Account number again",
+        validators=[DataRequired("Enter the account number again."), Length(max=20)],
+    )
+    account_type = SelectField(
+        "Account type",
+        choices=[
+            SelectChoice(AccountType.CHECKING.value, "Checking"),
+            SelectChoice(AccountType.SAVINGS.value, "Savings"),
+        ],
+    )
+    bank_id = StringField("Bank id (optional)", validators=[Optional(), Length(max=40)])
+    next_check_number = IntegerField(
+        "Next check number (optional)", validators=[Optional(), NumberRange(min=1)]
+    )
+    make_default = BooleanField("Make this the default funding account")
+
+
+class ControlsForm(FlaskForm):
+    disbursements_enabled = BooleanField("Disbursements enabled")
+    pay_on_new_projects = BooleanField("Enable Pay on all new projects")
+    funding_account_mode = SelectField(
+        "Funding account",
+        choices=[
+            SelectChoice(
+                FundingAccountMode.CHOSEN_AT_DISBURSEMENT.value, "Chosen for each disbursement"
+            ),
+            SelectChoice(FundingAccountMode.FIXED_PER_PROJECT.value, "Fixed per project"),
+        ],
+    )
+    invitation_message = TextAreaField(
+        "Message in payee invitations (optional)", validators=[Optional(), Length(max=2000)]
+    )

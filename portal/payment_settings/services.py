@@ -1,0 +1,429 @@
+"""Commands for a payor's payment settings. Every rule that protects money is checked here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from stdnum.exceptions import ValidationError
+from stdnum.us import ein as ein_number
+from stdnum.us import rtn
+from stdnum.us import ssn as ssn_number
+
+from portal.companies.models import Company, CompanyKind
+from portal.core import audit
+from portal.core.db import db, utcnow
+from portal.core.errors import DomainError, InvalidInput
+from portal.payment_settings.models import (
+    AccountType,
+    BusinessEntity,
+    EntityPerson,
+    FundingAccount,
+    FundingAccountMode,
+    PaymentControls,
+    PersonRole,
+)
+
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "GU",
+        "VI",
+        "AS",
+        "MP",
+    ]
+)
+
+
+def _state(value: str, field: str) -> str:
+    code = value.strip().upper()
+    if code not in US_STATES:
+        raise InvalidInput("Choose a US state.", field=field)
+    return code
+
+
+def validate_ein(value: str) -> str:
+    try:
+        return ein_number.validate(value)
+    except ValidationError as exc:
+        raise InvalidInput("Enter a valid EIN, like 12-3456789.", field="ein") from exc
+
+
+def validate_routing_number(value: str) -> str:
+    try:
+        return rtn.validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "That routing number is not valid (9 digits with a correct check digit).",
+            field="routing_number",
+        ) from exc
+
+
+def validate_ssn(value: str) -> str:
+    try:
+        return ssn_number.validate(value)
+    except ValidationError as exc:
+        raise InvalidInput("Enter a valid Social Security number.", field="ssn") from exc
+
+
+@dataclass(frozen=True)
+class EntityInput:
+    legal_name: str
+    dba: str | None
+    address_line1: str
+    address_line2: str | None
+    city: str
+    region: str
+    postal_code: str
+    incorporation_state: str
+    ein: str
+
+
+def save_entity(
+    company: Company, data: EntityInput, *, actor_user_id: int, entity: BusinessEntity | None = None
+) -> BusinessEntity:
+    """Create or update a business entity (the EIN may be corrected: it is not a bank number)."""
+    if company.kind is not CompanyKind.PAYOR:
+        raise InvalidInput("Only payors have business entities.")
+    ein = validate_ein(data.ein)
+    postal = data.postal_code.strip()
+    if not (
+        len(postal) in (5, 10)
+        and postal[:5].isdigit()
+        and (len(postal) == 5 or (postal[5] == "-" and postal[6:].isdigit()))
+    ):
+        raise InvalidInput("Enter a ZIP code like 94107 or 94107-1234.", field="postal_code")
+    values = {
+        "legal_name": data.legal_name.strip(),
+        "dba": (data.dba or "").strip() or None,
+        "address_line1": data.address_line1.strip(),
+        "address_line2": (data.address_line2 or "").strip() or None,
+        "city": data.city.strip(),
+        "region": _state(data.region, "region"),
+        "postal_code": postal,
+        "country": "US",
+        "incorporation_state": _state(data.incorporation_state, "incorporation_state"),
+        "incorporation_country": "US",
+        "ein": ein,
+        "ein_last4": ein[-4:],
+    }
+    before = None
+    if entity is None:
+        entity = BusinessEntity(company_id=company.id, **values)
+        db.session.add(entity)
+    else:
+        before = {"legal_name": entity.legal_name, "ein_last4": entity.ein_last4}
+        for key, value in values.items():
+            setattr(entity, key, value)
+    db.session.flush()
+    audit.record(
+        "payment_settings:entity:saved",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="business_entity",
+        object_id=entity.id,
+        before=before,
+        after={"legal_name": entity.legal_name, "ein_last4": entity.ein_last4},
+    )
+    return entity
+
+
+def add_person(
+    entity: BusinessEntity,
+    *,
+    role: PersonRole,
+    full_name: str,
+    title: str | None,
+    ownership_percent: int | None,
+    date_of_birth: date,
+    ssn: str,
+    actor_user_id: int,
+) -> EntityPerson:
+    """Add a beneficial owner (25% or more) or a controller, with DOB and SSN (encrypted)."""
+    ssn = validate_ssn(ssn)
+    today = utcnow().date()
+    age = (
+        today.year
+        - date_of_birth.year
+        - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
+    )
+    if date_of_birth >= today or age < 18 or age > 120:
+        raise InvalidInput("Enter the date of birth of an adult.", field="date_of_birth")
+    if role is PersonRole.BENEFICIAL_OWNER:
+        if ownership_percent is None or not 25 <= ownership_percent <= 100:
+            raise InvalidInput(
+                "Beneficial owners own between 25% and 100%.", field="ownership_percent"
+            )
+        owned = sum(
+            p.ownership_percent or 0 for p in entity.people if p.role is PersonRole.BENEFICIAL_OWNER
+        )
+        if owned + ownership_percent > 100:
+            raise InvalidInput(
+                f"Owners would hold {owned + ownership_percent}%; the total cannot pass 100%.",
+                field="ownership_percent",
+            )
+    else:
+        ownership_percent = None
+    person = EntityPerson(
+        entity_id=entity.id,
+        company_id=entity.company_id,
+        role=role,
+        full_name=full_name.strip(),
+        title=(title or "").strip() or None,
+        ownership_percent=ownership_percent,
+        date_of_birth=date_of_birth.isoformat(),
+        ssn=ssn,
+        ssn_last4=ssn[-4:],
+    )
+    entity.people.append(person)
+    db.session.flush()
+    audit.record(
+        "payment_settings:entity_person:added",
+        actor_user_id=actor_user_id,
+        company_id=entity.company_id,
+        object_type="entity_person",
+        object_id=person.id,
+        after={"role": role.value, "name": person.full_name, "ssn_last4": person.ssn_last4},
+    )
+    return person
+
+
+def remove_person(person: EntityPerson, *, actor_user_id: int) -> None:
+    audit.record(
+        "payment_settings:entity_person:removed",
+        actor_user_id=actor_user_id,
+        company_id=person.company_id,
+        object_type="entity_person",
+        object_id=person.id,
+        before={"role": person.role.value, "name": person.full_name},
+    )
+    person.entity.people.remove(person)
+    db.session.delete(person)
+
+
+def entity_gaps(entity: BusinessEntity) -> list[str]:
+    """What a bank's KYB review would still ask for; empty when the entity is complete."""
+    gaps = []
+    if not any(p.role is PersonRole.CONTROLLER for p in entity.people):
+        gaps.append("a controller (someone with significant management responsibility)")
+    return gaps
+
+
+@dataclass(frozen=True)
+class FundingAccountInput:
+    entity_id: int
+    nickname: str
+    routing_number: str
+    account_number: str
+    account_number_confirm: str
+    account_type: AccountType
+    bank_id: str | None
+    next_check_number: int | None
+    make_default: bool
+
+
+def add_funding_account(
+    company: Company, data: FundingAccountInput, *, actor_user_id: int
+) -> FundingAccount:
+    """Add a funding account to one of the payor's entities."""
+    entity = db.session.scalar(
+        sa.select(BusinessEntity).where(
+            BusinessEntity.id == data.entity_id, BusinessEntity.company_id == company.id
+        )
+    )
+    if entity is None:
+        raise InvalidInput("Choose one of your business entities.", field="entity_id")
+    nickname = data.nickname.strip()
+    if db.session.scalar(
+        sa.select(FundingAccount.id).where(
+            FundingAccount.company_id == company.id, FundingAccount.nickname == nickname
+        )
+    ):
+        raise InvalidInput("Another funding account already has that nickname.", field="nickname")
+    routing = validate_routing_number(data.routing_number)
+    number = data.account_number.strip().replace(" ", "")
+    if not number.isdigit() or not 4 <= len(number) <= 17:
+        raise InvalidInput("Account numbers are 4 to 17 digits.", field="account_number")
+    if number != data.account_number_confirm.strip().replace(" ", ""):
+        raise InvalidInput("The two account numbers do not match.", field="account_number_confirm")
+    first = not db.session.scalar(
+        sa.select(FundingAccount.id).where(
+            FundingAccount.company_id == company.id, FundingAccount.active.is_(True)
+        )
+    )
+    account = FundingAccount(
+        company_id=company.id,
+        entity_id=entity.id,
+        nickname=nickname,
+        routing_number=routing,
+        account_number=number,
+        account_last4=number[-4:],
+        account_type=data.account_type,
+        bank_id=(data.bank_id or "").strip() or None,
+        next_check_number=data.next_check_number,
+        is_default=False,
+    )
+    db.session.add(account)
+    db.session.flush()
+    audit.record(
+        "payment_settings:funding_account:added",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="funding_account",
+        object_id=account.id,
+        after={
+            "nickname": nickname,
+            "routing_number": routing,
+            "account_last4": account.account_last4,
+            "account_type": data.account_type.value,
+        },
+    )
+    if first or data.make_default:
+        make_default(account, actor_user_id=actor_user_id)
+    return account
+
+
+def make_default(account: FundingAccount, *, actor_user_id: int) -> None:
+    if not account.active:
+        raise DomainError("A deactivated account cannot be the default.")
+    previous = db.session.scalar(
+        sa.select(FundingAccount).where(
+            FundingAccount.company_id == account.company_id, FundingAccount.is_default.is_(True)
+        )
+    )
+    if previous is account:
+        return
+    if previous is not None:
+        previous.is_default = False
+        db.session.flush()
+    account.is_default = True
+    db.session.flush()
+    audit.record(
+        "payment_settings:funding_account:default_changed",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="funding_account",
+        object_id=account.id,
+        before={"default": previous.nickname if previous else None},
+        after={"default": account.nickname},
+    )
+
+
+def deactivate(account: FundingAccount, *, actor_user_id: int) -> None:
+    if account.is_default:
+        raise DomainError("Choose another default account before deactivating this one.")
+    if not account.active:
+        return
+    account.active = False
+    account.deactivated_at = utcnow()
+    audit.record(
+        "payment_settings:funding_account:deactivated",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="funding_account",
+        object_id=account.id,
+        before={"active": True},
+        after={"active": False},
+    )
+
+
+def controls_of(company: Company) -> PaymentControls:
+    controls = db.session.scalar(
+        sa.select(PaymentControls).where(PaymentControls.company_id == company.id)
+    )
+    if controls is None:
+        controls = PaymentControls(company_id=company.id)
+        db.session.add(controls)
+        db.session.flush()
+    return controls
+
+
+def update_controls(
+    company: Company,
+    *,
+    disbursements_enabled: bool,
+    pay_on_new_projects: bool,
+    funding_account_mode: FundingAccountMode,
+    invitation_message: str | None,
+    actor_user_id: int,
+) -> PaymentControls:
+    controls = controls_of(company)
+    before = {
+        "disbursements_enabled": controls.disbursements_enabled,
+        "pay_on_new_projects": controls.pay_on_new_projects,
+        "funding_account_mode": controls.funding_account_mode.value,
+        "invitation_message": controls.invitation_message,
+    }
+    controls.disbursements_enabled = disbursements_enabled
+    controls.pay_on_new_projects = pay_on_new_projects
+    controls.funding_account_mode = funding_account_mode
+    controls.invitation_message = (invitation_message or "").strip() or None
+    after = {
+        "disbursements_enabled": disbursements_enabled,
+        "pay_on_new_projects": pay_on_new_projects,
+        "funding_account_mode": funding_account_mode.value,
+        "invitation_message": controls.invitation_message,
+    }
+    if before != after:
+        audit.record(
+            "payment_settings:controls:updated",
+            actor_user_id=actor_user_id,
+            company_id=company.id,
+            object_type="payment_controls",
+            object_id=controls.id,
+            before=before,
+            after=after,
+        )
+    return controls

@@ -1,0 +1,205 @@
+"""Payment settings pages for Payments Admins (shown only while Pay is on)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, render_template, url_for
+from flask_login import current_user
+
+from portal.accounts.forms import ConfirmForm
+from portal.accounts.guards import login_required, requires_feature, requires_role, step_up
+from portal.companies.models import Feature, Role
+from portal.core import htmx
+from portal.core.db import db
+from portal.core.errors import DomainError
+from portal.core.forms import show_error
+from portal.payment_settings import queries, services
+from portal.payment_settings.forms import ControlsForm, EntityForm, FundingAccountForm, PersonForm
+from portal.payment_settings.models import AccountType, FundingAccountMode, PersonRole
+
+blueprint = Blueprint("payment_settings", __name__, url_prefix="/settings/payments")
+
+
+def admin_only(view):
+    return login_required(requires_role(Role.PAYMENTS_ADMIN)(requires_feature(Feature.PAY)(view)))
+
+
+def _page(**forms):
+    company = g.company
+    entities = queries.entities(company.id)
+    account_form = forms.get("account_form") or FundingAccountForm()
+    account_form.entity_id.choices = [(e.id, e.legal_name) for e in entities]
+    controls = services.controls_of(company)
+    return {
+        "company": company,
+        "entities": entities,
+        "gaps": {e.id: services.entity_gaps(e) for e in entities},
+        "accounts": queries.funding_accounts(company.id),
+        "entity_form": forms.get("entity_form") or EntityForm(),
+        "person_form": forms.get("person_form") or PersonForm(),
+        "person_entity_id": forms.get("person_entity_id"),
+        "account_form": account_form,
+        "controls_form": forms.get("controls_form") or ControlsForm(obj=controls, formdata=None),
+        "confirm": ConfirmForm(),
+    }
+
+
+@blueprint.get("")
+@admin_only
+def show():
+    """Business entities, funding accounts and payment controls."""
+    page = _page()
+    db.session.commit()  # default controls for a payor that never saved them
+    return render_template("payment_settings/show.html", **page)
+
+
+@blueprint.post("/entities")
+@admin_only
+def add_entity():
+    """Add a business entity."""
+    form = EntityForm()
+    if form.validate_on_submit():
+        try:
+            services.save_entity(g.company, _entity_input(form), actor_user_id=current_user.id)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Business entity saved. Add its owners and controllers next.", "success")
+            return htmx.redirect_to(url_for("payment_settings.show"))
+    return render_template("payment_settings/show.html", **_page(entity_form=form))
+
+
+@blueprint.post("/entities/<int:entity_id>/people")
+@admin_only
+def add_person(entity_id: int):
+    """Add a beneficial owner or controller to an entity."""
+    entity = queries.entity(entity_id)
+    form = PersonForm()
+    if form.validate_on_submit():
+        try:
+            services.add_person(
+                entity,
+                role=PersonRole(form.role.data),
+                full_name=form.full_name.data,
+                title=form.title.data,
+                ownership_percent=form.ownership_percent.data,
+                date_of_birth=form.date_of_birth.data,
+                ssn=form.ssn.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            return htmx.redirect_to(url_for("payment_settings.show"))
+    return render_template(
+        "payment_settings/show.html", **_page(person_form=form, person_entity_id=entity.id)
+    )
+
+
+@blueprint.post("/entities/<int:entity_id>/people/<int:person_id>/remove")
+@admin_only
+def remove_person(entity_id: int, person_id: int):
+    """Remove an owner or controller."""
+    services.remove_person(queries.person(entity_id, person_id), actor_user_id=current_user.id)
+    db.session.commit()
+    return htmx.redirect_to(url_for("payment_settings.show"))
+
+
+@blueprint.post("/funding-accounts")
+@admin_only
+@step_up()
+def add_funding_account():
+    """Add a funding account (numbers entered twice; never edited afterwards)."""
+    form = FundingAccountForm()
+    form.entity_id.choices = [(e.id, e.legal_name) for e in queries.entities(g.company.id)]
+    if form.validate_on_submit():
+        try:
+            services.add_funding_account(
+                g.company,
+                services.FundingAccountInput(
+                    entity_id=form.entity_id.data,
+                    nickname=form.nickname.data,
+                    routing_number=form.routing_number.data,
+                    account_number=form.account_number.data,
+                    account_number_confirm=form.account_number_confirm.data,
+                    account_type=AccountType(form.account_type.data),
+                    bank_id=form.bank_id.data,
+                    next_check_number=form.next_check_number.data,
+                    make_default=form.make_default.data,
+                ),
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Funding account added.", "success")
+            return htmx.redirect_to(url_for("payment_settings.show"))
+    return render_template("payment_settings/show.html", **_page(account_form=form))
+
+
+@blueprint.post("/funding-accounts/<int:account_id>/<action>")
+@admin_only
+@step_up()
+def change_funding_account(account_id: int, action: str):
+    """Make an account the default, or deactivate it."""
+    account = queries.funding_account(account_id)
+    try:
+        if action == "default":
+            services.make_default(account, actor_user_id=current_user.id)
+        elif action == "deactivate":
+            services.deactivate(account, actor_user_id=current_user.id)
+        else:
+            return htmx.redirect_to(url_for("payment_settings.show"))
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+    return htmx.redirect_to(url_for("payment_settings.show"))
+
+
+@blueprint.post("/controls")
+@admin_only
+def update_controls():
+    """Save project controls, disbursement switch and the payee invitation message."""
+    form = ControlsForm()
+    if form.validate_on_submit():
+        services.update_controls(
+            g.company,
+            disbursements_enabled=form.disbursements_enabled.data,
+            pay_on_new_projects=form.pay_on_new_projects.data,
+            funding_account_mode=FundingAccountMode(form.funding_account_mode.data),
+            invitation_message=form.invitation_message.data,
+            actor_user_id=current_user.id,
+        )
+        db.session.commit()
+        flash("Payment controls saved.", "success")
+        return htmx.redirect_to(url_for("payment_settings.show"))
+    return render_template("payment_settings/show.html", **_page(controls_form=form))
+
+
+@blueprint.post("/invitation-preview")
+@admin_only
+def preview_invitation():
+    """Show the payee invitation email as it would read with the message being typed."""
+    form = ControlsForm()
+    return render_template(
+        "payment_settings/_invitation_preview.html",
+        company=g.company,
+        message=(form.invitation_message.data or "").strip(),
+    )
+
+
+def _entity_input(form: EntityForm) -> services.EntityInput:
+    return services.EntityInput(
+        legal_name=form.legal_name.data,
+        dba=form.dba.data,
+        address_line1=form.address_line1.data,
+        address_line2=form.address_line2.data,
+        city=form.city.data,
+        region=form.region.data,
+        postal_code=form.postal_code.data,
+        incorporation_state=form.incorporation_state.data,
+        ein=form.ein.data,
+    )

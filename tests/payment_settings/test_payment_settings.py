@@ -1,0 +1,284 @@
+"""Business entities, funding accounts and controls: validation, permissions, step-up, masking."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.companies import services as company_services
+from portal.companies.models import CompanyKind, Feature, Role
+from portal.core import tenancy
+from portal.core.db import db
+from portal.core.models import AuditEvent
+from portal.payment_settings.models import BusinessEntity, EntityPerson, FundingAccount
+from tests.factories import make_company, make_user, sign_in, step_up
+
+pytestmark = pytest.mark.usefixtures("database")
+
+ENTITY = {
+    "legal_name": "Granite Works LLC",
+    "dba": "Granite",
+    "address_line1": "1 Quarry Rd",
+    "address_line2": "",
+    "city": "Barre",
+    "region": "VT",
+    "postal_code": "05641",
+    "incorporation_state": "DE",
+    "ein": "12-3456789",
+}
+ACCOUNT = {
+    "nickname": "Operating",
+    "routing_number": "021000021",
+    "account_number": "000123456789",
+    "account_number_confirm": "000123456789",
+    "account_type": "checking",
+}
+
+
+@pytest.fixture
+def payor():
+    company = make_company(CompanyKind.PAYOR)
+    with tenancy.unscoped():
+        company_services.set_feature(company, Feature.PAY, True, actor_user_id=None)
+    db.session.commit()
+    return company
+
+
+@pytest.fixture
+def admin(client, payor):
+    user, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    sign_in(client, user, phone)
+    step_up(client, phone)
+    return user, phone
+
+
+def count(model) -> int:
+    with tenancy.unscoped():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def add_entity(client, **changes):
+    return client.submit(
+        "/settings/payments/entities", {**ENTITY, **changes}, token_from="/settings/payments"
+    )
+
+
+def entity_id() -> int:
+    with tenancy.unscoped():
+        return db.session.scalar(sa.select(BusinessEntity.id))
+
+
+def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
+    assert add_entity(client).status_code == 303
+    eid = entity_id()
+    page = client.get("/settings/payments").get_data(as_text=True)
+    assert "Incomplete: add a controller" in page and "EIN ••-•••6789" in page
+    response = client.submit(
+        f"/settings/payments/entities/{eid}/people",
+        {
+            "role": "controller",
+            "full_name": "Casey Controller",
+            "title": "CFO",
+            "date_of_birth": "1980-04-02",
+            "ssn": "123-45-6789",
+        },
+        token_from="/settings/payments",
+    )
+    assert response.status_code == 303
+    client.submit(
+        f"/settings/payments/entities/{eid}/people",
+        {
+            "role": "beneficial_owner",
+            "full_name": "Olive Owner",
+            "ownership_percent": "60",
+            "date_of_birth": "1970-01-01",
+            "ssn": "234-56-7890",
+        },
+        token_from="/settings/payments",
+    )
+    page = client.get("/settings/payments").get_data(as_text=True)
+    assert "Complete for the bank" in page
+    assert "123-45-6789" not in page and "•••-••-6789" in page
+    raw = db.session.execute(sa.text("SELECT ssn, date_of_birth FROM entity_person")).all()
+    assert all("6789" not in ssn and "1980" not in dob for ssn, dob in raw), "encrypted at rest"
+    raw_ein = db.session.execute(sa.text("SELECT ein FROM business_entity")).scalar()
+    assert "123456789" not in raw_ein
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ein": "12-345678"}, "valid EIN"),
+        ({"ein": "07-3456789"}, "valid EIN"),
+        ({"region": ""}, "Choose a state"),
+        ({"postal_code": "ABCDE"}, "ZIP code"),
+        ({"legal_name": ""}, "Enter the legal name"),
+    ],
+)
+def test_bad_entity_input_gets_a_field_error_and_saves_nothing(
+    client, admin, changes, message
+) -> None:
+    response = add_entity(client, **changes)
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert count(BusinessEntity) == 0
+
+
+@pytest.mark.parametrize(
+    ("person", "message"),
+    [
+        ({"role": "beneficial_owner", "ownership_percent": "10"}, "between 25% and 100%"),
+        ({"role": "controller", "ssn": "666-12-3456"}, "valid Social Security"),
+        ({"role": "controller", "date_of_birth": "2015-01-01"}, "an adult"),
+    ],
+)
+def test_bad_people_are_refused(client, admin, person, message) -> None:
+    add_entity(client)
+    data = {"full_name": "Pat", "date_of_birth": "1980-01-01", "ssn": "123-45-6789", **person}
+    response = client.submit(
+        f"/settings/payments/entities/{entity_id()}/people", data, token_from="/settings/payments"
+    )
+    assert message in response.get_data(as_text=True)
+    assert count(EntityPerson) == 0
+
+
+def test_owners_cannot_exceed_one_hundred_percent(client, admin) -> None:
+    add_entity(client)
+    for name, percent in (("A", "60"), ("B", "50")):
+        client.submit(
+            f"/settings/payments/entities/{entity_id()}/people",
+            {
+                "role": "beneficial_owner",
+                "full_name": name,
+                "ownership_percent": percent,
+                "date_of_birth": "1970-01-01",
+                "ssn": "123-45-6789",
+            },
+            token_from="/settings/payments",
+        )
+    assert count(EntityPerson) == 1
+
+
+def add_account(client, **changes):
+    return client.submit(
+        "/settings/payments/funding-accounts",
+        {"entity_id": str(entity_id()), **ACCOUNT, **changes},
+        token_from="/settings/payments",
+    )
+
+
+def test_admin_adds_a_funding_account_shown_masked(client, admin) -> None:
+    add_entity(client)
+    assert add_account(client).status_code == 303
+    with tenancy.unscoped():
+        account = db.session.scalar(sa.select(FundingAccount))
+    assert account.is_default and account.account_last4 == "6789"
+    page = client.get("/settings/payments").get_data(as_text=True)
+    assert "••••6789" in page and "000123456789" not in page
+    raw = db.session.execute(sa.text("SELECT account_number FROM funding_account")).scalar()
+    assert "123456789" not in raw
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "payment_settings:funding_account:added")
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"routing_number": "021000022"}, "routing number is not valid"),
+        ({"account_number_confirm": "000123456788"}, "do not match"),
+        ({"account_number": "12ab", "account_number_confirm": "12ab"}, "4 to 17 digits"),
+    ],
+)
+def test_bad_funding_account_input_saves_nothing(client, admin, changes, message) -> None:
+    add_entity(client)
+    response = add_account(client, **changes)
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert count(FundingAccount) == 0
+
+
+def test_duplicate_nicknames_are_refused(client, admin) -> None:
+    add_entity(client)
+    add_account(client)
+    response = add_account(client)
+    assert "already has that nickname" in response.get_data(as_text=True)
+    assert count(FundingAccount) == 1
+
+
+def test_the_default_account_cannot_be_deactivated(client, admin) -> None:
+    add_entity(client)
+    add_account(client)
+    add_account(client, nickname="Reserve")
+    with tenancy.unscoped():
+        operating, reserve = db.session.scalars(
+            sa.select(FundingAccount).order_by(FundingAccount.id)
+        ).all()
+    client.submit(
+        f"/settings/payments/funding-accounts/{operating.id}/deactivate",
+        {},
+        token_from="/settings/payments",
+    )
+    db.session.expire_all()
+    assert db.session.get(FundingAccount, operating.id).active
+    client.submit(
+        f"/settings/payments/funding-accounts/{reserve.id}/default",
+        {},
+        token_from="/settings/payments",
+    )
+    client.submit(
+        f"/settings/payments/funding-accounts/{operating.id}/deactivate",
+        {},
+        token_from="/settings/payments",
+    )
+    db.session.expire_all()
+    assert not db.session.get(FundingAccount, operating.id).active
+    assert db.session.get(FundingAccount, reserve.id).is_default
+
+
+def test_funding_accounts_need_a_fresh_second_factor(client, admin) -> None:
+    add_entity(client)
+    with client.session_transaction() as session:
+        session["mfa_at"] = 0
+    response = add_account(client)
+    assert "/verify" in response.headers["Location"]
+    assert count(FundingAccount) == 0
+
+
+def test_only_payments_admins_and_only_while_pay_is_on(app, client, payor) -> None:
+    disburser, phone = make_user(payor, (Role.DISBURSER,))
+    sign_in(client, disburser, phone)
+    assert client.get("/settings/payments").status_code == 403
+    admin, admin_phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    admin_client = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(admin_client, admin, admin_phone)
+    assert admin_client.get("/settings/payments").status_code == 200
+    with tenancy.unscoped():
+        company_services.set_feature(payor, Feature.PAY, False, actor_user_id=None)
+    db.session.commit()
+    assert admin_client.get("/settings/payments").status_code == 404, "hidden while Pay is off"
+
+
+def test_controls_and_invitation_preview(client, admin, payor) -> None:
+    response = client.submit(
+        "/settings/payments/invitation-preview",
+        {"invitation_message": "Questions? Call Ana at 555-0100."},
+        token_from="/settings/payments",
+        htmx=True,
+    )
+    body = response.get_data(as_text=True)
+    assert body.startswith('<div id="invitation-preview"') and "Call Ana" in body
+    response = client.submit(
+        "/settings/payments/controls",
+        {
+            "disbursements_enabled": "",
+            "pay_on_new_projects": "y",
+            "funding_account_mode": "fixed_per_project",
+            "invitation_message": "Questions? Call Ana.",
+        },
+        token_from="/settings/payments",
+    )
+    assert response.status_code == 303
+    history = client.get("/company/history").get_data(as_text=True)
+    assert "Controls updated" in history
