@@ -36,6 +36,35 @@ def test_demo_seed_is_idempotent(runner) -> None:
     second = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0 and second.exit_code == 0
     assert first.output == second.output
+    roles = {line.split()[1] for line in first.output.splitlines() if line.startswith("LOGIN ")}
+    assert {"operator", "payments_admin", "disburser", "payee_admin", "invoice_contact"} <= roles
+    companies = {line.split()[4] for line in first.output.splitlines()}
+    assert {
+        "summit-builders",
+        "harbor-construction",
+        "ironline-steel",
+        "brightwire-electric",
+    } <= companies
+
+
+def test_demo_has_a_payor_part_way_through_implementation(runner) -> None:
+    from portal.companies.queries import company_by_slug
+    from portal.core import tenancy
+    from portal.operations.queries import implementation_checklist, project_for
+
+    runner.invoke(args=["demo", "seed"])
+    with tenancy.unscoped():
+        summit = company_by_slug("summit-builders")
+        steps = implementation_checklist(summit, project_for(summit.id))
+    met = {item.key for step in steps for item in step.items if item.met}
+    assert {
+        "deposit_account",
+        "sso",
+        "admins",
+        "business_entity",
+        "training_payments_overview",
+    } <= met
+    assert "features" not in met and "project_closed" not in met
 
 
 def test_generate_key_prints_a_fernet_key(runner) -> None:

@@ -56,7 +56,7 @@ class SandboxBank:
 
 def gateway() -> BankGateway:
     """The configured bank gateway (BANK_GATEWAY; only the sandbox exists so far)."""
-    name = current_app.config.get("BANK_GATEWAY", "sandbox")
+    name = current_app.config["BANK_GATEWAY"]
     if name != "sandbox":
         raise RuntimeError(f"unknown BANK_GATEWAY {name!r}")
     return SandboxBank()

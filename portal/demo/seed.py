@@ -17,6 +17,9 @@ from portal.core import tenancy
 from portal.core.db import db
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
+from portal.payment_settings import queries as settings_queries
+from portal.payment_settings import services as payment_settings
+from portal.payment_settings.models import PersonRole
 
 DEMO_PASSWORD = "trestle-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -122,6 +125,32 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
     if deposit_account_of(company.id) is None:
         banking.open_deposit_account(company, actor_user_id=operator_id)
     operations.set_sso_not_used(project, True, actor_user_id=operator_id)
+    if not settings_queries.entities(company.id):
+        entity = payment_settings.save_entity(
+            company,
+            payment_settings.EntityInput(
+                "Summit Builders, Inc.",
+                "Summit",
+                "500 Market St",
+                "Suite 1200",
+                "San Francisco",
+                "CA",
+                "94105",
+                "DE",
+                "12-3456789",
+            ),
+            actor_user_id=operator_id,
+        )
+        payment_settings.add_person(
+            entity,
+            role=PersonRole.CONTROLLER,
+            full_name="Sam Summit",
+            title="CFO",
+            ownership_percent=None,
+            date_of_birth=date(1978, 3, 14),
+            ssn="123-45-6789",
+            actor_user_id=operator_id,
+        )
     if not project.trainings:
         operations.record_training(
             project,

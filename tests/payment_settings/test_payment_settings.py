@@ -282,3 +282,33 @@ def test_controls_and_invitation_preview(client, admin, payor) -> None:
     assert response.status_code == 303
     history = client.get("/company/history").get_data(as_text=True)
     assert "Controls updated" in history
+
+
+def test_new_disbursements_stop_when_pay_or_disbursements_are_off(payor) -> None:
+    from portal.payment_settings import services as settings
+    from portal.payment_settings.models import FundingAccountMode
+    from portal.payment_settings.policies import may_start_disbursements
+
+    assert may_start_disbursements(payor.id).allowed
+    with tenancy.unscoped():
+        settings.update_controls(
+            payor,
+            disbursements_enabled=False,
+            pay_on_new_projects=True,
+            funding_account_mode=FundingAccountMode.CHOSEN_AT_DISBURSEMENT,
+            invitation_message=None,
+            actor_user_id=None,
+        )
+    decision = may_start_disbursements(payor.id)
+    assert not decision.allowed and "turned off in payment settings" in decision.reason
+    with tenancy.unscoped():
+        settings.update_controls(
+            payor,
+            disbursements_enabled=True,
+            pay_on_new_projects=True,
+            funding_account_mode=FundingAccountMode.CHOSEN_AT_DISBURSEMENT,
+            invitation_message=None,
+            actor_user_id=None,
+        )
+        company_services.set_feature(payor, Feature.PAY, False, actor_user_id=None)
+    assert may_start_disbursements(payor.id).reason == "Pay is not active for this company."
