@@ -53,7 +53,7 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "ENCRYPTION_KEYS": encryption_keys,
         "STORAGE_DIR": storage_dir,
-        "MAX_CONTENT_LENGTH": int(environ.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+        "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 25 * 1024 * 1024)),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
