@@ -81,11 +81,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import blueprint as accounts
     from portal.companies.views import blueprint as companies
     from portal.core.views import blueprint as core
+    from portal.invoicing.views import blueprint as invoicing
     from portal.operations.views import blueprint as operations
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
 
-    for blueprint in (core, accounts, sso, companies, operations, payment_settings):
+    for blueprint in (core, accounts, sso, companies, operations, payment_settings, invoicing):
         app.register_blueprint(blueprint)
 
 

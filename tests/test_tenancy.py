@@ -11,6 +11,7 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.invoicing import services as invoicing
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import AccountType, PersonRole
 from tests.factories import Authenticator, make_company, make_user, membership_of, sign_in, step_up
@@ -71,6 +72,16 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             ),
             actor_user_id=b_payor_user.id,
         )
+        project = invoicing.create_project(
+            payor_b,
+            name="B tower",
+            number="B-1",
+            address_line1="1 Main St",
+            city="Austin",
+            region="TX",
+            postal_code="78701",
+            actor_user_id=b_payor_user.id,
+        )
     db.session.commit()
     world = World(
         foreign_ids={
@@ -86,6 +97,7 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             "entity_id": [entity.id],
             "person_id": [person.id],
             "account_id": [account.id],
+            "project_id": [project.id],
         }
     )
     return actors, world

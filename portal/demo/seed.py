@@ -15,6 +15,8 @@ from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Feature, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.invoicing import queries as invoicing_queries
+from portal.invoicing import services as invoicing
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
 from portal.payment_settings import queries as settings_queries
@@ -151,6 +153,28 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
             ssn="123-45-6789",
             actor_user_id=operator_id,
         )
+    if not invoicing_queries.projects(company.id):
+        for name, number, street, city, state, postal in (
+            (
+                "Mission Bay Medical Center",
+                "SB-2101",
+                "1600 Owens St",
+                "San Francisco",
+                "CA",
+                "94158",
+            ),
+            ("Riverside Lofts", "SB-2102", "901 E Cesar Chavez St", "Austin", "TX", "78702"),
+        ):
+            invoicing.create_project(
+                company,
+                name=name,
+                number=number,
+                address_line1=street,
+                city=city,
+                region=state,
+                postal_code=postal,
+                actor_user_id=operator_id,
+            )
     if not project.trainings:
         operations.record_training(
             project,

@@ -87,11 +87,21 @@ US_STATES = frozenset(
 )
 
 
-def _state(value: str, field: str) -> str:
+def validate_state(value: str, field: str) -> str:
     code = value.strip().upper()
     if code not in US_STATES:
         raise InvalidInput("Choose a US state.", field=field)
     return code
+
+
+def validate_postal_code(value: str) -> str:
+    postal = value.strip()
+    five, _, four = postal.partition("-")
+    if not (
+        len(five) == 5 and five.isdigit() and (not four or (len(four) == 4 and four.isdigit()))
+    ):
+        raise InvalidInput("Enter a ZIP code like 94107 or 94107-1234.", field="postal_code")
+    return postal
 
 
 def validate_ein(value: str) -> str:
@@ -138,23 +148,17 @@ def save_entity(
     if company.kind is not CompanyKind.PAYOR:
         raise InvalidInput("Only payors have business entities.")
     ein = validate_ein(data.ein)
-    postal = data.postal_code.strip()
-    if not (
-        len(postal) in (5, 10)
-        and postal[:5].isdigit()
-        and (len(postal) == 5 or (postal[5] == "-" and postal[6:].isdigit()))
-    ):
-        raise InvalidInput("Enter a ZIP code like 94107 or 94107-1234.", field="postal_code")
+    postal = validate_postal_code(data.postal_code)
     values = {
         "legal_name": data.legal_name.strip(),
         "dba": (data.dba or "").strip() or None,
         "address_line1": data.address_line1.strip(),
         "address_line2": (data.address_line2 or "").strip() or None,
         "city": data.city.strip(),
-        "region": _state(data.region, "region"),
+        "region": validate_state(data.region, "region"),
         "postal_code": postal,
         "country": "US",
-        "incorporation_state": _state(data.incorporation_state, "incorporation_state"),
+        "incorporation_state": validate_state(data.incorporation_state, "incorporation_state"),
         "incorporation_country": "US",
         "ein": ein,
         "ein_last4": ein[-4:],

@@ -1,0 +1,1 @@
+"""Invoicing: projects (so far), later commitments, billing periods and invoices."""

@@ -1,0 +1,113 @@
+"""Projects: create them, and (Payments Admins) switch Pay and the funding account per project."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, render_template, request, url_for
+from flask_login import current_user
+
+from portal.accounts.forms import ConfirmForm
+from portal.accounts.guards import login_required, requires_role, step_up
+from portal.companies.models import Role
+from portal.core import htmx
+from portal.core.db import db
+from portal.core.errors import DomainError
+from portal.core.forms import show_error
+from portal.invoicing import queries, services
+from portal.invoicing.forms import ProjectForm, ProjectFundingForm
+from portal.payment_settings import queries as settings_queries
+from portal.payment_settings import services as settings_services
+
+blueprint = Blueprint("invoicing", __name__)
+project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
+
+
+def _page(form: ProjectForm | None = None):
+    company = g.company
+    accounts = [a for a in settings_queries.funding_accounts(company.id) if a.active]
+    return {
+        "company": company,
+        "projects": queries.projects(company.id),
+        "form": form or ProjectForm(),
+        "controls": settings_services.controls_of(company),
+        "account_choices": [("", "None yet")]
+        + [(str(a.id), f"{a.nickname} ••••{a.account_last4}") for a in accounts],
+        "may_control_pay": Role.PAYMENTS_ADMIN in g.membership.role_set,
+        "confirm": ConfirmForm(),
+    }
+
+
+@blueprint.get("/projects")
+@login_required
+@project_staff
+def list_projects():
+    """The payor's projects, with Pay and funding per project."""
+    page = _page()
+    db.session.commit()
+    return render_template("invoicing/projects.html", **page)
+
+
+@blueprint.post("/projects")
+@login_required
+@project_staff
+def create_project():
+    """Add a project."""
+    form = ProjectForm()
+    if form.validate_on_submit():
+        try:
+            project = services.create_project(
+                g.company,
+                name=form.name.data,
+                number=form.number.data,
+                address_line1=form.address_line1.data,
+                city=form.city.data,
+                region=form.region.data,
+                postal_code=form.postal_code.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(
+                f"Project {project.number} added; Pay is "
+                f"{'on' if project.pay_enabled else 'off'} for it.",
+                "success",
+            )
+            return htmx.redirect_to(url_for("invoicing.list_projects"))
+    return render_template("invoicing/projects.html", **_page(form))
+
+
+@blueprint.post("/projects/<int:project_id>/pay")
+@login_required
+@requires_role(Role.PAYMENTS_ADMIN)
+def set_pay(project_id: int):
+    """Switch Pay on or off for one project (answers with the project's row)."""
+    project = queries.project(project_id)
+    services.set_project_pay(
+        project, request.form.get("enabled") == "on", actor_user_id=current_user.id
+    )
+    db.session.commit()
+    return htmx.render(
+        "invoicing/projects.html", "invoicing/_project.html", project=project, **_page()
+    )
+
+
+@blueprint.post("/projects/<int:project_id>/funding-account")
+@login_required
+@requires_role(Role.PAYMENTS_ADMIN)
+@step_up()
+def set_funding_account(project_id: int):
+    """Fix the project's funding account (when the payor funds per project)."""
+    project = queries.project(project_id)
+    form = ProjectFundingForm()
+    form.funding_account_id.choices = _page()["account_choices"]
+    if form.validate_on_submit():
+        try:
+            services.set_project_funding_account(
+                g.company, project, form.funding_account_id.data, actor_user_id=current_user.id
+            )
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+    return htmx.redirect_to(url_for("invoicing.list_projects"))
