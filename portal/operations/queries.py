@@ -63,17 +63,20 @@ def payor_user(user_id: int) -> User:
 @dataclass(frozen=True)
 class PayorRow:
     company: Company
-    progress: int  # percent of checklist items met
-    closed: bool
+    project: ImplementationProject | None
 
 
 def search_payors(text: str = "", limit: int = 100) -> list[PayorRow]:
-    """Payors whose name or short name contains ``text``, with implementation progress."""
+    """Payors whose name or short name contains ``text``, with their implementation project.
+
+    One query, whatever the number of payors (the checklist is computed on each payor's page).
+    """
     pattern = f"%{text.strip().lower()}%"
     with tenancy.unscoped():
-        found = (
-            db.session.scalars(
-                sa.select(Company)
+        rows = (
+            db.session.execute(
+                sa.select(Company, ImplementationProject)
+                .outerjoin(ImplementationProject, ImplementationProject.company_id == Company.id)
                 .where(
                     Company.kind == CompanyKind.PAYOR,
                     sa.or_(sa.func.lower(Company.name).like(pattern), Company.slug.like(pattern)),
@@ -84,18 +87,7 @@ def search_payors(text: str = "", limit: int = 100) -> list[PayorRow]:
             .unique()
             .all()
         )
-        rows = []
-        for company in found:
-            project = project_for(company.id)
-            steps = implementation_checklist(company, project)
-            rows.append(
-                PayorRow(
-                    company,
-                    overall_progress(steps),
-                    project is not None and project.closed_at is not None,
-                )
-            )
-    return rows
+    return [PayorRow(company, project) for company, project in rows]
 
 
 def payor(company_id: int) -> Company:
@@ -180,11 +172,6 @@ class ChecklistStep:
     @property
     def percent(self) -> int:
         return round(100 * self.met_count / len(self.items)) if self.items else 100
-
-
-def overall_progress(steps: list[ChecklistStep]) -> int:
-    items = [item for step in steps for item in step.items]
-    return round(100 * sum(i.met for i in items) / len(items)) if items else 0
 
 
 def _not_available(key: str, label: str) -> ChecklistItem:
