@@ -42,7 +42,12 @@ login_manager.session_protection = "basic"
 
 PENDING_AUTH_MAX_AGE = timedelta(minutes=10)
 # Pages a signed-in user may reach while recovery codes wait to be confirmed as saved.
-RECOVERY_CODE_ENDPOINTS = {"accounts.show_recovery_codes", "accounts.logout", "static"}
+RECOVERY_CODE_ENDPOINTS = {
+    "accounts.show_recovery_codes",
+    "accounts.verify",
+    "accounts.logout",
+    "static",
+}
 
 login_required = _login_required
 
@@ -227,8 +232,11 @@ def pending_user() -> tuple[User, dict[str, Any]] | None:
     return user, pending
 
 
-def complete_login(user: User, pending: dict[str, Any]) -> str:
-    """Second factor done: rotate the session, record it, and say where to go next."""
+def complete_login(user: User, pending: dict[str, Any], *, verified: bool = True) -> str:
+    """Second factor done: rotate the session, record it, and say where to go next.
+
+    ``verified`` is False after a recovery code: step-up actions still need a TOTP code.
+    """
     remember = bool(pending.get("remember"))
     session.clear()
     services.start_session(
@@ -240,7 +248,8 @@ def complete_login(user: User, pending: dict[str, Any]) -> str:
         sso_subject=pending.get("sso_subject"),
     )
     login_user(user, remember=remember, fresh=True)
-    mark_verified()
+    if verified:
+        mark_verified()
     return pending.get("next") or url_for("accounts.dashboard")
 
 

@@ -245,13 +245,16 @@ def end_session(user: User) -> None:
     )
 
 
-def revoke_sessions(user: User, *, reason: str, actor_user_id: int | None = None) -> int:
-    """Sign the user out everywhere; return how many sessions ended."""
-    result = db.session.execute(
-        sa.update(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+def revoke_sessions(
+    user: User, *, reason: str, actor_user_id: int | None = None, keep_current: bool = False
+) -> int:
+    """Sign the user out everywhere (or everywhere else); return how many sessions ended."""
+    stmt = sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
     )
+    if keep_current and user.current_session_key:
+        stmt = stmt.where(UserSession.key_hash != hash_token(user.current_session_key))
+    result = db.session.execute(stmt.values(revoked_at=utcnow()))
     audit.record(
         "accounts:sessions:revoked",
         actor_user_id=actor_user_id if actor_user_id is not None else user.id,
@@ -302,7 +305,12 @@ def match_step(secret: str, code: str, at: datetime, window: int) -> int | None:
 
 
 def check_totp(
-    user: User, code: str, *, secret: str | None = None, at: datetime | None = None
+    user: User,
+    code: str,
+    *,
+    secret: str | None = None,
+    at: datetime | None = None,
+    new_secret: bool = False,
 ) -> CodeResult:
     """Check a code (±1 step) and consume its time step with a compare-and-set.
 
@@ -319,12 +327,15 @@ def check_totp(
         if match_step(secret, code, at, window=TOTP_DRIFT_STEPS) is not None:
             return CodeResult.OUT_OF_SYNC
         return CodeResult.INVALID
+    # A new secret starts its own history: steps used with the old one say nothing about it.
+    unused = (
+        sa.true()
+        if new_secret
+        else sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step)
+    )
     consumed = db.session.execute(
         sa.update(User)
-        .where(
-            User.id == user.id,
-            sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step),
-        )
+        .where(User.id == user.id, unused)
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     )
@@ -371,9 +382,19 @@ def verify_second_factor(user: User, code: str, ip_address: str | None, purpose:
         raise InvalidInput(CODE_MESSAGES[result], field="code")
 
 
-def begin_enrollment(user: User) -> str:
-    """Give the user a new secret to add to their app (kept pending until confirmed)."""
-    if user.totp_pending_secret is None:
+def secret_fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def begin_enrollment(user: User, shown_fingerprint: str | None) -> str:
+    """Give the user a secret to add to their app, kept pending until confirmed.
+
+    A pending secret is reused only by the browser it was shown to (``shown_fingerprint``
+    comes from that browser's session); any other browser gets a new one, so nobody who
+    merely knows the password can plant a secret for the real user to confirm.
+    """
+    pending = user.totp_pending_secret
+    if pending is None or secret_fingerprint(pending) != shown_fingerprint:
         user.totp_pending_secret = pyotp.random_base32(32)
     return user.totp_pending_secret
 
@@ -382,12 +403,18 @@ def provisioning_uri(user: User, secret: str) -> str:
     return totp_for(secret).provisioning_uri(name=user.email, issuer_name="Trestle")
 
 
-def confirm_enrollment(user: User, code: str, ip_address: str | None) -> list[str]:
+def confirm_enrollment(
+    user: User, code: str, ip_address: str | None, shown_fingerprint: str | None
+) -> list[str]:
     """Turn the pending secret on once a code from it checks out; return new recovery codes."""
-    if user.totp_pending_secret is None:
-        raise DomainError("Start enrollment again: no authenticator is waiting to be confirmed.")
+    pending = user.totp_pending_secret
+    if pending is None or secret_fingerprint(pending) != shown_fingerprint:
+        raise DomainError(
+            "This setup page is out of date (it was opened again elsewhere). Scan the new "
+            "QR code below and enter a code from it."
+        )
     ensure_not_mfa_limited(user, ip_address)
-    result = check_totp(user, code, secret=user.totp_pending_secret)
+    result = check_totp(user, code, secret=pending, new_secret=True)
     if result is not CodeResult.OK:
         record_mfa_failure(user, ip_address, result, "enroll")
         raise InvalidInput(CODE_MESSAGES[result], field="code")

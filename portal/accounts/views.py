@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, flash, g, render_template, request, url_for
+from flask import Blueprint, flash, g, render_template, request, session, url_for
 from flask_login import current_user
 
 from portal.accounts import guards, services
@@ -115,7 +115,8 @@ def login_recovery():
         except DomainError as error:
             _fail(form, error)
         else:
-            target = guards.complete_login(user, state)
+            target = guards.complete_login(user, state, verified=False)
+            session["recovered"] = True
             db.session.commit()
             flash(
                 f"Signed in with a recovery code. {remaining} unused code(s) left; "
@@ -136,8 +137,9 @@ def login_recovery():
 def enroll():
     """Set up the authenticator app: a QR code, the key as text, then a code to confirm."""
     if current_user.is_authenticated:
-        # Replacing the authenticator of a signed-in user is an MFA change: step-up first.
-        if not guards.is_fresh():
+        # Replacing the authenticator of a signed-in user is an MFA change: step-up first
+        # (or a sign-in with a recovery code, for someone who lost their phone).
+        if not (guards.is_fresh() or session.get("recovered")):
             return htmx.redirect_to(url_for("accounts.verify", next=url_for("accounts.enroll")))
         user, state = current_user, None
     else:
@@ -147,19 +149,29 @@ def enroll():
         user, state = pending
         if user.mfa_enrolled:
             return htmx.redirect_to(url_for("accounts.login_code"))
-    secret = services.begin_enrollment(user)
-    db.session.commit()
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            services.confirm_enrollment(user, form.code.data, request.remote_addr)
+            services.confirm_enrollment(
+                user, form.code.data, request.remote_addr, session.get("enroll_fingerprint")
+            )
         except DomainError as error:
             _fail(form, error)
         else:
             if state is not None:
                 guards.complete_login(user, state)
+            else:
+                # A new authenticator: every other browser signs in again, and we say so.
+                services.revoke_sessions(user, reason="mfa_changed", keep_current=True)
+                queue_email(user.email, "mfa_changed", name=user.name)
+                session.pop("recovered", None)
+                guards.mark_verified()
+            session.pop("enroll_fingerprint", None)
             db.session.commit()
             return htmx.redirect_to(url_for("accounts.show_recovery_codes"))
+    secret = services.begin_enrollment(user, session.get("enroll_fingerprint"))
+    session["enroll_fingerprint"] = services.secret_fingerprint(secret)
+    db.session.commit()
     qr = segno.make(services.provisioning_uri(user, secret), error="m")
     return htmx.render(
         "accounts/enroll.html",
@@ -175,7 +187,12 @@ def enroll():
 @blueprint.route("/mfa/recovery-codes", methods=["GET", "POST"])
 @login_required
 def show_recovery_codes():
-    """Show new recovery codes once; continue only after the user confirms saving them."""
+    """Show new recovery codes once, to a freshly verified session; continue only after the
+    user confirms saving them."""
+    if not guards.is_fresh():
+        return htmx.redirect_to(
+            url_for("accounts.verify", next=url_for("accounts.show_recovery_codes"))
+        )
     codes = (current_user.recovery_codes_to_show or "").split()
     if not codes:
         return htmx.redirect_to(url_for("accounts.show_account"))

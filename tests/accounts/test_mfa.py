@@ -17,12 +17,14 @@ from portal.core.ratelimit import ThrottleEvent
 from tests.conftest import TIER, PortalClient
 from tests.factories import (
     PASSWORD,
+    Authenticator,
     make_company,
     make_user,
     membership_of,
     oathtool_code,
     sign_in,
     step_up,
+    totp_secret_on_page,
 )
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -302,3 +304,63 @@ def test_oathtool_and_pyotp_agree(client) -> None:
     step = phone.current_step()
     assert oathtool_code(phone.secret, step) == pyotp.TOTP(phone.secret).at(step * 30)
     assert subprocess.run(["oathtool", "--version"], capture_output=True).returncode == 0
+
+
+def test_a_secret_seen_by_someone_with_the_password_is_never_the_one_enrolled(app) -> None:
+    user, _ = make_user(make_company(), enrolled=False)
+    attacker = PortalClient(app, app.response_class, use_cookies=True)
+    attacker.submit("/login", {"email": user.email, "password": PASSWORD})
+    planted = totp_secret_on_page(attacker.get("/mfa/enroll").get_data(as_text=True))
+    victim = PortalClient(app, app.response_class, use_cookies=True)
+    victim.submit("/login", {"email": user.email, "password": PASSWORD})
+    shown = totp_secret_on_page(victim.get("/mfa/enroll").get_data(as_text=True))
+    assert shown != planted
+    # The attacker's page is now out of date: confirming the planted secret fails.
+    response = attacker.submit(
+        "/mfa/enroll", {"code": Authenticator(planted).code()}, token_from="/login"
+    )
+    assert "out of date" in response.get_data(as_text=True)
+    # Whoever opens the page last gets a new secret, shown only to them; the victim scans
+    # what their own page shows and that is what gets enrolled.
+    shown = totp_secret_on_page(victim.get("/mfa/enroll").get_data(as_text=True))
+    response = victim.submit(
+        "/mfa/enroll", {"code": Authenticator(shown).code()}, token_from="/login"
+    )
+    assert response.headers["Location"].endswith("/mfa/recovery-codes")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).totp_secret == shown != planted
+
+
+def test_new_recovery_codes_are_shown_only_to_a_fresh_session(app, client) -> None:
+    user, phone = make_user(make_company())
+    sign_in(client, user, phone, remember=True)
+    remembered = PortalClient(app, app.response_class, use_cookies=True)
+    remembered.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    step_up(client, phone)
+    client.submit("/mfa/recovery-codes/regenerate", {}, token_from="/account")
+    response = remembered.get("/mfa/recovery-codes")
+    assert "/verify" in response.headers["Location"]
+    assert "<code>" not in remembered.get("/verify").get_data(as_text=True)
+
+
+def test_a_recovery_code_sign_in_is_not_fresh_but_may_replace_the_authenticator(
+    app, client, smtp
+) -> None:
+    user, phone = make_user(make_company())
+    other = PortalClient(app, app.response_class, use_cookies=True)
+    sign_in(other, user, phone)
+    codes = services.regenerate_recovery_codes(db.session.get(User, user.id), reason="test")
+    services.confirm_recovery_codes_saved(db.session.get(User, user.id))
+    db.session.commit()
+    start_login(client, user)
+    client.submit("/login/recovery", {"code": codes[0]}, token_from="/login/recovery")
+    response = client.submit("/mfa/recovery-codes/regenerate", {}, token_from="/account")
+    assert "/verify" in response.headers["Location"], "a recovery code is not a fresh TOTP"
+    secret = totp_secret_on_page(client.get("/mfa/enroll").get_data(as_text=True))
+    response = client.submit(
+        "/mfa/enroll", {"code": Authenticator(secret).code()}, token_from="/account"
+    )
+    assert response.headers["Location"].endswith("/mfa/recovery-codes")
+    assert other.get("/dashboard").status_code == 303, "other browsers are signed out"
+    if TIER != "real":
+        assert "authenticator was changed" in smtp.to(user.email)[-1]["Subject"]
