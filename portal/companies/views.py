@@ -40,9 +40,14 @@ def list_members():
         "companies/members.html",
         members=queries.members(g.membership.company_id),
         grantable=sorted(policies.grantable_roles(g.membership), key=lambda r: r.label),
-        may_reset_mfa=lambda target: policies.may_reset_member_mfa(g.membership, target),
+        may_reset_mfa=_may_reset_mfa,
         form=RoleForm(),
     )
+
+
+def _may_reset_mfa(target) -> bool:
+    companies = {m.company_id for m in queries.memberships_of(target.user_id)}
+    return policies.may_reset_member_mfa(g.membership, target, companies)
 
 
 def _member_row(membership, form, status: int = 200):
@@ -53,7 +58,7 @@ def _member_row(membership, form, status: int = 200):
         member=membership,
         members=queries.members(membership.company_id),
         grantable=sorted(policies.grantable_roles(g.membership), key=lambda r: r.label),
-        may_reset_mfa=lambda target: policies.may_reset_member_mfa(g.membership, target),
+        may_reset_mfa=_may_reset_mfa,
         form=form,
     )
 
@@ -109,7 +114,7 @@ def remove_role(membership_id: int, role: str):
 def reset_member_mfa(membership_id: int):
     """Remove a teammate's authenticator so they can enroll a new one (payee admins)."""
     membership = queries.get_membership(membership_id)
-    if not policies.may_reset_member_mfa(g.membership, membership):
+    if not _may_reset_mfa(membership):
         abort(403)
     account_services.reset_mfa(
         membership.user, actor_user_id=current_user.id, company_id=membership.company_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,16 @@ current_request_context: ContextVar[RequestContext] = ContextVar(
     "current_request_context",
     default=RequestContext(),  # noqa: B039 - frozen, never mutated
 )
+
+
+@contextmanager
+def request_context(context: RequestContext | None = None) -> Iterator[None]:
+    """Attribute what happens inside to ``context`` (default: to no request at all)."""
+    token = current_request_context.set(context or RequestContext())
+    try:
+        yield
+    finally:
+        current_request_context.reset(token)
 
 
 def record(

@@ -24,6 +24,7 @@ from rq import Queue
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
+from portal.core import audit, tenancy
 from portal.core.db import PortalSession, db, utcnow
 from portal.core.models import OutboxMessage
 
@@ -121,7 +122,8 @@ class OutboxRelay:
             return 0
         if self.in_process:
             for message_id in claimed:
-                with self.app.app_context():
+                # As in a worker process: no company scope, no request to attribute to.
+                with self.app.app_context(), tenancy.unscoped(), audit.request_context():
                     try:
                         execute(message_id)
                     except Exception:

@@ -364,3 +364,23 @@ def test_a_recovery_code_sign_in_is_not_fresh_but_may_replace_the_authenticator(
     assert other.get("/dashboard").status_code == 303, "other browsers are signed out"
     if TIER != "real":
         assert "authenticator was changed" in smtp.to(user.email)[-1]["Subject"]
+
+
+def test_payee_admins_cannot_reset_users_who_also_belong_elsewhere(client) -> None:
+    from portal.companies import services as company_services
+
+    payee = make_company(CompanyKind.PAYEE)
+    admin, phone = make_user(payee, (Role.PAYEE_ADMIN,))
+    payor = make_company(CompanyKind.PAYOR)
+    both, _ = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    company_services.add_member(payee, both, actor_user_id=None)
+    db.session.commit()
+    sign_in(client, admin, phone)
+    step_up(client, phone)
+    membership = membership_of(both, payee)
+    response = client.submit(
+        f"/company/members/{membership.id}/reset-mfa", {}, token_from="/company/members"
+    )
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(User, both.id).totp_secret is not None

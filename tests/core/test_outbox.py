@@ -199,3 +199,16 @@ def test_prune_deletes_only_old_completed_messages() -> None:
     db.session.flush()
     assert outbox.prune_completed(30) == 1
     assert {m.args[0] for m in messages()} == {"b", "c"}
+
+
+@pytest.mark.skipif(TIER == "real", reason="the real tier runs jobs in worker processes")
+def test_in_process_jobs_run_as_the_system_not_as_the_request() -> None:
+    from portal.core import audit, tenancy
+    from portal.core.models import AuditEvent
+
+    context = audit.RequestContext(request_id="req-1", ip_address="203.0.113.9")
+    with tenancy.scoped(42), audit.request_context(context):
+        diagnostics.send_ping("as-system")
+        db.session.commit()
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.object_id == "as-system"))
+    assert (event.ip_address, event.request_id) == (None, None)
