@@ -329,6 +329,7 @@ def setup_sso(company_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/sso/test")
 @login_required
 @operator_only
+@step_up()
 def test_sso(company_id: int):
     """Test a payor's identity provider (htmx fragment)."""
     queries.payor(company_id)

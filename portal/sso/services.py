@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +22,7 @@ from flask import current_app
 
 from portal.accounts.models import FederatedIdentity, User
 from portal.companies.models import Company, Membership
-from portal.core import audit, tenancy
+from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.sso.models import SsoConnection, SsoMode
@@ -113,25 +115,29 @@ def configure(
     return connection
 
 
-def validate_issuer(issuer: str) -> str:
-    """An https:// issuer on a public host (plain http only on loopback, outside production),
-    so the portal never fetches from its own private network on a user's say-so."""
-    issuer = issuer.strip().rstrip("/")
-    parts = urlsplit(issuer)
+def validate_public_url(url: str, *, field: str = "issuer") -> str:
+    """An https:// URL whose host resolves only to public addresses (plain http on loopback
+    is allowed outside production, for a provider running beside a developer's portal), so
+    the portal never fetches from its own private network on a user's say-so."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    loopback = host in {"127.0.0.1", "localhost", "::1"}
     production = current_app.config["PORTAL_ENV"] == "production"
-    if parts.scheme == "http" and loopback and not production:
-        return issuer
-    if parts.scheme != "https" or not host:
-        raise InvalidInput("The issuer must be an https:// URL.", field="issuer")
+    if parts.scheme == "http" and host in {"127.0.0.1", "localhost", "::1"} and not production:
+        return url
+    if parts.scheme != "https" or not host or parts.username or parts.password:
+        raise InvalidInput("The issuer must be an https:// URL.", field=field)
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if loopback or (address is not None and not address.is_global):
-        raise InvalidInput("The issuer must be on a public host.", field="issuer")
-    return issuer
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443)}
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(f"{host} does not resolve to an address.", field=field) from exc
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise InvalidInput("The issuer must be on a public host.", field=field)
+    return url
+
+
+def validate_issuer(issuer: str) -> str:
+    return validate_public_url(issuer, field="issuer")
 
 
 def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -139,7 +145,8 @@ def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
     issuer = validate_issuer(issuer)
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        response = requests.get(url, timeout=timeout)
+        # No redirects: a public issuer must not bounce the portal to a private address.
+        response = requests.get(url, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         raise SsoError(
             f"Could not reach the identity provider at {url} ({exc.__class__.__name__})."
@@ -156,6 +163,11 @@ def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not metadata.get(key):
             problems.append(f"it has no {key}")
+            continue
+        try:
+            validate_public_url(str(metadata[key]), field=key)
+        except InvalidInput:
+            problems.append(f"its {key} is not a public https:// address")
     if "code" not in metadata.get("response_types_supported", ["code"]):
         problems.append("it does not support the authorization code flow")
     methods = metadata.get("code_challenge_methods_supported")
@@ -164,6 +176,17 @@ def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:
     if problems:
         raise SsoError("The identity provider is misconfigured: " + "; ".join(problems) + ".")
     return metadata
+
+
+SSO_LOOKUP_LIMIT = (ratelimit.Limit(30, timedelta(minutes=5)),)
+
+
+def throttle_sso_lookups(ip_address: str | None) -> None:
+    """Each SSO start fetches the provider's discovery document: limit them per IP."""
+    key = ip_address or "unknown"
+    if ratelimit.is_limited("sso:ip", key, SSO_LOOKUP_LIMIT):
+        raise SsoError("Too many single sign-on attempts. Wait a few minutes and try again.")
+    ratelimit.record("sso:ip", key)
 
 
 def connection_for_email(email: str) -> SsoConnection:

@@ -29,11 +29,14 @@ def login():
     form = EmailForm()
     if form.validate_on_submit():
         try:
+            services.throttle_sso_lookups(request.remote_addr)
             connection = services.connection_for_email(form.email.data)
             services.check_discovery(connection.issuer)
         except DomainError as error:
+            db.session.commit()  # keep the throttle count
             show_error(form, error)
         else:
+            db.session.commit()
             session["sso_intent"] = {
                 "company_id": connection.company_id,
                 "purpose": "login",
@@ -220,6 +223,7 @@ def setup():
 @blueprint.post("/settings/sso/test")
 @login_required
 @requires_role(Role.PAYMENTS_ADMIN)
+@step_up()
 def test_connection():
     """Test the identity provider's discovery document (an htmx fragment)."""
     return test_result()

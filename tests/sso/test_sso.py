@@ -10,6 +10,7 @@ from portal.accounts.models import FederatedIdentity, UserSession
 from portal.companies.models import CompanyKind, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.core.errors import InvalidInput
 from portal.core.models import AuditEvent
 from portal.sso import services as sso
 from portal.sso.models import SsoMode
@@ -355,3 +356,41 @@ def test_operators_use_the_same_screen_and_others_cannot(app, client, provider) 
     other = type(client)(app, app.response_class, use_cookies=True)
     sign_in(other, disburser, d_phone)
     assert other.get("/settings/sso").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://127.1",
+        "https://2130706433",
+        "https://0x7f000001",
+        "https://localhost",
+        "https://user:pw@idp.example.com",
+    ],
+)
+def test_issuers_that_resolve_to_private_addresses_are_refused(app, issuer) -> None:
+    with pytest.raises(InvalidInput):
+        sso.validate_issuer(issuer)
+
+
+def test_discovery_does_not_follow_redirects(provider) -> None:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from threading import Thread
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", provider.metadata_url)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(sso.SsoError, match="answered 302"):
+            sso.check_discovery(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
