@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import db, utcnow
+from portal.core.crypto import EncryptedString
+from portal.core.db import db, str_enum, utcnow
 
 
 class EmailStatus(enum.StrEnum):
@@ -25,15 +26,11 @@ class EmailMessage(db.Model):
     template: Mapped[str] = mapped_column(sa.String(100))
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
-    text_body: Mapped[str] = mapped_column(sa.Text)
-    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    # Bodies can hold single-use links (password resets, welcomes): encrypted at rest.
+    text_body: Mapped[str] = mapped_column(EncryptedString())
+    html_body: Mapped[str | None] = mapped_column(EncryptedString())
     status: Mapped[EmailStatus] = mapped_column(
-        sa.Enum(
-            EmailStatus,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(EmailStatus, 20),
         default=EmailStatus.QUEUED,
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
