@@ -76,6 +76,8 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "JOB_QUEUES": ("payments", "notifications", "default"),
+        # Load balancers in front of the web processes, whose X-Forwarded-For/-Proto to trust.
+        "TRUSTED_PROXY_HOPS": int(environ.get("TRUSTED_PROXY_HOPS", "0")),
         "BANK_GATEWAY": environ.get("BANK_GATEWAY", "sandbox"),
         "STEP_UP_MAX_AGE_SECONDS": int(environ.get("STEP_UP_MAX_AGE_SECONDS", "300")),
         "OUTBOX_STALE_SECONDS": int(environ.get("OUTBOX_STALE_SECONDS", "900")),

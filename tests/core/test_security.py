@@ -113,3 +113,21 @@ def test_every_error_page_exists_as_page_and_fragment(app, status: int, htmx: bo
     assert ERROR_TITLES[status] in body
     assert ("<html" in body) is not htmx
     assert (response.headers.get("HX-Retarget") == "#htmx-alert") is htmx
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(0, "127.0.0.1"), (1, "198.51.100.7")])
+def test_client_ip_comes_from_trusted_proxies_only(test_env, tmp_path, hops, expected) -> None:
+    from flask import request
+
+    from tests.conftest import build_app
+
+    app = build_app({**test_env, "TRUSTED_PROXY_HOPS": str(hops)}, str(tmp_path))
+
+    @app.get("/__ip")
+    def show_ip() -> str:
+        return f"{request.remote_addr} {request.scheme}"
+
+    response = app.test_client().get(
+        "/__ip", headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
+    )
+    assert response.get_data(as_text=True) == f"{expected} {'https' if hops else 'http'}"

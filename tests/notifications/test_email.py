@@ -48,8 +48,12 @@ def test_a_worker_process_delivers_email(rq_worker, smtp) -> None:
 
 
 def test_email_bodies_are_encrypted_at_rest() -> None:
-    services.queue_email("secret@example.com", "password_reset", name="Ann",
-                         url="http://localhost/password/reset/SINGLE-USE-TOKEN")
+    services.queue_email(
+        "secret@example.com",
+        "password_reset",
+        name="Ann",
+        url="http://localhost/password/reset/SINGLE-USE-TOKEN",
+    )
     db.session.flush()
     raw = db.session.execute(sa.text("SELECT text_body FROM email_message")).scalar()
     assert "SINGLE-USE-TOKEN" not in raw
