@@ -68,6 +68,12 @@ def add_member(company: Company, user: User, *, actor_user_id: int | None) -> Me
 def grant_role(membership: Membership, role: Role, *, actor_user_id: int | None) -> MembershipRole:
     """Give a member a role their company kind allows, honouring separation of duties."""
     company = membership.company
+    # Lock the membership so two concurrent grants cannot both pass the separation-of-duties
+    # check below; re-read its roles under the lock.
+    db.session.execute(
+        sa.select(Membership.id).where(Membership.id == membership.id).with_for_update()
+    )
+    db.session.expire(membership, ["roles"])
     if role not in ROLES_BY_KIND[company.kind]:
         raise InvalidInput(
             f"{role.label} is not a role in a {company.kind.value} company.", field="role"

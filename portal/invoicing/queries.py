@@ -22,3 +22,13 @@ def project(project_id: int) -> Project:
     if found is None:
         raise NotFound("No such project.")
     return found
+
+
+def projects_funded_by(account_id: int) -> list[Project]:
+    return list(
+        db.session.scalars(
+            sa.select(Project)
+            .where(Project.funding_account_id == account_id)
+            .order_by(Project.name)
+        )
+    )

@@ -102,6 +102,10 @@ def designate_admins(
         raise InvalidInput(
             "Everyone designated must already be a member of this payor.", field="user_ids"
         )
+    # Grant first, so a refused grant never leaves the signed form (personal data) on disk;
+    # a bad file then rolls the grants back with the transaction.
+    for user_id in user_ids:
+        companies.grant_role(members[user_id], Role.PAYMENTS_ADMIN, actor_user_id=actor_user_id)
     stored = storage.save_file(
         form_file,
         original_name=filename,
@@ -111,8 +115,6 @@ def designate_admins(
         uploaded_by_user_id=actor_user_id,
     )
     db.session.flush()
-    for user_id in user_ids:
-        companies.grant_role(members[user_id], Role.PAYMENTS_ADMIN, actor_user_id=actor_user_id)
     designation = AdminDesignation(
         company_id=company.id,
         stored_file_id=stored.id,

@@ -108,6 +108,14 @@ class FundingAccount(TenantOwned, db.Model):
             "next_check_number IS NULL OR next_check_number > 0", name="check_number_positive"
         ),
         sa.CheckConstraint("NOT (is_default AND NOT active)", name="default_is_active"),
+        # At most one default per payor, even when two admins change it at the same moment.
+        sa.Index(
+            "uq_funding_account_one_default",
+            "company_id",
+            unique=True,
+            postgresql_where=sa.text("is_default"),
+            sqlite_where=sa.text("is_default"),
+        ),
     )
 
 

@@ -366,8 +366,17 @@ def make_default(account: FundingAccount, *, actor_user_id: int) -> None:
 
 
 def deactivate(account: FundingAccount, *, actor_user_id: int) -> None:
+    from portal.invoicing.queries import projects_funded_by
+
     if account.is_default:
         raise DomainError("Choose another default account before deactivating this one.")
+    funded = projects_funded_by(account.id)
+    if funded:
+        names = ", ".join(p.name for p in funded[:5])
+        raise DomainError(
+            f"Projects are fixed to this account ({names}); give them another "
+            "funding account first."
+        )
     if not account.active:
         return
     account.active = False

@@ -147,3 +147,41 @@ def test_switching_company_only_to_ones_the_user_belongs_to(client) -> None:
     )
     assert response.status_code == 404
     assert second.name in client.get("/dashboard").get_data(as_text=True)
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_concurrent_grants_cannot_break_separation_of_duties(app) -> None:
+    import threading
+
+    from portal.companies.models import Membership
+
+    payor = make_company(CompanyKind.PAYOR)
+    user, _ = make_user(payor)
+    membership_id = membership_of(user, payor).id
+    barrier = threading.Barrier(2)
+
+    def grant(role: Role) -> bool:
+        with app.app_context():
+            membership = db.session.get(Membership, membership_id)
+            barrier.wait()
+            try:
+                services.grant_role(membership, role, actor_user_id=None)
+                db.session.commit()
+                return True
+            except NotAllowed:
+                db.session.rollback()
+                return False
+
+    results: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda r=r: results.append(grant(r)))
+        for r in (Role.DISBURSER, Role.BENEFICIARY_APPROVER)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    db.session.expire_all()
+    assert len(roles_of(membership_of(user, payor))) == 1

@@ -312,3 +312,55 @@ def test_new_disbursements_stop_when_pay_or_disbursements_are_off(payor) -> None
         )
         company_services.set_feature(payor, Feature.PAY, False, actor_user_id=None)
     assert may_start_disbursements(payor.id).reason == "Pay is not active for this company."
+
+
+def test_an_account_fixed_to_projects_cannot_be_deactivated(client, admin, payor) -> None:
+    from portal.invoicing import services as invoicing
+
+    add_entity(client)
+    add_account(client)
+    add_account(client, nickname="Reserve")
+    with tenancy.unscoped():
+        _, reserve = db.session.scalars(sa.select(FundingAccount).order_by(FundingAccount.id)).all()
+        from portal.payment_settings import services as settings
+        from portal.payment_settings.models import FundingAccountMode
+
+        settings.update_controls(
+            payor,
+            disbursements_enabled=True,
+            pay_on_new_projects=True,
+            funding_account_mode=FundingAccountMode.FIXED_PER_PROJECT,
+            invitation_message=None,
+            actor_user_id=None,
+        )
+        project = invoicing.create_project(
+            payor,
+            name="Tower",
+            number="T-1",
+            address_line1="1 Main",
+            city="Austin",
+            region="TX",
+            postal_code="78701",
+            actor_user_id=None,
+        )
+        invoicing.set_project_funding_account(payor, project, reserve.id, actor_user_id=None)
+    db.session.commit()
+    client.submit(
+        f"/settings/payments/funding-accounts/{reserve.id}/deactivate",
+        {},
+        token_from="/settings/payments",
+    )
+    db.session.expire_all()
+    assert db.session.get(FundingAccount, reserve.id).active
+    assert "Projects are fixed to this account (Tower)" in client.get(
+        "/settings/payments"
+    ).get_data(as_text=True)
+
+
+def test_the_database_allows_one_default_account_per_payor(client, admin, payor) -> None:
+    add_entity(client)
+    add_account(client)
+    add_account(client, nickname="Reserve")
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(sa.text("UPDATE funding_account SET is_default = true"))
+    db.session.rollback()
