@@ -24,6 +24,7 @@ from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.core.urls import external_url
+from portal.core.views import render_error
 from portal.notifications.services import queue_email
 from portal.sso import services as sso_services
 
@@ -349,6 +350,8 @@ def reset_password(token: str):
     try:
         services.find_reset_token(token)
     except DomainError as error:
+        if htmx.is_fragment_request():
+            return render_error(404, error.message)
         return render_template("accounts/reset_expired.html", message=error.message), 404
     form = NewPasswordForm()
     if form.validate_on_submit():

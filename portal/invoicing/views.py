@@ -110,4 +110,6 @@ def set_funding_account(project_id: int):
             flash(error.message, "error")
         else:
             db.session.commit()
+    else:
+        flash("Choose one of your active funding accounts.", "error")
     return htmx.redirect_to(url_for("invoicing.list_projects"))

@@ -313,7 +313,7 @@ def setup_sso(company_id: int):
     """Set up a payor's single sign-on (the same screen its Payments Admins have)."""
     company = queries.payor(company_id)
     form = SsoForm()
-    if request.method == "POST" and sso_views.save_setup(company, form):
+    if request.method == "POST" and sso_views.save_setup(company, form, by_operator=True):
         db.session.commit()
         flash("Single sign-on saved.", "success")
         return htmx.redirect_to(url_for("operations.setup_sso", company_id=company.id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, render_template, url_for
+from flask import Blueprint, abort, flash, g, render_template, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
@@ -151,7 +151,7 @@ def change_funding_account(account_id: int, action: str):
         elif action == "deactivate":
             services.deactivate(account, actor_user_id=current_user.id)
         else:
-            return htmx.redirect_to(url_for("payment_settings.show"))
+            abort(404)
     except DomainError as error:
         flash(error.message, "error")
     else:

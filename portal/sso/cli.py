@@ -49,6 +49,7 @@ def configure(
                 allowed_domains=domains,
                 mode=SsoMode(mode),
                 actor_user_id=None,
+                by_operator=True,
             )
         except DomainError as error:
             raise click.ClickException(error.message) from error

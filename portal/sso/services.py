@@ -59,10 +59,18 @@ def configure(
     allowed_domains: str,
     mode: SsoMode,
     actor_user_id: int | None,
+    by_operator: bool = False,
 ) -> SsoConnection:
-    """Create or update a company's SSO connection."""
+    """Create or update a company's SSO connection.
+
+    A company's own admins may claim only email domains that are plainly theirs (someone
+    in the company uses it and nobody in another company does); operators vouch for others.
+    """
     issuer = validate_issuer(issuer)
     domains = parse_domains(allowed_domains)
+    if not by_operator:
+        for domain in domains:
+            ensure_domain_is_theirs(company, domain)
     with tenancy.unscoped():
         claimed = db.session.scalars(
             sa.select(SsoConnection).where(SsoConnection.company_id != company.id)
@@ -138,6 +146,31 @@ def validate_public_url(url: str, *, field: str = "issuer") -> str:
 
 def validate_issuer(issuer: str) -> str:
     return validate_public_url(issuer, field="issuer")
+
+
+def ensure_domain_is_theirs(company: Company, domain: str) -> None:
+    with tenancy.unscoped():
+        users = (
+            db.session.execute(
+                sa.select(Membership.company_id)
+                .join(User, User.id == Membership.user_id)
+                .where(User.email.endswith("@" + domain))
+            )
+            .scalars()
+            .all()
+        )
+    if company.id not in users:
+        raise InvalidInput(
+            f"Nobody in {company.name} uses an @{domain} email address yet; "
+            "ask Trestle support to add this domain.",
+            field="allowed_domains",
+        )
+    if set(users) - {company.id}:
+        raise InvalidInput(
+            f"People outside {company.name} use @{domain} addresses; ask "
+            "Trestle support to add this domain.",
+            field="allowed_domains",
+        )
 
 
 def check_discovery(issuer: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def setup_page(company, form=None, *, action: str, test_action: str, back: str |
     )
 
 
-def save_setup(company, form: SsoForm) -> bool:
+def save_setup(company, form: SsoForm, *, by_operator: bool = False) -> bool:
     """Validate and save; True when saved (the caller commits and redirects)."""
     if not form.validate_on_submit():
         return False
@@ -182,6 +182,7 @@ def save_setup(company, form: SsoForm) -> bool:
             allowed_domains=form.allowed_domains.data,
             mode=SsoMode(form.mode.data),
             actor_user_id=current_user.id,
+            by_operator=by_operator,
         )
     except DomainError as error:
         show_error(form, error)

@@ -61,6 +61,7 @@ def acme(provider: OidcProvider):
             allowed_domains="acme.example.com",
             mode=SsoMode.OPTIONAL,
             actor_user_id=None,
+            by_operator=True,
         )
     db.session.commit()
     return company
@@ -211,6 +212,7 @@ def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
             allowed_domains="acme.example.com",
             mode=SsoMode.REQUIRED,
             actor_user_id=None,
+            by_operator=True,
         )
     db.session.commit()
     response = client.submit(
@@ -230,6 +232,7 @@ def test_a_misconfigured_provider_gets_a_precise_error(client, acme) -> None:
             allowed_domains="acme.example.com",
             mode=SsoMode.OPTIONAL,
             actor_user_id=None,
+            by_operator=True,
         )
     db.session.commit()
     response = client.submit(
@@ -285,7 +288,7 @@ def test_configure_command(runner, provider, monkeypatch) -> None:
 
 def test_payments_admin_sets_up_sso_and_tests_the_connection(client, provider) -> None:
     payor = make_company(CompanyKind.PAYOR, name="Setup Co")
-    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,), email="admin@setup.example.com")
     sign_in(client, admin, phone)
     step_up(client, phone)
     page = client.get("/settings/sso").get_data(as_text=True)
@@ -394,3 +397,30 @@ def test_discovery_does_not_follow_redirects(provider) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [("nobody-here.example.com", "Nobody in"), ("shared.example.com", "People outside")],
+)
+def test_admins_cannot_claim_email_domains_that_are_not_theirs(
+    client, provider, domain, message
+) -> None:
+    payor = make_company(CompanyKind.PAYOR, name="Claimant")
+    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,), email="boss@shared.example.com")
+    make_user(make_company(CompanyKind.PAYEE), email="someone@shared.example.com")
+    sign_in(client, admin, phone)
+    step_up(client, phone)
+    response = client.submit(
+        "/settings/sso",
+        {
+            "issuer": provider.issuer,
+            "client_id": "trestle",
+            "client_secret": "s",
+            "allowed_domains": domain,
+            "mode": "optional",
+        },
+        token_from="/settings/sso",
+    )
+    assert message in response.get_data(as_text=True)
+    assert sso.connection_of(payor.id) is None
