@@ -164,3 +164,12 @@ def verify_chain(session: Session | None = None) -> Iterator[ChainBreak]:
         elif event_digest(event) != event.hash:
             yield ChainBreak(event.id, "its content does not match its hash (the row was edited)")
         previous = event.hash
+
+
+def chain_head(session: Session | None = None) -> tuple[int, str] | None:
+    """The newest row's id and hash: keep it outside the database as a checkpoint."""
+    session = session if session is not None else db.session()
+    row = session.execute(
+        sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -63,14 +63,35 @@ def db_current() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the audit hash chain; exit 1 naming each broken row."""
+@click.option(
+    "--checkpoint",
+    metavar="ID:HASH",
+    help="A head printed by an earlier run and kept outside the database; the row must still "
+    "be there with that hash (catches a log cut short or rewritten wholesale).",
+)
+def audit_verify(checkpoint: str | None) -> None:
+    """Check the audit hash chain; exit 1 naming each broken row. Prints the head to keep."""
     breaks = list(audit.verify_chain())
+    if checkpoint:
+        event_id, _, expected = checkpoint.partition(":")
+        if not event_id.isdigit() or len(expected) != 64:
+            raise click.BadParameter(
+                "use the ID:HASH printed by an earlier run", param_hint="--checkpoint"
+            )
+        found = db.session.get(audit.AuditEvent, int(event_id))
+        if found is None or found.hash != expected:
+            breaks.append(
+                audit.ChainBreak(
+                    int(event_id),
+                    "the checkpoint row is missing or changed (the log was cut short or rewritten)",
+                )
+            )
     for chain_break in breaks:
         click.echo(f"audit event {chain_break.event_id}: {chain_break.reason}", err=True)
     if breaks:
         raise SystemExit(1)
-    click.echo("audit chain intact")
+    head = audit.chain_head()
+    click.echo("audit chain intact" + (f"; head {head[0]}:{head[1]}" if head else ""))
 
 
 @crypto_cli.command("generate-key")

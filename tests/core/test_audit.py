@@ -140,3 +140,14 @@ def test_concurrent_appenders_keep_one_chain(app: Flask) -> None:
     assert errors == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 80
     assert breaks() == []
+
+
+def test_a_checkpoint_catches_a_log_cut_short(runner) -> None:
+    append(3)
+    result = runner.invoke(args=["audit", "verify"])
+    head = result.output.strip().rsplit("head ", 1)[1]
+    assert runner.invoke(args=["audit", "verify", "--checkpoint", head]).exit_code == 0
+    tamper("DELETE FROM audit_event WHERE id = :id", id=ids()[-1])
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0, "the tail alone looks fine"
+    result = runner.invoke(args=["audit", "verify", "--checkpoint", head])
+    assert result.exit_code == 1 and "cut short" in result.output
