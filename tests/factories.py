@@ -130,3 +130,23 @@ def totp_secret_on_page(html: str) -> str:
     match = re.search(r'data-totp-secret="([A-Z2-7]+)"', html)
     assert match, "the enrollment page shows the secret in data-totp-secret"
     return match.group(1)
+
+
+def make_paying_payor() -> Company:
+    """A payor with Pay switched on."""
+    from portal.companies import services as company_services
+    from portal.companies.models import Feature
+
+    company = make_company(CompanyKind.PAYOR)
+    with tenancy.unscoped():
+        company_services.set_feature(company, Feature.PAY, True, actor_user_id=None)
+    db.session.commit()
+    return company
+
+
+def sign_in_fresh_admin(client, payor: Company) -> tuple[User, Authenticator]:
+    """A Payments Admin of ``payor``, signed in on ``client`` and just verified."""
+    user, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    sign_in(client, user, phone)
+    step_up(client, phone)
+    return user, phone

@@ -4,12 +4,17 @@ import pytest
 import sqlalchemy as sa
 
 from portal.companies import services as company_services
-from portal.companies.models import CompanyKind, Feature, Role
+from portal.companies.models import Feature, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.payment_settings.models import BusinessEntity, EntityPerson, FundingAccount
-from tests.factories import make_company, make_user, sign_in, step_up
+from tests.factories import (
+    make_paying_payor,
+    make_user,
+    sign_in,
+    sign_in_fresh_admin,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -35,19 +40,12 @@ ACCOUNT = {
 
 @pytest.fixture
 def payor():
-    company = make_company(CompanyKind.PAYOR)
-    with tenancy.unscoped():
-        company_services.set_feature(company, Feature.PAY, True, actor_user_id=None)
-    db.session.commit()
-    return company
+    return make_paying_payor()
 
 
 @pytest.fixture
 def admin(client, payor):
-    user, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user, phone
+    return sign_in_fresh_admin(client, payor)
 
 
 def count(model) -> int:
