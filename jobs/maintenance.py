@@ -11,3 +11,27 @@ def prune_outbox(days: int = 30) -> int:
 
     with app_context():
         return outbox.prune_completed(days)
+
+
+def prune_throttle_events(days: int = 1) -> int:
+    """Forget counted failures older than the longest rate-limit window."""
+    from datetime import timedelta
+
+    from portal.core import ratelimit
+    from portal.core.db import db
+
+    with app_context():
+        pruned = ratelimit.prune(timedelta(days=days))
+        db.session.commit()
+        return pruned
+
+
+def prune_sent_emails(days: int = 90) -> int:
+    """Delete emails sent more than ``days`` ago (their bodies can hold old links)."""
+    from portal.core.db import db
+    from portal.notifications import services
+
+    with app_context():
+        pruned = services.prune_sent(days)
+        db.session.commit()
+        return pruned

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 
@@ -91,3 +93,14 @@ def deliver_email(email_id: int) -> bool:
     message.status = EmailStatus.SENT
     message.sent_at = utcnow()
     return True
+
+
+def prune_sent(days: int) -> int:
+    """Delete emails sent more than ``days`` ago; return how many went."""
+    result = db.session.execute(
+        sa.delete(EmailMessage).where(
+            EmailMessage.status == EmailStatus.SENT,
+            EmailMessage.sent_at < utcnow() - timedelta(days=days),
+        )
+    )
+    return result.rowcount

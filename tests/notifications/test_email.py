@@ -58,3 +58,18 @@ def test_email_bodies_are_encrypted_at_rest() -> None:
     raw = db.session.execute(sa.text("SELECT text_body FROM email_message")).scalar()
     assert "SINGLE-USE-TOKEN" not in raw
     assert "SINGLE-USE-TOKEN" in db.session.scalar(sa.select(EmailMessage.text_body))
+
+
+def test_old_sent_emails_are_pruned(smtp) -> None:
+    from datetime import timedelta
+
+    from portal.core.db import utcnow
+
+    old = services.queue_email("old@example.com", "test_message")
+    new = services.queue_email("new@example.com", "test_message")
+    db.session.flush()
+    old.status, old.sent_at = EmailStatus.SENT, utcnow() - timedelta(days=120)
+    new.status, new.sent_at = EmailStatus.SENT, utcnow() - timedelta(days=3)
+    db.session.flush()
+    assert services.prune_sent(90) == 1
+    assert db.session.scalars(sa.select(EmailMessage.to_address)).all() == ["new@example.com"]
