@@ -1,5 +1,6 @@
 import shutil
 import subprocess
+import time
 from datetime import timedelta
 
 import pytest
@@ -221,3 +222,74 @@ def test_in_process_jobs_run_as_the_system_not_as_the_request() -> None:
         db.session.commit()
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.object_id == "as-system"))
     assert (event.ip_address, event.request_id) == (None, None)
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(app: Flask, test_env) -> None:
+    import os
+    import signal
+    import sys
+
+    from tests.conftest import ROOT, subprocess_env
+
+    url = test_env["REDIS_URL"].rsplit("/", 1)[0] + "/15"
+    redis.Redis.from_url(url).flushdb()
+    relay = outbox.OutboxRelay(app=app, redis_url=url, stale_after=timedelta(seconds=1))
+    saved = app.extensions["trestle.outbox"]
+    app.extensions["trestle.outbox"] = relay
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"],
+            cwd=ROOT,
+            env=subprocess_env(test_env, REDIS_URL=url),
+            start_new_session=True,
+        )
+
+    worker = start_worker()
+    try:
+        diagnostics.send_ping("killed", 30)
+        db.session.commit()
+        queue = Queue("default", connection=relay.connection())
+        wait_until(lambda: queue.started_job_registry.count == 1, timeout=30)
+        # Kill the work horse (RQ puts it in its own process group) and the worker, mid-job.
+        for pid in [*_children(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        db.session.rollback()
+        [message] = messages()
+        assert message.completed_at is None and diagnostics.ping_count("killed") == 0
+
+        # Hold the message as stale, then sweep: it goes back to the queue, once.
+        db.session.execute(sa.update(OutboxMessage).values(args=["killed", 0]))
+        db.session.commit()
+        time.sleep(1.5)
+        assert relay.relay() == 1
+        worker = start_worker()
+        wait_until(lambda: (db.session.rollback(), diagnostics.ping_count("killed"))[1], 30)
+        time.sleep(1)
+        db.session.rollback()
+        assert diagnostics.ping_count("killed") == 1
+        [message] = messages()
+        assert message.completed_at is not None
+    finally:
+        app.extensions["trestle.outbox"] = saved
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
