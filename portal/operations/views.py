@@ -245,63 +245,108 @@ def show_implementation(company_id: int):
     return render_template("operations/implementation.html", **page)
 
 
-@blueprint.post("/operator/payors/<int:company_id>/implementation/<action>")
-@login_required
-@operator_only
-def update_implementation(company_id: int, action: str):
-    """Record what only people can attest: contacts, training, lessons; mark SSO unused; close."""
+def _record(company_id: int, form_name: str, form, command):
+    """Validate ``form``, run ``command(project, form)``; re-render with errors or go back."""
     company = queries.payor(company_id)
     project = services.project_of(company)
-    forms = {}
-    try:
-        if action == "contacts":
-            form = forms["contact_form"] = ContactForm()
-            if form.validate_on_submit():
-                services.add_contact(
-                    project,
-                    ContactKind(form.kind.data),
-                    form.name.data,
-                    form.email.data,
-                    form.phone.data,
-                    actor_user_id=current_user.id,
-                )
-        elif action == "trainings":
-            form = forms["training_form"] = TrainingForm()
-            if form.validate_on_submit():
-                services.record_training(
-                    project,
-                    TrainingTopic(form.topic.data),
-                    form.held_on.data,
-                    form.attendees.data,
-                    form.notes.data,
-                    actor_user_id=current_user.id,
-                )
-        elif action == "lessons":
-            form = forms["lessons_form"] = LessonsForm()
-            if form.validate_on_submit():
-                services.record_lessons_learned(
-                    project, form.lessons_learned.data, actor_user_id=current_user.id
-                )
-        elif action in ("sso-not-used", "sso-used"):
-            services.set_sso_not_used(
-                project, action == "sso-not-used", actor_user_id=current_user.id
-            )
-        elif action == "close":
-            services.close_project(company, project, actor_user_id=current_user.id)
+    if form.validate_on_submit():
+        try:
+            command(project, form)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
         else:
-            abort(404)
+            db.session.commit()
+            return htmx.redirect_to(
+                url_for("operations.show_implementation", company_id=company.id)
+            )
+    return render_template(
+        "operations/implementation.html", **_implementation_page(company, **{form_name: form})
+    )
+
+
+@blueprint.post("/operator/payors/<int:company_id>/implementation/contacts")
+@login_required
+@operator_only
+def add_contact(company_id: int):
+    """Record a key contact or technical lead."""
+    return _record(
+        company_id,
+        "contact_form",
+        ContactForm(),
+        lambda project, form: services.add_contact(
+            project,
+            ContactKind(form.kind.data),
+            form.name.data,
+            form.email.data,
+            form.phone.data,
+            actor_user_id=current_user.id,
+        ),
+    )
+
+
+@blueprint.post("/operator/payors/<int:company_id>/implementation/trainings")
+@login_required
+@operator_only
+def record_training(company_id: int):
+    """Record a training session that was held."""
+    return _record(
+        company_id,
+        "training_form",
+        TrainingForm(),
+        lambda project, form: services.record_training(
+            project,
+            TrainingTopic(form.topic.data),
+            form.held_on.data,
+            form.attendees.data,
+            form.notes.data,
+            actor_user_id=current_user.id,
+        ),
+    )
+
+
+@blueprint.post("/operator/payors/<int:company_id>/implementation/lessons")
+@login_required
+@operator_only
+def record_lessons(company_id: int):
+    """Record the lessons learned."""
+    return _record(
+        company_id,
+        "lessons_form",
+        LessonsForm(),
+        lambda project, form: services.record_lessons_learned(
+            project, form.lessons_learned.data, actor_user_id=current_user.id
+        ),
+    )
+
+
+@blueprint.post("/operator/payors/<int:company_id>/implementation/sso-not-used")
+@login_required
+@operator_only
+def mark_sso_not_used(company_id: int):
+    """Mark single sign-on as not used by the payor (or, with used=1, as used after all)."""
+    company = queries.payor(company_id)
+    services.set_sso_not_used(
+        services.project_of(company), request.form.get("used") != "1", actor_user_id=current_user.id
+    )
+    db.session.commit()
+    return htmx.redirect_to(url_for("operations.show_implementation", company_id=company.id))
+
+
+@blueprint.post("/operator/payors/<int:company_id>/implementation/close")
+@login_required
+@operator_only
+def close_project(company_id: int):
+    """Close the implementation project (refused until every item is met)."""
+    company = queries.payor(company_id)
+    try:
+        services.close_project(company, services.project_of(company), actor_user_id=current_user.id)
     except DomainError as error:
         db.session.rollback()
-        target = next(iter(forms.values()), None)
-        if target is not None:
-            show_error(target, error)
-        else:
-            flash(error.message, "error")
-    if forms and any(f.errors or f.form_errors for f in forms.values()):
-        return render_template(
-            "operations/implementation.html", **_implementation_page(company, **forms)
-        )
-    db.session.commit()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"{company.name}'s implementation project is closed.", "success")
     return htmx.redirect_to(url_for("operations.show_implementation", company_id=company.id))
 
 

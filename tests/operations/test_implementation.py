@@ -201,3 +201,13 @@ def test_entity_and_funding_account_items_follow_payment_settings(payor, operato
         )
     funding = item(payor, "funding_account")
     assert funding.met and "Operating ••••6789" in funding.detail
+
+
+def test_operator_marks_sso_not_used_and_back(client, payor) -> None:
+    operator, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
+    sign_in(client, operator, phone)
+    url = f"/operator/payors/{payor.id}/implementation/sso-not-used"
+    client.submit(url, {}, token_from="/operator")
+    assert item(payor, "sso").met
+    client.submit(url, {"used": "1"}, token_from="/operator")
+    assert not item(payor, "sso").met
