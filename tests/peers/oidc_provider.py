@@ -50,10 +50,16 @@ class OidcPeerUnavailable(RuntimeError):
 
 
 def ensure_installed() -> None:
-    """Run ``npm ci`` in tests/peers/oidc unless node_modules is present and up to date.
+    """Install the OIDC peer's npm packages (see ensure_npm_packages)."""
+    ensure_npm_packages(PEER_DIR)
+
+
+def ensure_npm_packages(peer_dir: Path) -> None:
+    """Run ``npm ci`` in ``peer_dir`` unless node_modules is present and up to date.
 
     Safe to call from several pytest-xdist workers at once (an exclusive file lock).
     """
+    PEER_DIR = peer_dir
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         raise OidcPeerUnavailable(
