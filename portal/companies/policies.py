@@ -29,10 +29,6 @@ def grantable_roles(actor: Membership | None) -> frozenset[Role]:
     return roles
 
 
-def may_manage_roles(actor: Membership | None) -> bool:
-    return bool(grantable_roles(actor))
-
-
 def may_change_role(actor: Membership | None, target: Membership, role: Role) -> bool:
     return (
         actor is not None
@@ -54,7 +50,3 @@ def may_reset_member_mfa(
         and actor.user_id != target.user_id
         and target_companies == {actor.company_id}
     )
-
-
-def is_operator(actor: Membership | None) -> bool:
-    return actor is not None and Role.OPERATOR in actor.role_set

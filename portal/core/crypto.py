@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,12 +57,6 @@ def decrypt(token: str) -> str:
         raise EncryptionKeyError(
             "A stored value cannot be decrypted with the configured ENCRYPTION_KEYS."
         ) from exc
-
-
-def blind_index(value: str) -> str:
-    """Return a keyed hash for finding an encrypted value by equality (e.g. duplicate TINs)."""
-    key = hashlib.sha256(b"blind-index:" + current_app.config["SECRET_KEY"].encode()).digest()
-    return hashlib.blake2b(value.encode(), key=key, digest_size=32).hexdigest()
 
 
 def mask(value: str | None, visible: int = 4) -> str:

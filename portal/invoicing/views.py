@@ -21,16 +21,21 @@ blueprint = Blueprint("invoicing", __name__)
 project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
 
 
+def _account_choices(company_id: int) -> list[tuple[str, str]]:
+    accounts = [a for a in settings_queries.funding_accounts(company_id) if a.active]
+    return [("", "None yet")] + [
+        (str(a.id), f"{a.nickname} ••••{a.account_last4}") for a in accounts
+    ]
+
+
 def _page(form: ProjectForm | None = None):
     company = g.company
-    accounts = [a for a in settings_queries.funding_accounts(company.id) if a.active]
     return {
         "company": company,
         "projects": queries.projects(company.id),
         "form": form or ProjectForm(),
         "controls": settings_services.controls_of(company),
-        "account_choices": [("", "None yet")]
-        + [(str(a.id), f"{a.nickname} ••••{a.account_last4}") for a in accounts],
+        "account_choices": _account_choices(company.id),
         "may_control_pay": Role.PAYMENTS_ADMIN in g.membership.role_set,
         "confirm": ConfirmForm(),
     }
@@ -100,7 +105,7 @@ def set_funding_account(project_id: int):
     """Fix the project's funding account (when the payor funds per project)."""
     project = queries.project(project_id)
     form = ProjectFundingForm()
-    form.funding_account_id.choices = _page()["account_choices"]
+    form.funding_account_id.choices = _account_choices(g.company.id)
     if form.validate_on_submit():
         try:
             services.set_project_funding_account(

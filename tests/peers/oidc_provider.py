@@ -59,22 +59,22 @@ def ensure_npm_packages(peer_dir: Path) -> None:
 
     Safe to call from several pytest-xdist workers at once (an exclusive file lock).
     """
-    PEER_DIR = peer_dir
+    peer_dir = peer_dir
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         raise OidcPeerUnavailable(
             "the OIDC test peer needs Node.js (>= 20.18) and npm on PATH; install them, then "
-            f"the peer's packages are installed from {PEER_DIR / 'package-lock.json'}"
+            f"the peer's packages are installed from {peer_dir / 'package-lock.json'}"
         )
-    lock = PEER_DIR / "package-lock.json"
-    marker = PEER_DIR / "node_modules" / ".package-lock.json"  # written by npm ci/install
-    with open(PEER_DIR / ".install.lock", "w") as lock_file:
+    lock = peer_dir / "package-lock.json"
+    marker = peer_dir / "node_modules" / ".package-lock.json"  # written by npm ci/install
+    with open(peer_dir / ".install.lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
             return
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=PEER_DIR,
+            cwd=peer_dir,
             capture_output=True,
             text=True,
             timeout=600,
@@ -82,7 +82,7 @@ def ensure_npm_packages(peer_dir: Path) -> None:
         )
         if result.returncode != 0:
             raise OidcPeerUnavailable(
-                f"npm ci failed in {PEER_DIR} (exit {result.returncode}):\n"
+                f"npm ci failed in {peer_dir} (exit {result.returncode}):\n"
                 f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
             )
 
