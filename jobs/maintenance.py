@@ -35,3 +35,11 @@ def prune_sent_emails(days: int = 90) -> int:
         pruned = services.prune_sent(days)
         db.session.commit()
         return pruned
+
+
+def prune_held_actions() -> int:
+    """Delete step-up held actions past their ten-minute life (files, not rows)."""
+    from portal.accounts import held_actions
+
+    with app_context():
+        return held_actions.prune_expired()

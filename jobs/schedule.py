@@ -2,8 +2,14 @@
 
 from rq import cron
 
-from jobs.maintenance import prune_outbox, prune_sent_emails, prune_throttle_events
+from jobs.maintenance import (
+    prune_held_actions,
+    prune_outbox,
+    prune_sent_emails,
+    prune_throttle_events,
+)
 
 cron.register(prune_outbox, queue_name="default", cron="17 3 * * *")
 cron.register(prune_sent_emails, queue_name="default", cron="27 3 * * *")
 cron.register(prune_throttle_events, queue_name="default", cron="7 * * * *")
+cron.register(prune_held_actions, queue_name="default", cron="37 * * * *")

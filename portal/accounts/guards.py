@@ -5,8 +5,11 @@ Declare security on the route in one order: route, login, role, step-up.
     @blueprint.post("/company/members/<int:membership_id>/roles")
     @login_required
     @requires_role(Role.PAYMENTS_ADMIN, Role.PAYEE_ADMIN)
-    @step_up()
+    @step_up(action="Give a member a role")
     def grant_role(membership_id): ...
+
+A stale POST is either confirmed by a ``step_up_code`` field sent with it, or held (see
+``held_actions``) and resumed with every input, files included, once the user verifies.
 """
 
 from __future__ import annotations
@@ -18,17 +21,30 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, g, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_login import login_required as _login_required
 
-from portal.accounts import services
+from portal.accounts import held_actions, services
 from portal.accounts.models import User
 from portal.companies import queries as company_queries
 from portal.companies.models import Feature, Membership, Role
 from portal.core import htmx, tenancy
 from portal.core.audit import RequestContext, current_request_context
 from portal.core.db import db
+from portal.core.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,6 +90,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.before_request(_identify_request)
     app.teardown_request(_forget_request)
+    app.jinja_env.globals["step_up_needed"] = step_up_needed
 
 
 def _identify_request() -> Any:
@@ -161,20 +178,140 @@ def is_fresh(max_age: timedelta | None = None) -> bool:
     return time.time() - float(verified_at) <= max_age.total_seconds()
 
 
-def step_up(max_age: timedelta | None = None) -> Callable[[F], F]:
-    """Require a TOTP code fresher than ``max_age`` (default: STEP_UP_MAX_AGE_SECONDS)."""
+def step_up(max_age: timedelta | None = None, *, action: str | None = None) -> Callable[[F], F]:
+    """Require a TOTP code fresher than ``max_age`` (default: STEP_UP_MAX_AGE_SECONDS).
+
+    ``action`` names what the code confirms on the prompt (default: the view's docstring).
+    A stale POST either carries its own ``step_up_code`` field, or is held and resumed,
+    files included, after the user verifies.
+    """
 
     def decorate(view: F) -> F:
+        label = action or _first_line(view.__doc__) or "this action"
+
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             window = max_age or timedelta(seconds=current_app.config["STEP_UP_MAX_AGE_SECONDS"])
-            if not is_fresh(window):
+            fresh = is_fresh(window)
+            if request.method != "POST":
+                if fresh:
+                    return view(*args, **kwargs)
                 return htmx.redirect_to(url_for("accounts.verify", next=return_path()))
-            return view(*args, **kwargs)
+            resume_token = request.form.get(RESUME_FIELD)
+            if resume_token:
+                return _resume(view, label, resume_token, fresh, args, kwargs)
+            if fresh:
+                return view(*args, **kwargs)
+            code = request.form.get(CODE_FIELD)
+            if code:
+                signed_out = _check_inline_code(code)
+                if signed_out is not None:
+                    return signed_out
+                if is_fresh(window):
+                    return view(*args, **kwargs)
+            return _hold_and_ask(label)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+CODE_FIELD = "step_up_code"
+RESUME_FIELD = "step_up_resume"
+RETURN_FIELD = "step_up_return"
+EXPIRED_MESSAGE = "That action expired before it was confirmed; nothing was changed. Do it again."
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0].rstrip(".")
+
+
+def step_up_needed() -> bool:
+    """For templates: should a form of a sensitive action carry its own code field?"""
+    return current_user.is_authenticated and not is_fresh()
+
+
+def _check_inline_code(code: str) -> Any:
+    """Verify a code sent with the action itself; a response only when the user is signed out.
+
+    Commits at once: the accepted time step (replay refusal) and the failure count must
+    stay recorded even when the view then rolls its own work back.
+    """
+    try:
+        services.verify_second_factor(current_user, code, request.remote_addr, "step_up")
+    except DomainError as error:
+        signed_out = services.record_step_up_failure(current_user)
+        db.session.commit()
+        if signed_out:
+            sign_out()
+            flash("Too many incorrect codes: you have been signed out.", "error")
+            return htmx.redirect_to(url_for("accounts.login"))
+        flash(error.message, "error")
+        return None
+    current_user.step_up_failures = 0
+    mark_verified()
+    db.session.commit()
+    return None
+
+
+def _hold_and_ask(label: str) -> Any:
+    """Keep what was submitted and send the user to the prompt, which names the action."""
+    back = return_path()
+    session_row = g.get("user_session")
+    if session_row is None:  # no session row to bind a held action to: just ask
+        return htmx.redirect_to(url_for("accounts.verify", next=back))
+    token = held_actions.hold(
+        user_id=current_user.id,
+        session_id=session_row.id,
+        action=label,
+        return_to=back,
+        from_htmx=bool(request.htmx),
+    )
+    return htmx.redirect_to(url_for("accounts.verify", next=back, resume=token))
+
+
+def held_action(token: str | None) -> held_actions.HeldAction | None:
+    """The action ``token`` holds for the signed-in user's current session, if still alive."""
+    session_row = g.get("user_session")
+    if not token or session_row is None or not current_user.is_authenticated:
+        return None
+    return held_actions.peek(token, user_id=current_user.id, session_id=session_row.id)
+
+
+def _resume(
+    view: Callable[..., Any],
+    label: str,
+    token: str,
+    fresh: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run the view once with the held form and files, if the token is this session's."""
+    held = held_action(token)
+    if held is None or held.path != request.path or held.endpoint != request.endpoint:
+        flash(EXPIRED_MESSAGE, "error")
+        return htmx.redirect_to(
+            safe_next(request.form.get(RETURN_FIELD), url_for("home.show_dashboard"))
+        )
+    if not fresh:
+        return htmx.redirect_to(url_for("accounts.verify", next=held.return_to, resume=token))
+    if not held_actions.claim(token):
+        flash(EXPIRED_MESSAGE, "error")
+        return htmx.redirect_to(held.return_to)
+    held_actions.restore_into_request(held)
+    flash(f"Code accepted for “{label}”.", "success")
+    response = make_response(view(*args, **kwargs))
+    if held.from_htmx and _is_bare_fragment(response):
+        # The view answered for an htmx swap whose target is not on this page: go back
+        # to the page the action came from, where its result shows.
+        return redirect(held.return_to, code=303)
+    return response
+
+
+def _is_bare_fragment(response: Response) -> bool:
+    if response.status_code >= 300 or response.mimetype != "text/html":
+        return False
+    return b"<html" not in response.get_data()[:500].lower()
 
 
 def return_path() -> str:
@@ -250,7 +387,7 @@ def complete_login(user: User, pending: dict[str, Any], *, verified: bool = True
     login_user(user, remember=remember, fresh=True)
     if verified:
         mark_verified()
-    return pending.get("next") or url_for("accounts.dashboard")
+    return pending.get("next") or url_for("home.show_dashboard")
 
 
 def mark_verified() -> None:
