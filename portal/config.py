@@ -30,6 +30,15 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _local_base_url(environ: Mapping[str, str]) -> str:
+    """Where `make run` / `flask serve` listen, so email links and the SSO redirect URI follow
+    ``PORT`` when no public address is configured."""
+    port = (environ.get("PORT") or "5000").strip()
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"PORT must be a TCP port number, not {port!r}.")
+    return f"http://127.0.0.1:{int(port)}"
+
+
 def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     """Read settings from ``environ``; raise ConfigError when production settings are unsafe."""
     env = environ.get("PORTAL_ENV", "development").strip().lower()
@@ -64,7 +73,7 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "MAIL_DEFAULT_SENDER": environ.get(
             "MAIL_DEFAULT_SENDER", "Trestle <no-reply@trestle.local>"
         ),
-        "PORTAL_BASE_URL": environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+        "PORTAL_BASE_URL": environ.get("PORTAL_BASE_URL") or _local_base_url(environ),
         # Sessions: signed cookies, hardened; Secure only where TLS is guaranteed.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -72,3 +72,32 @@ def test_unknown_environment_is_refused(tmp_path) -> None:
 )
 def test_database_urls_use_psycopg3(url, expected) -> None:
     assert normalize_database_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "http://127.0.0.1:5000"),
+        ({"PORT": "8000"}, "http://127.0.0.1:8000"),
+        ({"PORT": "8000", "PORTAL_BASE_URL": "https://pay.example.com"}, "https://pay.example.com"),
+        ({"PORT": "", "PORTAL_BASE_URL": ""}, "http://127.0.0.1:5000"),
+    ],
+)
+def test_links_follow_the_port_the_portal_serves_on(tmp_path, env, expected) -> None:
+    assert load_config(env, str(tmp_path))["PORTAL_BASE_URL"] == expected
+
+
+@pytest.mark.parametrize("port", ["http", "0", "70000"])
+def test_a_port_that_is_not_a_port_is_refused(tmp_path, port) -> None:
+    with pytest.raises(ConfigError, match="PORT must be a TCP port number"):
+        load_config({"PORT": port}, str(tmp_path))
+
+
+def test_email_links_use_the_configured_port(tmp_path) -> None:
+    from portal.core.urls import external_url
+
+    settings = load_config({"PORT": "8000", "PORTAL_ENV": "test"}, str(tmp_path))
+    settings["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    app = create_app(settings)
+    with app.test_request_context("/"):
+        assert external_url("accounts.login") == "http://127.0.0.1:8000/login"

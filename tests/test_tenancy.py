@@ -1,5 +1,6 @@
 """Nobody sees what isn't theirs: every route, every method, another company's ids → 404."""
 
+import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,6 +13,7 @@ from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import services as invoicing
+from portal.operations import services as operations
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import AccountType, PersonRole
 from tests.factories import Authenticator, make_company, make_user, membership_of, sign_in, step_up
@@ -82,6 +84,13 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             postal_code="78701",
             actor_user_id=b_payor_user.id,
         )
+        designation = operations.designate_admins(
+            payor_b,
+            form_file=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+            filename="b-designation.pdf",
+            user_ids=[b_payor_user.id],
+            actor_user_id=b_payor_user.id,
+        )
     db.session.commit()
     world = World(
         foreign_ids={
@@ -98,6 +107,7 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             "person_id": [person.id],
             "account_id": [account.id],
             "project_id": [project.id],
+            "doc_id": [designation.id],
         }
     )
     return actors, world

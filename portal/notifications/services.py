@@ -77,8 +77,8 @@ def deliver_email(email_id: int) -> bool:
     if message is None or message.status == EmailStatus.SENT:
         return False
     config = current_app.config
-    mime = build_mime(message, config["MAIL_DEFAULT_SENDER"])
     if config["MAIL_SERVER"]:
+        mime = build_mime(message, config["MAIL_DEFAULT_SENDER"])
         smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
         with smtp_class(
             config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
@@ -89,7 +89,14 @@ def deliver_email(email_id: int) -> bool:
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(mime)
     else:
-        log.info("email (no MAIL_SERVER set, not sent):\n%s", mime.as_string())
+        # The decoded text, not the MIME wire form: quoted-printable would wrap lines at 76
+        # characters with "=" and encode "=" itself, breaking every link a developer copies.
+        log.info(
+            "email (no MAIL_SERVER set, not sent)\nTo: %s\nSubject: %s\n\n%s",
+            message.to_address,
+            message.subject,
+            message.text_body,
+        )
     message.status = EmailStatus.SENT
     message.sent_at = utcnow()
     return True

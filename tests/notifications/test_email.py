@@ -73,3 +73,20 @@ def test_old_sent_emails_are_pruned(smtp) -> None:
     db.session.flush()
     assert services.prune_sent(90) == 1
     assert db.session.scalars(sa.select(EmailMessage.to_address)).all() == ["new@example.com"]
+
+
+def test_emails_written_to_the_log_are_readable_with_links_whole(
+    app: Flask, monkeypatch, caplog
+) -> None:
+    import logging
+
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    url = "http://localhost/password/reset/" + "Zx9-_" * 30 + "?next=/settings/payments&x=1"
+    email = services.queue_email("dev@example.com", "password_reset", name="Ann", url=url)
+    db.session.flush()
+    with caplog.at_level(logging.INFO, logger="portal.notifications.services"):
+        assert services.deliver_email(email.id) is True
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert url in logged.splitlines(), "the link is on one line, exactly as sent"
+    assert "Subject: " in logged and "To: dev@example.com" in logged
+    assert "=3D" not in logged and "Content-Transfer-Encoding" not in logged
