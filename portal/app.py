@@ -87,12 +87,22 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import blueprint as accounts
     from portal.companies.views import blueprint as companies
     from portal.core.views import blueprint as core
+    from portal.home.views import blueprint as home
     from portal.invoicing.views import blueprint as invoicing
     from portal.operations.views import blueprint as operations
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
 
-    for blueprint in (core, accounts, sso, companies, operations, payment_settings, invoicing):
+    for blueprint in (
+        core,
+        home,
+        accounts,
+        sso,
+        companies,
+        operations,
+        payment_settings,
+        invoicing,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -103,12 +113,19 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from portal.core import htmx
+    from portal.core import formats, htmx
     from portal.core.money import format_cents
+    from portal.core.status import ActivationStatus, Tone
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["money"] = format_cents
+    app.jinja_env.filters["date"] = formats.format_date
+    app.jinja_env.filters["datetime"] = formats.format_datetime
+    app.jinja_env.filters["masked"] = formats.mask
+    app.jinja_env.globals["activation"] = ActivationStatus.of
+    app.jinja_env.globals["tone_shape"] = lambda tone: Tone(tone).shape
+    htmx.init_app(app)
     app.jinja_env.globals["htmx_script"] = htmx.HTMX_SCRIPT
     app.jinja_env.globals["htmx_config"] = htmx.config_json
 

@@ -9,6 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.crypto import EncryptedString
 from portal.core.db import db, utcnow
+from portal.core.status import Status, Tone
+
+
+class MfaStatus(Status):
+    """Whether a user has an authenticator (mandatory before any payments work)."""
+
+    ENROLLED = "enrolled", "On", Tone.SUCCESS
+    NOT_ENROLLED = "not_enrolled", "Not set up", Tone.WARNING
 
 
 class User(db.Model):
@@ -57,6 +65,10 @@ class User(db.Model):
     @property
     def mfa_enrolled(self) -> bool:
         return self.totp_secret is not None
+
+    @property
+    def mfa_status(self) -> MfaStatus:
+        return MfaStatus.ENROLLED if self.mfa_enrolled else MfaStatus.NOT_ENROLLED
 
 
 class UserSession(db.Model):

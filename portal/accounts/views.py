@@ -41,7 +41,7 @@ def _fail(form, error: DomainError) -> None:
 def login():
     """Show the sign-in form; check the password, then ask for the second factor."""
     if current_user.is_authenticated:
-        return htmx.redirect_to(url_for("accounts.dashboard"))
+        return htmx.redirect_to(url_for("home.show_dashboard"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -59,7 +59,9 @@ def login():
             guards.begin_pending_auth(
                 user,
                 remember=form.remember.data,
-                next_path=guards.safe_next(request.args.get("next"), url_for("accounts.dashboard")),
+                next_path=guards.safe_next(
+                    request.args.get("next"), url_for("home.show_dashboard")
+                ),
             )
             db.session.commit()
             target = "accounts.login_code" if user.mfa_enrolled else "accounts.enroll"
@@ -202,7 +204,7 @@ def show_recovery_codes():
         services.confirm_recovery_codes_saved(current_user)
         db.session.commit()
         flash("Two-step verification is on.", "success")
-        return htmx.redirect_to(url_for("accounts.dashboard"))
+        return htmx.redirect_to(url_for("home.show_dashboard"))
     return render_template(
         "accounts/recovery_codes.html", form=form, codes=codes, download="\n".join(codes) + "\n"
     )
@@ -210,7 +212,7 @@ def show_recovery_codes():
 
 @blueprint.post("/mfa/recovery-codes/regenerate")
 @login_required
-@step_up()
+@step_up(action="Replace your recovery codes")
 def regenerate_recovery_codes():
     """Replace all recovery codes (the old ones stop working)."""
     services.regenerate_recovery_codes(current_user, reason="regenerated")
@@ -223,7 +225,16 @@ def regenerate_recovery_codes():
 def verify():
     """Step-up: prove the second factor again before a sensitive action."""
     form = CodeForm()
-    next_path = guards.safe_next(request.args.get("next"), url_for("accounts.dashboard"))
+    next_path = guards.safe_next(request.args.get("next"), url_for("home.show_dashboard"))
+    token = request.args.get("resume")
+    held = guards.held_action(token)
+    if token and held is None:
+        flash(guards.EXPIRED_MESSAGE, "error")
+        token = None
+    if held is not None and request.method == "GET" and guards.is_fresh():
+        # Verified: post the held action back to where it was sent (the page submits it
+        # itself with JS; the button does it without).
+        return render_template("accounts/resume.html", held=held, token=token, back=next_path)
     if form.validate_on_submit():
         try:
             services.verify_second_factor(
@@ -240,12 +251,15 @@ def verify():
             current_user.step_up_failures = 0
             guards.mark_verified()
             db.session.commit()
+            if held is not None:
+                return htmx.redirect_to(url_for("accounts.verify", next=next_path, resume=token))
             return htmx.redirect_to(next_path)
     return htmx.render(
         "accounts/verify.html",
         "accounts/_code_form.html",
         form=form,
-        action=url_for("accounts.verify", next=next_path),
+        held=held,
+        action=url_for("accounts.verify", next=next_path, resume=token),
         button="Verify",
     )
 
@@ -272,22 +286,16 @@ def revoke_all_sessions():
     return htmx.redirect_to(url_for("accounts.login"))
 
 
-@blueprint.get("/dashboard")
-@login_required
-def dashboard():
-    """The signed-in home page."""
-    return render_template(
-        "accounts/dashboard.html", membership=g.membership, memberships=g.memberships
-    )
-
-
 @blueprint.get("/account")
 @login_required
 def show_account():
     """The user's security settings: MFA, recovery codes, sessions, SSO, password."""
+    company = g.get("company")
+    connection = sso_services.connection_of(company.id) if company is not None else None
     return render_template(
         "accounts/account.html",
         overview=account_overview(current_user),
+        sso_link_available=connection is not None and connection.enabled,
         password_form=ChangePasswordForm(),
         confirm=ConfirmForm(),
     )

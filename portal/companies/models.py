@@ -74,6 +74,16 @@ class Company(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[CompanyKind] = mapped_column(str_enum(CompanyKind, 20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The profile an operator keeps (who the company is, where, and whom to call).
+    legal_name: Mapped[str | None] = mapped_column(sa.String(200))
+    address_line1: Mapped[str | None] = mapped_column(sa.String(200))
+    address_line2: Mapped[str | None] = mapped_column(sa.String(200))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    region: Mapped[str | None] = mapped_column(sa.String(2))  # US state code
+    postal_code: Mapped[str | None] = mapped_column(sa.String(10))
+    main_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    primary_contact_name: Mapped[str | None] = mapped_column(sa.String(200))
+    primary_contact_email: Mapped[str | None] = mapped_column(sa.String(254))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="company")
 
@@ -103,6 +113,27 @@ class Membership(TenantOwned, db.Model):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(r.role for r in self.roles)
+
+
+class MembershipInvitation(TenantOwned, db.Model):
+    """An invitation for an existing account to join a company: a single-use, expiring link
+    the invitee accepts while signed in (only the link's hash is stored)."""
+
+    __tablename__ = "membership_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    invited_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+    company: Mapped[Company] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(  # noqa: F821
+        lazy="joined", foreign_keys="MembershipInvitation.user_id"
+    )
 
 
 class MembershipRole(TenantOwned, db.Model):

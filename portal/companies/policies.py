@@ -50,3 +50,22 @@ def may_reset_member_mfa(
         and actor.user_id != target.user_id
         and target_companies == {actor.company_id}
     )
+
+
+# Change History shows who changed money settings: payments roles and operators only.
+HISTORY_ROLES = frozenset(
+    {
+        Role.OPERATOR,
+        Role.PAYMENTS_ADMIN,
+        Role.DISBURSER,
+        Role.CONTRIBUTOR,
+        Role.BENEFICIARY_APPROVER,
+        Role.INVOICE_ADMINISTRATOR,
+        Role.VIEWER,
+        Role.PAYEE_ADMIN,
+    }
+)
+
+
+def may_view_history(actor: Membership | None) -> bool:
+    return actor is not None and bool(actor.role_set & HISTORY_ROLES)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-
 import sqlalchemy as sa
 
-from portal.accounts.models import User
 from portal.companies.models import Company, Feature, FeatureActivation, Membership
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
-from portal.core.models import AuditEvent
 
 
 def memberships_of(user_id: int) -> list[Membership]:
@@ -66,72 +60,3 @@ def features_of(company_id: int) -> dict[Feature, bool]:
 
 def feature_enabled(company_id: int, feature: Feature) -> bool:
     return features_of(company_id)[feature]
-
-
-# --------------------------------------------------------------------------- change history
-
-HISTORY_AREAS = {
-    "": "Everything",
-    "companies:feature": "Feature activation",
-    "companies:role": "Roles",
-    "companies:member": "People",
-    "operations": "Implementation",
-    "banking": "Bank accounts",
-    "sso": "Single sign-on",
-}
-
-
-@dataclass(frozen=True)
-class HistoryFilters:
-    area: str = ""
-    actor: str = ""
-    since: date | None = None
-    until: date | None = None
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> HistoryFilters:
-        def parse(value: str | None) -> date | None:
-            try:
-                return date.fromisoformat(value) if value else None
-            except ValueError:
-                return None
-
-        area = args.get("area", "")
-        return cls(
-            area=area if area in HISTORY_AREAS else "",
-            actor=args.get("actor", "").strip()[:254],
-            since=parse(args.get("since")),
-            until=parse(args.get("until")),
-        )
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    event: AuditEvent
-    actor: str
-
-
-def change_history(company_id: int, filters: HistoryFilters, limit: int = 200) -> list[HistoryRow]:
-    """The company's audit events, newest first: who changed what, from what, to what."""
-    stmt = (
-        sa.select(AuditEvent, User.email)
-        .outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .where(AuditEvent.company_id == company_id)
-        .order_by(AuditEvent.id.desc())
-        .limit(limit)
-    )
-    if filters.area:
-        stmt = stmt.where(AuditEvent.action.startswith(filters.area + ":"))
-    if filters.actor:
-        stmt = stmt.where(User.email.contains(filters.actor.lower()))
-    if filters.since:
-        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(filters.since, time(), UTC))
-    if filters.until:
-        stmt = stmt.where(
-            AuditEvent.occurred_at
-            < datetime.combine(filters.until, time(), UTC) + timedelta(days=1)
-        )
-    return [
-        HistoryRow(event, email or "Trestle (system)")
-        for event, email in db.session.execute(stmt).all()
-    ]

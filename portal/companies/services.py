@@ -1,12 +1,15 @@
-"""Create companies, add members, grant and remove roles."""
+"""Create companies, add and invite members, grant and remove roles."""
 
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.accounts.services import hash_token
 from portal.companies.models import (
     ROLES_BY_KIND,
     Company,
@@ -14,12 +17,15 @@ from portal.companies.models import (
     Feature,
     FeatureActivation,
     Membership,
+    MembershipInvitation,
     MembershipRole,
     Role,
 )
-from portal.core import audit
+from portal.core import audit, tenancy
 from portal.core.db import db, utcnow
-from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
+
+INVITATION_LIFETIME = timedelta(days=7)
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
 # A Beneficiary Approver vets payees' bank accounts; they must not also be able to pay them.
@@ -61,6 +67,135 @@ def add_member(company: Company, user: User, *, actor_user_id: int | None) -> Me
         company_id=company.id,
         object_type="user",
         object_id=user.id,
+    )
+    return membership
+
+
+def is_member(company: Company, user: User) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(Membership.id).where(
+                Membership.company_id == company.id, Membership.user_id == user.id
+            )
+        )
+        is not None
+    )
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+class InvitationClosed(DomainError):
+    """An invitation link that has expired or was already used."""
+
+    status_code = 410
+
+
+def invite_member(
+    company: Company,
+    user: User,
+    *,
+    actor_user_id: int | None,
+    lifetime: timedelta = INVITATION_LIFETIME,
+) -> tuple[MembershipInvitation, str]:
+    """Invite an existing account to join ``company``; return the invitation and its link token.
+
+    The account's owner joins only by accepting, since it already answers to another company.
+    """
+    now = utcnow()
+    pending = db.session.scalar(
+        sa.select(MembershipInvitation).where(
+            MembershipInvitation.company_id == company.id,
+            MembershipInvitation.user_id == user.id,
+            MembershipInvitation.accepted_at.is_(None),
+            MembershipInvitation.expires_at > now,
+        )
+    )
+    if pending is not None:
+        raise InvalidInput(
+            f"{user.email} was already invited on {pending.created_at:%B %-d, %Y}; "
+            f"the invitation is open until {pending.expires_at:%B %-d, %Y}.",
+            field="email",
+        )
+    token = secrets.token_urlsafe(32)
+    invitation = MembershipInvitation(
+        company_id=company.id,
+        user_id=user.id,
+        token_hash=hash_token(token),
+        invited_by_user_id=actor_user_id,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record(
+        "companies:member:invited",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="membership_invitation",
+        object_id=invitation.id,
+        after={"user_id": user.id, "email": user.email},
+    )
+    return invitation, token
+
+
+def find_invitation(token: str, user: User) -> MembershipInvitation:
+    """The open invitation behind a link, for ``user``; raise a domain error that says why not."""
+    # The link is the authority here, not the company the invitee is working in.
+    with tenancy.unscoped():
+        invitation = db.session.scalar(
+            sa.select(MembershipInvitation).where(
+                MembershipInvitation.token_hash == hash_token(token)
+            )
+        )
+    if invitation is None:
+        raise NotFound(
+            "This invitation link is not valid. Check that you opened the whole link from the "
+            "email."
+        )
+    if invitation.user_id != user.id:
+        raise NotAllowed(
+            "This invitation was sent to another account. Sign out, then sign in with the "
+            "account it was sent to."
+        )
+    if invitation.accepted_at is not None:
+        raise InvitationClosed(
+            f"This invitation was already used: you joined {invitation.company.name} on "
+            f"{invitation.accepted_at:%B %-d, %Y}."
+        )
+    if invitation.expires_at <= utcnow():
+        raise InvitationClosed(
+            f"This invitation to {invitation.company.name} has expired. Ask the person who "
+            "invited you to send a new one."
+        )
+    return invitation
+
+
+def accept_invitation(token: str, user: User) -> Membership:
+    """Use an invitation once: ``user`` becomes a member of the inviting company."""
+    invitation = find_invitation(token, user)
+    with tenancy.unscoped():
+        # Compare-and-set, so two tabs accepting at once cannot both use the link.
+        used = db.session.execute(
+            sa.update(MembershipInvitation)
+            .where(
+                MembershipInvitation.id == invitation.id,
+                MembershipInvitation.accepted_at.is_(None),
+            )
+            .values(accepted_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if used.rowcount != 1:
+            raise InvitationClosed("This invitation was already used.")
+        db.session.expire(invitation, ["accepted_at"])
+        membership = add_member(invitation.company, user, actor_user_id=user.id)
+    audit.record(
+        "companies:member:invitation_accepted",
+        actor_user_id=user.id,
+        company_id=invitation.company_id,
+        object_type="membership_invitation",
+        object_id=invitation.id,
+        after={"user_id": user.id},
     )
     return membership
 

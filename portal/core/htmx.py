@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, make_response, redirect, render_template
+from flask import (
+    Flask,
+    Response,
+    get_flashed_messages,
+    make_response,
+    redirect,
+    render_template,
+    render_template_string,
+)
+from flask import session as flask_session
 from htmx_flask import request
 
 HTMX_SCRIPT = "vendor/htmx-2.0.11.min.js"
@@ -64,3 +73,27 @@ def add_vary(response: Response) -> Response:
 
 def config_json() -> str:
     return json.dumps(HTMX_CONFIG, separators=(",", ":"))
+
+
+NOTICES_OOB = '{% from "components/notice.html" import notices %}{{ notices(messages, oob=True) }}'
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(attach_notices)
+
+
+def attach_notices(response: Response) -> Response:
+    """An htmx swap acknowledges its action like a page does: messages flashed during the
+    request are swapped into the page's notice region out of band."""
+    if (
+        not is_fragment_request()
+        or response.status_code != 200
+        or response.mimetype != "text/html"
+        or response.direct_passthrough
+        or "_flashes" not in flask_session
+    ):
+        return response
+    messages = get_flashed_messages(with_categories=True)
+    extra = render_template_string(NOTICES_OOB, messages=messages)
+    response.set_data(response.get_data() + extra.encode())
+    return response

@@ -30,6 +30,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 def init_app(app: Flask) -> None:
     app.before_request(_start_request)
     app.after_request(_secure_response)
+    app.after_request(_close_unsent_file)
     app.teardown_request(_end_request)
 
 
@@ -50,6 +51,14 @@ def _end_request(exc: BaseException | None) -> None:
     token = g.pop("request_context_token", None)
     if token is not None:
         current_request_context.reset(token)
+
+
+def _close_unsent_file(response: Response) -> Response:
+    """A 304 for a static file sends no body, and Werkzeug then never closes the file it
+    opened for it (found when a browser revalidates the favicon): close it here."""
+    if response.status_code == 304 and hasattr(response.response, "close"):
+        response.response.close()
+    return response
 
 
 def _secure_response(response: Response) -> Response:

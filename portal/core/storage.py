@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from flask import current_app
+from flask import Response, current_app, send_file
 
 from portal.core.db import db, utcnow
 from portal.core.errors import InvalidInput
@@ -99,3 +99,19 @@ def save_file(
 def open_file(record: StoredFile) -> IO[bytes]:
     """Open a stored file for reading."""
     return (storage_root() / record.storage_key).open("rb")
+
+
+def attachment_response(stream: IO[bytes], *, content_type: str, filename: str) -> Response:
+    """Serve a stored file as a download that browsers save, never render or cache."""
+    response = send_file(
+        stream,
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=filename,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -10,6 +10,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -38,9 +39,17 @@ ERROR_TITLES = {
     429: "Too many attempts",
     500: "Something went wrong on our side",
 }
-ERROR_ADVICE = {
+# Advice keyed by status, or by (status, side) where whom to ask depends on the user's side:
+# the kind of the company they are working in (core knows no feature, so the kind's value).
+ERROR_ADVICE: dict[int | tuple[int, str], str] = {
     400: "Go back, check what you entered and try again.",
-    403: "If you think you should have access, ask your company's Payments Admin.",
+    403: "If you think you should have access, ask the person who manages your company's "
+    "Trestle users.",
+    (403, "payor"): "If you think you should have access, ask one of your company's Payments "
+    "Admins for the role you need.",
+    (403, "payee"): "If you think you should have access, ask your company's Payee Payments Admin.",
+    (403, "operator"): "This belongs to a payor or payee's own people. To act for a payor, "
+    "use the operator console.",
     404: "Check the address, or go back to your dashboard.",
     405: "Go back and use the buttons on the page.",
     409: "Nothing was changed. Reload the page to see the current state.",
@@ -54,7 +63,7 @@ ERROR_ADVICE = {
 def show_home() -> Response | str:
     """Show the portal's front page, or the dashboard to a signed-in user."""
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.dashboard"))
+        return redirect(url_for("home.show_dashboard"))
     return render_template("core/home.html")
 
 
@@ -75,10 +84,12 @@ def show_health() -> tuple[Response, int]:
 
 def render_error(status: int, message: str | None = None) -> Response:
     """Render an error as a full page, or as an alert fragment for an htmx swap."""
+    company = g.get("company")
+    side = company.kind.value if company is not None else None
     context = {
         "status": status,
         "title": ERROR_TITLES.get(status, "Something went wrong"),
-        "message": message or ERROR_ADVICE.get(status, ""),
+        "message": message or ERROR_ADVICE.get((status, side)) or ERROR_ADVICE.get(status, ""),
     }
     if htmx.is_fragment_request():
         response = make_response(render_template("errors/_error.html", **context), status)

@@ -92,6 +92,7 @@ def set_pay(project_id: int):
         project, request.form.get("enabled") == "on", actor_user_id=current_user.id
     )
     db.session.commit()
+    flash(f"Pay is {'on' if project.pay_enabled else 'off'} for {project.name}.", "success")
     return htmx.render(
         "invoicing/projects.html", "invoicing/_project.html", project=project, **_page()
     )
@@ -100,7 +101,7 @@ def set_pay(project_id: int):
 @blueprint.post("/projects/<int:project_id>/funding-account")
 @login_required
 @requires_role(Role.PAYMENTS_ADMIN)
-@step_up()
+@step_up(action="Set the project's funding account")
 def set_funding_account(project_id: int):
     """Fix the project's funding account (when the payor funds per project)."""
     project = queries.project(project_id)
@@ -115,6 +116,7 @@ def set_funding_account(project_id: int):
             flash(error.message, "error")
         else:
             db.session.commit()
+            flash(f"Funding account saved for {project.name}.", "success")
     else:
         flash("Choose one of your active funding accounts.", "error")
     return htmx.redirect_to(url_for("invoicing.list_projects"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,11 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.crypto import EncryptedString
 from portal.core.db import db, str_enum, utcnow
+from portal.core.status import Status, Tone
 
 
-class EmailStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
+class EmailStatus(Status):
+    QUEUED = "queued", "Queued", Tone.PROGRESS
+    SENT = "sent", "Sent", Tone.SUCCESS
 
 
 class EmailMessage(db.Model):

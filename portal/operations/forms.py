@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.operations.models import ContactKind, TrainingTopic
+from portal.payment_settings.forms import STATE_CHOICES
 
 
 class CreatePayorForm(FlaskForm):
@@ -90,4 +91,29 @@ class LessonsForm(FlaskForm):
     lessons_learned = TextAreaField(
         "Lessons learned",
         validators=[DataRequired("Write down what was learned."), Length(max=10000)],
+    )
+
+
+class ProfileForm(FlaskForm):
+    legal_name = StringField(
+        "Legal name", validators=[DataRequired("Enter the company's legal name."), Length(max=200)]
+    )
+    address_line1 = StringField(
+        "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
+    )
+    address_line2 = StringField("Suite, unit (optional)", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)])
+    region = SelectField(
+        "State", choices=STATE_CHOICES, validators=[DataRequired("Choose a state.")]
+    )
+    postal_code = StringField(
+        "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
+    )
+    main_phone = StringField("Main phone (optional)", validators=[Optional(), Length(max=40)])
+    primary_contact_name = StringField(
+        "Primary contact's name (optional)", validators=[Optional(), Length(max=200)]
+    )
+    primary_contact_email = EmailField(
+        "Primary contact's email (optional)",
+        validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
     )

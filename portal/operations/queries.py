@@ -1,7 +1,9 @@
-"""Operator look-ups across companies (deliberately unscoped)."""
+"""Operator look-ups across companies (deliberately unscoped), and the designation forms
+a payor's own admins may also read."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,13 +14,17 @@ from portal.companies.models import (
     Company,
     CompanyKind,
     Membership,
+    MembershipInvitation,
     MembershipRole,
     Role,
 )
 from portal.core import tenancy
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.core.errors import NotFound
-from portal.operations.models import ImplementationProject, TrainingTopic
+from portal.core.models import StoredFile
+from portal.core.status import Status, Tone
+from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.operations.models import AdminDesignation, ImplementationProject, TrainingTopic
 
 
 def search_payor_users(text: str, limit: int = 50) -> list[tuple[User, list[str]]]:
@@ -65,28 +71,57 @@ class PayorRow:
     company: Company
     project: ImplementationProject | None
 
+    @property
+    def status(self) -> ImplementationStatus:
+        if self.project is None:
+            return ImplementationStatus.NOT_STARTED
+        if self.project.closed_at:
+            return ImplementationStatus.CLOSED
+        return ImplementationStatus.IN_PROGRESS
+
+
+PAYOR_COLUMNS = (
+    Column("name", "Payor", sortable=True),
+    Column("slug", "Short name", sortable=True),
+    Column("implementation", "Implementation", sortable=True),
+)
+
+
+def payors_statement(text: str = "") -> sa.Select:
+    """Payors whose name or short name contains ``text``, with their implementation project
+    (one row each, whatever the number of payors)."""
+    pattern = f"%{text.strip().lower()}%"
+    return (
+        sa.select(Company, ImplementationProject)
+        .outerjoin(ImplementationProject, ImplementationProject.company_id == Company.id)
+        .where(
+            Company.kind == CompanyKind.PAYOR,
+            sa.or_(sa.func.lower(Company.name).like(pattern), Company.slug.like(pattern)),
+        )
+    )
+
+
+def payor_table(state: TableState) -> TablePage:
+    """One page of payors in the list's URL state (sort, search, page)."""
+    with tenancy.unscoped():
+        page = paginate(
+            payors_statement(state.filter("q")),
+            state,
+            {
+                "name": sa.func.lower(Company.name),
+                "slug": Company.slug,
+                "implementation": ImplementationProject.created_at,
+            },
+            tiebreak=Company.id,
+        )
+    rows = [PayorRow(company, project) for company, project in page.rows]
+    return dataclasses.replace(page, rows=rows)
+
 
 def search_payors(text: str = "", limit: int = 100) -> list[PayorRow]:
-    """Payors whose name or short name contains ``text``, with their implementation project.
-
-    One query, whatever the number of payors (the checklist is computed on each payor's page).
-    """
-    pattern = f"%{text.strip().lower()}%"
+    """Payors matching ``text`` by name, with their implementation project."""
     with tenancy.unscoped():
-        rows = (
-            db.session.execute(
-                sa.select(Company, ImplementationProject)
-                .outerjoin(ImplementationProject, ImplementationProject.company_id == Company.id)
-                .where(
-                    Company.kind == CompanyKind.PAYOR,
-                    sa.or_(sa.func.lower(Company.name).like(pattern), Company.slug.like(pattern)),
-                )
-                .order_by(Company.name)
-                .limit(limit)
-            )
-            .unique()
-            .all()
-        )
+        rows = db.session.execute(payors_statement(text).order_by(Company.name).limit(limit)).all()
     return [PayorRow(company, project) for company, project in rows]
 
 
@@ -130,6 +165,81 @@ def payor_membership(company_id: int, membership_id: int) -> Membership:
     return membership
 
 
+def pending_invitations(company_id: int) -> list[MembershipInvitation]:
+    """Invitations to join the payor that are neither accepted nor expired, newest first."""
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(
+                sa.select(MembershipInvitation)
+                .where(
+                    MembershipInvitation.company_id == company_id,
+                    MembershipInvitation.accepted_at.is_(None),
+                    MembershipInvitation.expires_at > utcnow(),
+                )
+                .order_by(MembershipInvitation.id.desc())
+            )
+        )
+
+
+# --------------------------------------------------------------------------- designation forms
+# Read in the caller's scope: the operator console's (unscoped) or the payor's own request's,
+# so a payor's Payments Admin reaches only their own company's forms.
+
+
+@dataclass(frozen=True)
+class DesignationFormRow:
+    designation: AdminDesignation
+    stored: StoredFile
+    uploaded_by: str
+    designated: list[str]
+
+    @property
+    def file_size(self) -> str:
+        size = self.stored.size_bytes
+        if size < 1024:
+            return f"{size} bytes"
+        if size < 1024 * 1024:
+            return f"{size / 1024:.0f} KB"
+        return f"{size / (1024 * 1024):.1f} MB"
+
+
+def designation_forms(company_id: int) -> list[DesignationFormRow]:
+    """The payor's signed designation forms on file, newest first (two queries in all)."""
+    rows = db.session.execute(
+        sa.select(AdminDesignation, StoredFile, User.name)
+        .join(StoredFile, StoredFile.id == AdminDesignation.stored_file_id)
+        .outerjoin(User, User.id == AdminDesignation.uploaded_by_user_id)
+        .where(AdminDesignation.company_id == company_id)
+        .order_by(AdminDesignation.id.desc())
+    ).all()
+    user_ids = {user_id for designation, _, _ in rows for user_id in designation.user_ids}
+    names = (
+        dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    return [
+        DesignationFormRow(
+            designation,
+            stored,
+            uploader or "Unknown",
+            [names.get(user_id, f"user #{user_id}") for user_id in designation.user_ids],
+        )
+        for designation, stored, uploader in rows
+    ]
+
+
+def designation_form(company_id: int, designation_id: int) -> AdminDesignation:
+    designation = db.session.scalar(
+        sa.select(AdminDesignation).where(
+            AdminDesignation.id == designation_id, AdminDesignation.company_id == company_id
+        )
+    )
+    if designation is None:
+        raise NotFound("No such designation form.")
+    return designation
+
+
 def payments_users_without_mfa(company_id: int) -> list[User]:
     with tenancy.unscoped():
         return list(
@@ -150,6 +260,23 @@ def payments_users_without_mfa(company_id: int) -> list[User]:
 # --------------------------------------------------------------------------- checklist
 
 
+class ChecklistItemStatus(Status):
+    DONE = "done", "Done", Tone.SUCCESS
+    TO_DO = "to_do", "To do", Tone.WARNING
+    NOT_AVAILABLE = "not_available", "Not available yet", Tone.NEUTRAL
+
+
+class ImplementationStatus(Status):
+    """Where a payor is on its way to the first production payment."""
+
+    NOT_STARTED = "not_started", "Not started", Tone.NEUTRAL
+    IN_PROGRESS = "in_progress", "In progress", Tone.PROGRESS  # step not computed (lists)
+    INITIAL_SETUP = "initial_setup", "Step 1: initial setup", Tone.PROGRESS
+    PAYMENT_READINESS = "payment_readiness", "Step 2: payment readiness", Tone.PROGRESS
+    PAYMENT_TESTING = "payment_testing", "Step 3: testing and closeout", Tone.PROGRESS
+    CLOSED = "closed", "Closed", Tone.SUCCESS
+
+
 @dataclass(frozen=True)
 class ChecklistItem:
     key: str
@@ -157,6 +284,12 @@ class ChecklistItem:
     met: bool
     detail: str = ""
     available: bool = True  # False: depends on a capability that has not landed yet
+
+    @property
+    def status(self) -> ChecklistItemStatus:
+        if self.met:
+            return ChecklistItemStatus.DONE
+        return ChecklistItemStatus.TO_DO if self.available else ChecklistItemStatus.NOT_AVAILABLE
 
 
 @dataclass(frozen=True)
@@ -315,3 +448,83 @@ def implementation_checklist(
         ],
     )
     return [step1, step2, step3]
+
+
+# Where a payor's own Payments Admin completes a checklist item (endpoint, anchor). Items
+# missing here are done by the operator, and say so.
+PAYOR_SCREENS: dict[str, tuple[str, str]] = {
+    "sso": ("sso.setup", ""),
+    "mfa": ("companies.list_members", ""),
+    "business_entity": ("payment_settings.show", "entities-heading"),
+    "funding_account": ("payment_settings.show", "accounts-heading"),
+    "disbursers": ("companies.list_members", ""),
+}
+
+# Where an operator completes a checklist item for a payor (endpoint, anchor).
+OPERATOR_SCREENS: dict[str, tuple[str, str]] = {
+    "features": ("operations.show_payor", "features"),
+    "sso": ("operations.setup_sso", ""),
+    "mfa": ("operations.show_payor", "people-heading"),
+    "deposit_account": ("operations.show_payor", "deposit-heading"),
+    "admins": ("operations.show_payor", "admins-heading"),
+    "training_payments_overview": ("operations.show_implementation", "training-heading"),
+    "training_lien_waivers": ("operations.show_implementation", "training-heading"),
+    "training_requirements_and_holds": ("operations.show_implementation", "training-heading"),
+    "lessons_learned": ("operations.show_implementation", "lessons-heading"),
+    "project_closed": ("operations.show_implementation", "closeout-heading"),
+}
+
+
+def left_before_close(steps: list[ChecklistStep]) -> list[ChecklistItem]:
+    """What must still be done before the project may close."""
+    items = [item for step in steps for item in step.items]
+    return [item for item in items if not item.met and item.key != "project_closed"]
+
+
+STEP_STATUSES = {
+    1: ImplementationStatus.INITIAL_SETUP,
+    2: ImplementationStatus.PAYMENT_READINESS,
+    3: ImplementationStatus.PAYMENT_TESTING,
+}
+
+
+@dataclass(frozen=True)
+class PayorProgress:
+    """One payor's way to its first production payment, for the operator's work queue."""
+
+    company: Company
+    project: ImplementationProject | None
+    status: ImplementationStatus
+    percent: int
+    blockers: list[ChecklistItem]
+
+
+def implementation_progress(company: Company) -> PayorProgress:
+    """Where the payor stands: its current step, percent of all items done, what is left."""
+    project = project_for(company.id)
+    steps = implementation_checklist(company, project)
+    items = [item for step in steps for item in step.items]
+    percent = round(100 * sum(item.met for item in items) / len(items))
+    if project is None:
+        status = ImplementationStatus.NOT_STARTED
+    elif project.closed_at:
+        status = ImplementationStatus.CLOSED
+    else:
+        current = next((s for s in steps if any(i.available and not i.met for i in s.items)), None)
+        status = STEP_STATUSES[current.number if current else 3]
+    blockers = [item for item in items if item.available and not item.met]
+    return PayorProgress(company, project, status, percent, blockers)
+
+
+def payors_by_progress(limit: int = 100) -> list[PayorProgress]:
+    """Payors still on their way, most stuck first (least done, then longest under way);
+    closed projects last."""
+    rows = [implementation_progress(row.company) for row in search_payors(limit=limit)]
+    return sorted(
+        rows,
+        key=lambda p: (
+            p.status is ImplementationStatus.CLOSED,
+            p.percent,
+            p.project.created_at if p.project else p.company.created_at,
+        ),
+    )

@@ -1,8 +1,11 @@
-"""Operator commands: create payors, add their users, designate Payments Admins, run the
-implementation project."""
+"""Operator commands: create payors, keep their profiles, add their users, designate Payments
+Admins, run the implementation project."""
 
 from __future__ import annotations
 
+import logging
+import re
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import IO
 
@@ -10,10 +13,11 @@ import sqlalchemy as sa
 
 from portal.accounts import services as accounts
 from portal.companies import services as companies
-from portal.companies.models import Company, CompanyKind, Membership, Role
+from portal.companies.models import Company, CompanyKind, Membership, MembershipInvitation, Role
 from portal.core import audit, storage
 from portal.core.db import db, utcnow
-from portal.core.errors import DomainError, InvalidInput
+from portal.core.errors import DomainError, InvalidInput, NotFound
+from portal.core.models import StoredFile
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email
 from portal.operations.models import (
@@ -24,8 +28,13 @@ from portal.operations.models import (
     TrainingSession,
     TrainingTopic,
 )
+from portal.payment_settings import services as payment_settings
+
+log = logging.getLogger(__name__)
 
 WELCOME_LINK_LIFETIME = timedelta(days=7)
+PHONE_CHARACTERS = re.compile(r"[0-9 +().\-]+")
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def create_payor(name: str, slug: str, *, actor_user_id: int) -> Company:
@@ -46,6 +55,86 @@ def create_payor(name: str, slug: str, *, actor_user_id: int) -> Company:
     return company
 
 
+@dataclass(frozen=True)
+class ProfileInput:
+    legal_name: str
+    address_line1: str
+    address_line2: str | None
+    city: str
+    region: str
+    postal_code: str
+    main_phone: str | None
+    primary_contact_name: str | None
+    primary_contact_email: str | None
+
+
+PROFILE_FIELDS = tuple(f.name for f in fields(ProfileInput))
+
+
+def _optional(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def validate_phone(value: str, field: str) -> str:
+    phone = " ".join(value.split())
+    digits = sum(c.isdigit() for c in phone)
+    if not PHONE_CHARACTERS.fullmatch(phone) or not 10 <= digits <= 15:
+        raise InvalidInput(
+            "Enter a phone number like (512) 555-0100 or +1 512 555 0100.", field=field
+        )
+    return phone
+
+
+def update_profile(company: Company, data: ProfileInput, *, actor_user_id: int) -> None:
+    """Save the payor's legal name, address and contacts; on bad input, raise and save nothing."""
+    if company.kind is not CompanyKind.PAYOR:
+        raise InvalidInput("Profiles are kept for payors only.")
+    required = {
+        "legal_name": "Enter the company's legal name.",
+        "address_line1": "Enter the street address.",
+        "city": "Enter the city.",
+    }
+    for field, message in required.items():
+        if not getattr(data, field).strip():
+            raise InvalidInput(message, field=field)
+    contact_name = _optional(data.primary_contact_name)
+    contact_email = _optional(data.primary_contact_email)
+    if contact_email and not contact_name:
+        raise InvalidInput("Enter the primary contact's name.", field="primary_contact_name")
+    if contact_name and not contact_email:
+        raise InvalidInput("Enter the primary contact's email.", field="primary_contact_email")
+    if contact_email and not EMAIL_SHAPE.fullmatch(contact_email):
+        raise InvalidInput("Enter a valid email address.", field="primary_contact_email")
+    phone = _optional(data.main_phone)
+    values = {
+        "legal_name": data.legal_name.strip(),
+        "address_line1": data.address_line1.strip(),
+        "address_line2": _optional(data.address_line2),
+        "city": data.city.strip(),
+        "region": payment_settings.validate_state(data.region, "region"),
+        "postal_code": payment_settings.validate_postal_code(data.postal_code),
+        "main_phone": validate_phone(phone, "main_phone") if phone else None,
+        "primary_contact_name": contact_name,
+        "primary_contact_email": accounts.normalize_email(contact_email) if contact_email else None,
+    }
+    changed = {k: v for k, v in values.items() if getattr(company, k) != v}
+    if not changed:
+        return
+    before = {k: getattr(company, k) for k in changed}
+    for key, value in changed.items():
+        setattr(company, key, value)
+    db.session.flush()
+    audit.record(
+        "operations:profile:updated",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="company",
+        object_id=company.id,
+        before=before,
+        after=changed,
+    )
+
+
 def project_of(company: Company) -> ImplementationProject:
     """The payor's implementation project (created for payors made before projects existed)."""
     project = db.session.scalar(
@@ -58,16 +147,20 @@ def project_of(company: Company) -> ImplementationProject:
     return project
 
 
-def add_payor_user(company: Company, email: str, name: str, *, actor_user_id: int) -> Membership:
-    """Add a person to a payor; a new account gets an email with a link to choose a password."""
+def add_payor_user(
+    company: Company, email: str, name: str, *, actor_user_id: int
+) -> Membership | MembershipInvitation:
+    """Add a person to a payor.
+
+    A new account is emailed a link to choose a password. An account that already belongs to
+    another company is invited instead: it joins only when its owner accepts the emailed link.
+    """
     user = accounts.find_user_by_email(email)
-    created = user is None
     if user is None:
         if not name.strip():
             raise InvalidInput("Enter the person's name.", field="name")
         user = accounts.create_user(email, name, password=None)
-    membership = companies.add_member(company, user, actor_user_id=actor_user_id)
-    if created:
+        membership = companies.add_member(company, user, actor_user_id=actor_user_id)
         token = accounts.issue_password_link(user, WELCOME_LINK_LIFETIME)
         queue_email(
             user.email,
@@ -76,7 +169,24 @@ def add_payor_user(company: Company, email: str, name: str, *, actor_user_id: in
             company=company.name,
             url=external_url("accounts.reset_password", token=token),
         )
-    return membership
+        return membership
+    if companies.is_member(company, user):
+        raise InvalidInput(f"{user.email} is already a member of {company.name}.", field="email")
+    if not user.memberships:
+        # An account no company holds (never set up, or removed everywhere) has nobody else's
+        # authority to respect: add it as before.
+        return companies.add_member(company, user, actor_user_id=actor_user_id)
+    invitation, token = companies.invite_member(company, user, actor_user_id=actor_user_id)
+    queue_email(
+        user.email,
+        "membership_invitation",
+        company_id=company.id,
+        name=user.name,
+        company=company.name,
+        expires_on=f"{invitation.expires_at:%B %-d, %Y}",
+        url=external_url("companies.show_invitation", token=token),
+    )
+    return invitation
 
 
 def designate_admins(
@@ -132,6 +242,40 @@ def designate_admins(
         after={"user_ids": sorted(user_ids), "form_sha256": stored.sha256},
     )
     return designation
+
+
+@dataclass(frozen=True)
+class DesignationDownload:
+    """A signed designation form opened for download, and the name to save it under."""
+
+    stored: StoredFile
+    stream: IO[bytes]
+    filename: str
+
+
+def open_designation_form(
+    company: Company, designation: AdminDesignation, *, actor_user_id: int
+) -> DesignationDownload:
+    """Open a signed designation form for download; every copy taken is audited."""
+    stored = db.session.get(StoredFile, designation.stored_file_id)
+    try:
+        stream = storage.open_file(stored)
+    except FileNotFoundError:
+        log.error("designation form %s: stored file %s is missing", designation.id, stored.id)
+        raise NotFound("The signed form is missing from storage. Contact support.") from None
+    audit.record(
+        "operations:designation:downloaded",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="admin_designation",
+        object_id=designation.id,
+        after={"stored_file_id": stored.id, "form_sha256": stored.sha256},
+    )
+    return DesignationDownload(
+        stored,
+        stream,
+        f"designation-form-{company.slug}-{designation.created_at:%Y-%m-%d}-{designation.id}.pdf",
+    )
 
 
 def remove_admin(membership: Membership, *, actor_user_id: int) -> None:
@@ -238,16 +382,11 @@ def record_lessons_learned(
 
 def close_project(company: Company, project: ImplementationProject, *, actor_user_id: int) -> None:
     """Close out the implementation, only once every checklist item is met."""
-    from portal.operations.queries import implementation_checklist
+    from portal.operations.queries import implementation_checklist, left_before_close
 
     if project.closed_at is not None:
         raise DomainError("This implementation project is already closed.")
-    unmet = [
-        item.label
-        for step in implementation_checklist(company, project)
-        for item in step.items
-        if not item.met and item.key != "project_closed"
-    ]
+    unmet = [item.label for item in left_before_close(implementation_checklist(company, project))]
     if unmet:
         raise DomainError("The project cannot close yet. Still open: " + "; ".join(unmet) + ".")
     project.closed_at = utcnow()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts import services as account_services
@@ -13,13 +13,15 @@ from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
 from portal.banking import services as banking
 from portal.banking.queries import deposit_account_of
+from portal.companies import history as company_history
 from portal.companies import queries as company_queries
 from portal.companies import services as company_services
-from portal.companies.models import CompanyKind, Feature, Role
-from portal.core import htmx, tenancy
-from portal.core.db import db
+from portal.companies.models import CompanyKind, Feature, MembershipInvitation, Role
+from portal.core import htmx, storage, tenancy
+from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
+from portal.core.tables import TableState
 from portal.operations import queries, services
 from portal.operations.forms import (
     AddMemberForm,
@@ -27,6 +29,7 @@ from portal.operations.forms import (
     CreatePayorForm,
     DesignationForm,
     LessonsForm,
+    ProfileForm,
     TrainingForm,
 )
 from portal.operations.models import ContactKind, TrainingTopic
@@ -53,13 +56,19 @@ def operator_only(view):
 @operator_only
 def list_payors():
     """All payors, searchable, with how far each is through implementation."""
-    text = request.args.get("q", "").strip()
-    return htmx.render(
-        "operations/payors.html",
-        "operations/_payor_results.html",
-        q=text,
-        rows=queries.search_payors(text),
-        form=CreatePayorForm(),
+    return htmx.add_vary(
+        htmx.render(
+            "operations/payors.html",
+            "operations/_payor_results.html",
+            table=queries.payor_table(_payor_list_state(request.args)),
+            form=CreatePayorForm(),
+        )
+    )
+
+
+def _payor_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=queries.PAYOR_COLUMNS, default_sort="name", filters=("q",)
     )
 
 
@@ -83,8 +92,7 @@ def create_payor():
     return htmx.render(
         "operations/payors.html",
         "operations/_create_payor_form.html",
-        q="",
-        rows=queries.search_payors(""),
+        table=queries.payor_table(_payor_list_state({})),
         form=form,
     )
 
@@ -95,10 +103,12 @@ def _payor_page(company, **forms):
     designation.user_ids.choices = [(m.user_id, f"{m.user.name} ({m.user.email})") for m in members]
     return {
         "company": company,
+        "progress": queries.implementation_progress(company),
         "features": company_queries.features_of(company.id),
         "members": members,
         "admins": [m for m in members if Role.PAYMENTS_ADMIN in m.role_set],
         "deposit": deposit_account_of(company.id),
+        "invitations": queries.pending_invitations(company.id),
         "member_form": forms.pop("member_form", None) or AddMemberForm(),
         "designation_form": designation,
         "confirm": ConfirmForm(),
@@ -127,6 +137,7 @@ def toggle_feature(company_id: int, feature: str):
     enabled = request.form.get("enabled") == "on"
     company_services.set_feature(company, parsed, enabled, actor_user_id=current_user.id)
     db.session.commit()
+    flash(f"{parsed.label} is {'on' if enabled else 'off'} for {company.name}.", "success")
     return htmx.render("operations/payor.html", "operations/_features.html", **_payor_page(company))
 
 
@@ -134,19 +145,28 @@ def toggle_feature(company_id: int, feature: str):
 @login_required
 @operator_only
 def add_member(company_id: int):
-    """Add a person to the payor (new accounts are emailed a link to set a password)."""
+    """Add a person to the payor: new accounts are emailed a link to set a password, other
+    companies' people are invited to join."""
     company = queries.payor(company_id)
     form = AddMemberForm()
     if form.validate_on_submit():
         try:
-            membership = services.add_payor_user(
+            added = services.add_payor_user(
                 company, form.email.data, form.name.data or "", actor_user_id=current_user.id
             )
         except DomainError as error:
+            db.session.rollback()
             show_error(form, error)
         else:
             db.session.commit()
-            flash(f"{membership.user.email} added to {company.name}.", "success")
+            if isinstance(added, MembershipInvitation):
+                flash(
+                    f"Invitation sent to {added.user.email}. They join {company.name} once "
+                    "they accept it.",
+                    "success",
+                )
+            else:
+                flash(f"{added.user.email} added to {company.name}.", "success")
             return htmx.redirect_to(url_for("operations.show_payor", company_id=company.id))
     return render_template("operations/payor.html", **_payor_page(company, member_form=form))
 
@@ -154,7 +174,7 @@ def add_member(company_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/designations")
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Designate Payments Admins")
 def designate_admins(company_id: int):
     """Upload the signed designation form and make the people it names Payments Admins."""
     company = queries.payor(company_id)
@@ -186,7 +206,7 @@ def designate_admins(company_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/admins/<int:membership_id>/remove")
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Remove a Payments Admin")
 def remove_admin(company_id: int, membership_id: int):
     """Remove a Payments Admin."""
     company = queries.payor(company_id)
@@ -200,7 +220,7 @@ def remove_admin(company_id: int, membership_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/deposit-account")
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Open deposit account")
 def open_deposit_account(company_id: int):
     """Open the payor's deposit account at the banking partner."""
     company = queries.payor(company_id)
@@ -216,15 +236,81 @@ def open_deposit_account(company_id: int):
     return htmx.redirect_to(url_for("operations.show_payor", company_id=company.id))
 
 
+# --------------------------------------------------------------------------- profile
+
+
+def _profile_page(company, form=None):
+    return {
+        "company": company,
+        "form": form or ProfileForm(obj=company),
+        "designations": queries.designation_forms(company.id),
+    }
+
+
+@blueprint.route("/operator/payors/<int:company_id>/profile", methods=["GET", "POST"])
+@login_required
+@operator_only
+def edit_profile(company_id: int):
+    """The payor's profile (legal name, address, contacts) and its signed designation forms."""
+    company = queries.payor(company_id)
+    if request.method == "GET":
+        return render_template("operations/profile.html", **_profile_page(company))
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                company,
+                services.ProfileInput(
+                    **{name: form[name].data or "" for name in services.PROFILE_FIELDS}
+                ),
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{company.name}'s profile is saved.", "success")
+            return htmx.redirect_to(url_for("operations.edit_profile", company_id=company.id))
+    return render_template("operations/profile.html", **_profile_page(company, form))
+
+
+@blueprint.get("/operator/payors/<int:company_id>/designations/<int:doc_id>/download")
+@login_required
+@operator_only
+def download_designation(company_id: int, doc_id: int):
+    """Download a signed designation form (audited)."""
+    company = queries.payor(company_id)
+    download = services.open_designation_form(
+        company, queries.designation_form(company.id, doc_id), actor_user_id=current_user.id
+    )
+    db.session.commit()
+    return storage.attachment_response(
+        download.stream, content_type="application/pdf", filename=download.filename
+    )
+
+
 # --------------------------------------------------------------------------- implementation
+
+
+def checklist_links(company, screens) -> dict[str, str]:
+    """For each checklist item, the URL of the screen that completes it."""
+    links = {}
+    for key, (endpoint, anchor) in screens.items():
+        args = {"company_id": company.id} if endpoint.startswith("operations.") else {}
+        links[key] = url_for(endpoint, **args) + (f"#{anchor}" if anchor else "")
+    return links
 
 
 def _implementation_page(company, **forms):
     project = services.project_of(company)
+    steps = queries.implementation_checklist(company, project)
     return {
         "company": company,
         "project": project,
-        "steps": queries.implementation_checklist(company, project),
+        "steps": steps,
+        "left_before_close": queries.left_before_close(steps),
+        "links": checklist_links(company, queries.OPERATOR_SCREENS),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "training_form": forms.get("training_form") or TrainingForm(),
         "lessons_form": forms.get("lessons_form")
@@ -245,8 +331,9 @@ def show_implementation(company_id: int):
     return render_template("operations/implementation.html", **page)
 
 
-def _record(company_id: int, form_name: str, form, command):
-    """Validate ``form``, run ``command(project, form)``; re-render with errors or go back."""
+def _record(company_id: int, form_name: str, form, command, done: str):
+    """Validate ``form``, run ``command(project, form)``; re-render with errors or go back
+    saying ``done``."""
     company = queries.payor(company_id)
     project = services.project_of(company)
     if form.validate_on_submit():
@@ -257,6 +344,7 @@ def _record(company_id: int, form_name: str, form, command):
             show_error(form, error)
         else:
             db.session.commit()
+            flash(done, "success")
             return htmx.redirect_to(
                 url_for("operations.show_implementation", company_id=company.id)
             )
@@ -282,6 +370,7 @@ def add_contact(company_id: int):
             form.phone.data,
             actor_user_id=current_user.id,
         ),
+        "Contact added.",
     )
 
 
@@ -302,6 +391,7 @@ def record_training(company_id: int):
             form.notes.data,
             actor_user_id=current_user.id,
         ),
+        "Training session recorded.",
     )
 
 
@@ -317,6 +407,7 @@ def record_lessons(company_id: int):
         lambda project, form: services.record_lessons_learned(
             project, form.lessons_learned.data, actor_user_id=current_user.id
         ),
+        "Lessons learned saved.",
     )
 
 
@@ -330,6 +421,12 @@ def mark_sso_not_used(company_id: int):
         services.project_of(company), request.form.get("used") != "1", actor_user_id=current_user.id
     )
     db.session.commit()
+    flash(
+        "Single sign-on marked as not used."
+        if request.form.get("used") != "1"
+        else "Single sign-on is expected after all: configure it to complete the item.",
+        "success",
+    )
     return htmx.redirect_to(url_for("operations.show_implementation", company_id=company.id))
 
 
@@ -353,7 +450,7 @@ def close_project(company_id: int):
 @blueprint.route("/operator/payors/<int:company_id>/sso", methods=["GET", "POST"])
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Set up the payor's single sign-on")
 def setup_sso(company_id: int):
     """Set up a payor's single sign-on (the same screen its Payments Admins have)."""
     company = queries.payor(company_id)
@@ -374,7 +471,7 @@ def setup_sso(company_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/sso/test")
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Test the payor's identity provider")
 def test_sso(company_id: int):
     """Test a payor's identity provider (htmx fragment)."""
     queries.payor(company_id)
@@ -385,17 +482,33 @@ def test_sso(company_id: int):
 @login_required
 @operator_only
 def show_history(company_id: int):
-    """The payor's Change History."""
+    """The payor's Change History, newest first, filtered by the URL."""
     company = queries.payor(company_id)
-    filters = company_queries.HistoryFilters.from_args(request.args)
+    state, filters = company_history.table_state(request.args)
     return htmx.render(
         "companies/history.html",
         "companies/_history_rows.html",
         company=company,
-        rows=company_queries.change_history(company.id, filters),
-        filters=filters,
-        actions=company_queries.HISTORY_AREAS,
+        table=company_history.change_history(company.id, state, filters),
+        areas=company_history.HISTORY_AREAS,
+        people=company_history.people_in_history(company.id),
         base_url=url_for("operations.show_history", company_id=company.id),
+        csv_url=url_for("operations.download_history", company_id=company.id, **filters.as_args()),
+    )
+
+
+@blueprint.get("/operator/payors/<int:company_id>/history.csv")
+@login_required
+@operator_only
+def download_history(company_id: int):
+    """Every row of the payor's Change History the URL's filters match, as a CSV file."""
+    company = queries.payor(company_id)
+    _, filters = company_history.table_state(request.args)
+    filename = company_history.csv_filename(company.slug, utcnow().date())
+    return Response(
+        company_history.history_csv(company.id, filters),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -421,7 +534,7 @@ def list_users():
 @blueprint.post("/operator/users/<int:user_id>/reset-mfa")
 @login_required
 @operator_only
-@step_up()
+@step_up(action="Reset a user's two-step verification")
 def reset_user_mfa(user_id: int):
     """Remove a payor user's authenticator; they enroll again at next sign-in."""
     user = queries.payor_user(user_id)
@@ -439,10 +552,13 @@ def show_own_implementation():
     if company is None or company.kind is not CompanyKind.PAYOR:
         abort(404)
     project = queries.project_for(company.id)
+    steps = queries.implementation_checklist(company, project)
     return render_template(
         "operations/implementation.html",
         company=company,
         project=project,
-        steps=queries.implementation_checklist(company, project),
+        steps=steps,
+        left_before_close=queries.left_before_close(steps),
+        links=checklist_links(company, queries.PAYOR_SCREENS),
         read_only=True,
     )

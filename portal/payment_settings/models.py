@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.crypto import EncryptedString
 from portal.core.db import db, str_enum, utcnow
+from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
 
 
@@ -79,6 +80,11 @@ class AccountType(enum.StrEnum):
     SAVINGS = "savings"
 
 
+class FundingAccountStatus(Status):
+    ACTIVE = "active", "Active", Tone.SUCCESS
+    DEACTIVATED = "deactivated", "Deactivated", Tone.NEUTRAL
+
+
 class FundingAccount(TenantOwned, db.Model):
     """The payor's own bank account that funds disbursements. Its numbers are never edited:
     to change them, add a new account and deactivate this one."""
@@ -101,6 +107,10 @@ class FundingAccount(TenantOwned, db.Model):
     deactivated_at: Mapped[datetime | None]
 
     entity: Mapped[BusinessEntity] = relationship(back_populates="funding_accounts")
+
+    @property
+    def status(self) -> FundingAccountStatus:
+        return FundingAccountStatus.ACTIVE if self.active else FundingAccountStatus.DEACTIVATED
 
     __table_args__ = (
         sa.UniqueConstraint("company_id", "nickname"),

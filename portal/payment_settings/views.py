@@ -91,6 +91,7 @@ def add_person(entity_id: int):
             show_error(form, error)
         else:
             db.session.commit()
+            flash(f"{form.full_name.data} added to {entity.legal_name}.", "success")
             return htmx.redirect_to(url_for("payment_settings.show"))
     return render_template(
         "payment_settings/show.html", **_page(person_form=form, person_entity_id=entity.id)
@@ -101,14 +102,16 @@ def add_person(entity_id: int):
 @admin_only
 def remove_person(entity_id: int, person_id: int):
     """Remove an owner or controller."""
-    services.remove_person(queries.person(entity_id, person_id), actor_user_id=current_user.id)
+    person = queries.person(entity_id, person_id)
+    services.remove_person(person, actor_user_id=current_user.id)
     db.session.commit()
+    flash(f"{person.full_name} removed from {person.entity.legal_name}.", "success")
     return htmx.redirect_to(url_for("payment_settings.show"))
 
 
 @blueprint.post("/funding-accounts")
 @admin_only
-@step_up()
+@step_up(action="Add a funding account")
 def add_funding_account():
     """Add a funding account (numbers entered twice; never edited afterwards)."""
     form = FundingAccountForm()
@@ -141,7 +144,7 @@ def add_funding_account():
 
 @blueprint.post("/funding-accounts/<int:account_id>/<action>")
 @admin_only
-@step_up()
+@step_up(action="Make default or deactivate a funding account")
 def change_funding_account(account_id: int, action: str):
     """Make an account the default, or deactivate it."""
     account = queries.funding_account(account_id)
@@ -156,6 +159,12 @@ def change_funding_account(account_id: int, action: str):
         flash(error.message, "error")
     else:
         db.session.commit()
+        flash(
+            f"{account.nickname} is now the default funding account."
+            if action == "default"
+            else f"{account.nickname} is deactivated: it can no longer fund payments.",
+            "success",
+        )
     return htmx.redirect_to(url_for("payment_settings.show"))
 
 

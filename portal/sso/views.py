@@ -41,7 +41,7 @@ def login():
                 "company_id": connection.company_id,
                 "purpose": "login",
                 "login_hint": form.email.data.strip().lower(),
-                "next": guards.safe_next(request.args.get("next"), url_for("accounts.dashboard")),
+                "next": guards.safe_next(request.args.get("next"), url_for("home.show_dashboard")),
             }
             return htmx.redirect_to(url_for("sso.start"))
     return htmx.render("sso/login.html", "sso/_login_form.html", form=form)
@@ -113,7 +113,7 @@ def callback():
 
 @blueprint.post("/account/sso/link")
 @login_required
-@step_up()
+@step_up(action="Link your identity provider account")
 def link():
     """Link the current company's identity provider account to this user."""
     try:
@@ -204,7 +204,7 @@ def test_result():
 @blueprint.route("/settings/sso", methods=["GET", "POST"])
 @login_required
 @requires_role(Role.PAYMENTS_ADMIN)
-@step_up()
+@step_up(action="Set up single sign-on")
 def setup():
     """Payments Admins set up their company's single sign-on."""
     company = g.company
@@ -224,7 +224,7 @@ def setup():
 @blueprint.post("/settings/sso/test")
 @login_required
 @requires_role(Role.PAYMENTS_ADMIN)
-@step_up()
+@step_up(action="Test the identity provider")
 def test_connection():
     """Test the identity provider's discovery document (an htmx fragment)."""
     return test_result()

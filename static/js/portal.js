@@ -9,3 +9,90 @@ document.addEventListener("click", async (event) => {
   const status = document.getElementById(button.dataset.copyStatus || "copy-status");
   if (status) status.textContent = "Copied to the clipboard.";
 });
+
+// The one confirmation dialog, for every irreversible action: htmx asks through
+// htmx:confirm (hx-confirm), plain forms through data-confirm. No window.confirm.
+function askToConfirm(message, acceptLabel, onAccept) {
+  const dialog = document.getElementById("confirm-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") {
+    onAccept();
+    return;
+  }
+  dialog.querySelector("#confirm-dialog-message").textContent = message;
+  const accept = dialog.querySelector("[data-confirm-accept]");
+  accept.textContent = acceptLabel || "Confirm";
+  const cancel = dialog.querySelector("[data-confirm-cancel]");
+  const close = (confirmed) => {
+    accept.onclick = null;
+    cancel.onclick = null;
+    dialog.close();
+    if (confirmed) onAccept();
+  };
+  accept.onclick = () => close(true);
+  cancel.onclick = () => close(false);
+  dialog.showModal();
+  cancel.focus();
+}
+
+document.addEventListener("htmx:confirm", (event) => {
+  const question = event.detail.question;
+  if (!question) return;
+  event.preventDefault();
+  const source = event.detail.elt.closest("[data-confirm-label]");
+  askToConfirm(question, source && source.dataset.confirmLabel, () =>
+    event.detail.issueRequest(true),
+  );
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form[data-confirm]") || form.dataset.confirmed === "yes") return;
+  event.preventDefault();
+  askToConfirm(form.dataset.confirm, form.dataset.confirmLabel, () => {
+    form.dataset.confirmed = "yes";
+    form.requestSubmit(event.submitter || undefined);
+    delete form.dataset.confirmed;
+  });
+});
+
+// Native dialogs: data-dialog-open="<id>" opens one, data-dialog-close closes its own.
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest("[data-dialog-open]");
+  if (opener) {
+    const dialog = document.getElementById(opener.dataset.dialogOpen);
+    if (dialog && typeof dialog.showModal === "function") dialog.showModal();
+    return;
+  }
+  const closer = event.target.closest("[data-dialog-close]");
+  if (closer) closer.closest("dialog").close();
+  // A click outside an open menu closes it.
+  document.querySelectorAll("details.user-menu[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.removeAttribute("open");
+  });
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details.user-menu[open]").forEach((menu) => {
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  });
+});
+// A form marked data-autosubmit finishes on its own (e.g. resuming an action after step-up);
+// its visible button does the same without JS.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-autosubmit]");
+  if (!form) return;
+  form.requestSubmit();
+  // Once only: a second submission would find its token already used.
+  form.querySelectorAll("button").forEach((button) => { button.disabled = true; });
+});
+
+// A link to a closed panel (#id of a <details>, or of something inside one) opens it.
+function openTargetedPanel() {
+  const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  const panel = target && target.closest("details");
+  if (panel && !panel.open) panel.open = true;
+}
+window.addEventListener("hashchange", openTargetedPanel);
+document.addEventListener("DOMContentLoaded", openTargetedPanel);

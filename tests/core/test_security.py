@@ -131,3 +131,16 @@ def test_client_ip_comes_from_trusted_proxies_only(test_env, tmp_path, hops, exp
         "/__ip", headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
     )
     assert response.get_data(as_text=True) == f"{expected} {'https' if hops else 'http'}"
+
+
+def test_a_revalidated_static_file_is_closed(client, recwarn) -> None:
+    """Browsers revalidate the favicon; the 304 must not leave its file open."""
+    import gc
+
+    response = client.get(
+        "/static/favicon.svg", headers={"If-Modified-Since": "Wed, 01 Jan 2099 00:00:00 GMT"}
+    )
+    assert response.status_code == 304
+    del response
+    gc.collect()
+    assert not [w for w in recwarn if issubclass(w.category, ResourceWarning)]

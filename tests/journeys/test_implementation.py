@@ -11,6 +11,7 @@ from portal.companies.models import CompanyKind, Role
 from portal.core.db import db
 from portal.notifications.models import EmailMessage
 from tests.factories import PASSWORD, Authenticator, make_company, make_user, totp_secret_on_page
+from tests.journeys.dialogs import confirm
 
 pytestmark = [pytest.mark.browser, pytest.mark.committed]
 
@@ -29,7 +30,7 @@ def sign_in(page, email: str, password: str, phone: Authenticator) -> None:
 
 
 def checklist_state(page, key: str) -> str:
-    return page.locator(f'[data-item="{key}"]').get_attribute("class")
+    return page.locator(f'.step-items [data-item="{key}"]').get_attribute("data-status")
 
 
 def welcome_link(email: str) -> str:
@@ -46,29 +47,35 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
     page, browser, live_server
 ) -> None:
     operator, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    page.on("dialog", lambda dialog: dialog.accept())
     sign_in(page, operator.email, PASSWORD, phone)
 
-    page.get_by_role("link", name="Operator console").click()
+    page.get_by_role("link", name="Payors", exact=True).click()
+    current = page.get_by_role("navigation", name="Main").get_by_role("link", name="Payors")
+    assert current.get_attribute("aria-current") == "page"
+    page.locator("summary", has_text="Create a payor").click()
     page.get_by_label("Company name").fill("Keystone Builders")
-    page.get_by_label("Short name").fill("keystone-builders")
+    page.get_by_label("Short name", exact=True).fill("keystone-builders")
     page.get_by_role("button", name="Create payor").click()
     page.wait_for_url("**/operator/payors/*")
     payor_url = page.url
 
     for feature in ("Pay", "Payment Requirements", "Lien Waivers", "Invoice Management"):
         page.get_by_role("button", name=f"Turn {feature} on").click()
+        confirm(page, f"Turn {feature} on for Keystone Builders?")
         page.get_by_role("button", name=f"Turn {feature} off").wait_for()
+        page.get_by_role("status").get_by_text(f"{feature} is on for Keystone Builders.").wait_for()
 
     for email, name in (
         ("cfo@keystone.example.com", "Cora CFO"),
         ("ctl@keystone.example.com", "Carl Controller"),
     ):
+        page.get_by_text("Add a person", exact=True).click()
         page.get_by_label("Email").fill(email)
         page.get_by_label("Full name").fill(name)
         page.get_by_role("button", name="Add person").click()
         page.get_by_text(f"{email} added").wait_for()
 
+    page.get_by_text("Designate Payments Admins from a signed form").click()
     page.get_by_label("Cora CFO (cfo@keystone.example.com)").check()
     page.get_by_label("Carl Controller (ctl@keystone.example.com)").check()
     page.get_by_label("Signed designation form (PDF)").set_input_files(
@@ -78,14 +85,15 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
     page.get_by_text("Payments Admins designated.").wait_for()
 
     page.get_by_role("button", name="Open deposit account").click()
+    confirm(page, "Open a deposit account for Keystone Builders")
     page.get_by_text("Deposit account ••••").first.wait_for()
 
     page.get_by_role("link", name="Implementation project").click()
-    assert checklist_state(page, "features") == "met"
-    assert checklist_state(page, "deposit_account") == "met"
-    assert checklist_state(page, "admins") == "met"
-    assert checklist_state(page, "mfa") == "unmet", "the new admins have not enrolled yet"
-    assert checklist_state(page, "business_entity") == "unmet"
+    assert checklist_state(page, "features") == "done"
+    assert checklist_state(page, "deposit_account") == "done"
+    assert checklist_state(page, "admins") == "done"
+    assert checklist_state(page, "mfa") == "to_do", "the new admins have not enrolled yet"
+    assert checklist_state(page, "business_entity") == "to_do"
 
     # The admin chooses a password from the welcome email, enrolls, and sets up payments.
     context = browser.new_context(base_url=live_server)
@@ -135,7 +143,7 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
     context.close()
 
     page.goto(payor_url + "/implementation")
-    assert checklist_state(page, "business_entity") == "met"
-    assert checklist_state(page, "funding_account") == "met"
-    assert checklist_state(page, "mfa") == "unmet"
+    assert checklist_state(page, "business_entity") == "done"
+    assert checklist_state(page, "funding_account") == "done"
+    assert checklist_state(page, "mfa") == "to_do"
     assert "ctl@keystone.example.com" in page.locator('[data-item="mfa"]').text_content()

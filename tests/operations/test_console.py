@@ -102,8 +102,8 @@ def test_feature_toggle_is_an_htmx_partial_with_confirmation_and_audit(client, p
             )
         )
     assert row.enabled is True
-    history = client.get(f"/operator/payors/{payor.id}/history?area=companies:feature")
-    assert "Feature activated" in history.get_data(as_text=True)
+    history = client.get(f"/operator/payors/{payor.id}/history?area=features")
+    assert "Turned on Pay" in history.get_data(as_text=True)
     client.submit(
         f"/operator/payors/{payor.id}/features/pay",
         {"enabled": "off"},
@@ -250,17 +250,24 @@ def test_change_history_filters_and_payor_view(client, payor, app) -> None:
     client.submit(
         f"/operator/payors/{payor.id}/features/pay", {"enabled": "on"}, token_from="/operator"
     )
-    history = client.get(f"/operator/payors/{payor.id}/history?area=companies:role")
+    history = client.get(f"/operator/payors/{payor.id}/history?area=roles")
     body = history.get_data(as_text=True)
-    assert "Role granted" in body and "Feature activated" not in body
+    assert f"Granted the Payments Admin role to {admin.name}" in body
+    assert "Turned on Pay" not in body
+    assert f'href="/operator/payors/{payor.id}/history.csv?area=roles"' in body
+    exported = client.get(f"/operator/payors/{payor.id}/history.csv?area=features")
+    assert exported.headers["Content-Disposition"].startswith("attachment;")
+    lines = exported.get_data(as_text=True).splitlines()
+    assert len(lines) == 2 and "Turned on Pay" in lines[1]
     payor_client = type(client)(app, app.response_class, use_cookies=True)
     sign_in(payor_client, admin, phone)
     own = payor_client.get("/company/history").get_data(as_text=True)
-    assert "Feature activated (feature pay)" in own
+    assert "Turned on Pay" in own
     assert (
         payor_client.get("/company/history", headers={"HX-Request": "true"})
         .get_data(as_text=True)
-        .startswith('<div id="history-rows">')
+        .lstrip()
+        .startswith('<div id="history-table"')
     )
 
 

@@ -143,7 +143,7 @@ def test_operator_pages_and_the_payors_read_only_view(app, client, payor) -> Non
     payor_client = type(client)(app, app.response_class, use_cookies=True)
     sign_in(payor_client, admin, admin_phone)
     own = payor_client.get("/company/implementation").get_data(as_text=True)
-    assert "Company payments overview, November 20, 2026: Sam, Dana" in own
+    assert 'Company payments overview <span class="hint">November 20, 2026: Sam, Dana' in own
     assert "Record session" not in own and "Close the project" not in own
     assert payor_client.get(f"/operator/payors/{payor.id}/implementation").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) >= 2

@@ -279,7 +279,7 @@ def test_controls_and_invitation_preview(client, admin, payor) -> None:
     )
     assert response.status_code == 303
     history = client.get("/company/history").get_data(as_text=True)
-    assert "Controls updated" in history
+    assert "Changed payment controls: disbursements, funding account choice" in history
 
 
 def test_new_disbursements_stop_when_pay_or_disbursements_are_off(payor) -> None:

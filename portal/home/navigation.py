@@ -1,0 +1,82 @@
+"""The primary navigation: only what the user's roles and the company's features allow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.companies.models import CompanyKind, Feature, Membership, Role
+from portal.companies.policies import may_view_history
+
+PAYOR_PAYMENTS_ROLES = frozenset(
+    {
+        Role.PAYMENTS_ADMIN,
+        Role.DISBURSER,
+        Role.CONTRIBUTOR,
+        Role.BENEFICIARY_APPROVER,
+        Role.INVOICE_ADMINISTRATOR,
+        Role.VIEWER,
+    }
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    # Endpoints (or "blueprint." prefixes) that belong to this section, for aria-current.
+    covers: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def is_current(self, endpoint: str | None) -> bool:
+        if not endpoint or endpoint in self.excludes:
+            return False
+        return endpoint == self.endpoint or any(
+            endpoint.startswith(prefix) if prefix.endswith(".") else endpoint == prefix
+            for prefix in self.covers
+        )
+
+
+HOME = NavItem("Home", "home.show_dashboard", ("home.",))
+PAYORS = NavItem(
+    "Payors",
+    "operations.list_payors",
+    ("operations.",),
+    excludes=("operations.list_users", "operations.show_own_implementation"),
+)
+PAYOR_USERS = NavItem("Payor users", "operations.list_users")
+IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
+PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
+PAYMENT_SETTINGS = NavItem(
+    "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
+)
+TEAM = NavItem("Team", "companies.list_members", ("companies.list_members",))
+HISTORY = NavItem("Change History", "companies.show_history", ("companies.show_history",))
+
+
+def primary_navigation(
+    membership: Membership | None, features: dict[Feature, bool]
+) -> list[NavItem]:
+    """The sections this member may open, in a fixed order."""
+    if membership is None:
+        return [HOME]
+    roles = membership.role_set
+    kind = membership.company.kind
+    items = [HOME]
+    if Role.OPERATOR in roles:
+        items += [PAYORS, PAYOR_USERS]
+    if kind is CompanyKind.PAYOR:
+        if roles & PAYOR_PAYMENTS_ROLES:
+            items.append(IMPLEMENTATION)
+        if roles & {Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR}:
+            items.append(PROJECTS)
+        if Role.PAYMENTS_ADMIN in roles and features.get(Feature.PAY):
+            items.append(PAYMENT_SETTINGS)
+    items.append(TEAM)
+    if may_view_history(membership):
+        items.append(HISTORY)
+    return items
+
+
+def company_menu(membership: Membership | None) -> list[NavItem]:
+    """Company pages that live in the user menu rather than the main navigation."""
+    return []
