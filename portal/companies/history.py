@@ -35,17 +35,6 @@ HISTORY_AREAS = {
     "system": "Trestle system checks",
 }
 
-# Every role sees its company's history; a member with no role sees none of it.
-HISTORY_ROLES = (
-    Role.OPERATOR,
-    Role.PAYMENTS_ADMIN,
-    Role.DISBURSER,
-    Role.CONTRIBUTOR,
-    Role.BENEFICIARY_APPROVER,
-    Role.INVOICE_ADMINISTRATOR,
-    Role.VIEWER,
-    Role.PAYEE_ADMIN,
-)
 
 COLUMNS = (
     Column("when", "Date (UTC)", sortable=True),

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import db, str_enum, utcnow
+from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
 
 
@@ -115,6 +116,12 @@ class Membership(TenantOwned, db.Model):
         return frozenset(r.role for r in self.roles)
 
 
+class InvitationStatus(Status):
+    SENT = "sent", "Waiting for an answer", Tone.PROGRESS
+    ACCEPTED = "accepted", "Accepted", Tone.SUCCESS
+    EXPIRED = "expired", "Expired", Tone.NEUTRAL
+
+
 class MembershipInvitation(TenantOwned, db.Model):
     """An invitation for an existing account to join a company: a single-use, expiring link
     the invitee accepts while signed in (only the link's hash is stored)."""
@@ -134,6 +141,14 @@ class MembershipInvitation(TenantOwned, db.Model):
     user: Mapped[User] = relationship(  # noqa: F821
         lazy="joined", foreign_keys="MembershipInvitation.user_id"
     )
+
+    @property
+    def status(self) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.expires_at <= utcnow():
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.SENT
 
 
 class MembershipRole(TenantOwned, db.Model):

@@ -148,7 +148,7 @@ def reset_member_mfa(membership_id: int):
 
 @blueprint.get("/company/history")
 @login_required
-@requires_role(*history.HISTORY_ROLES)
+@requires_role(*policies.HISTORY_ROLES)
 def show_history():
     """The current company's Change History, newest first, filtered by the URL."""
     state, filters = history.table_state(request.args)
@@ -166,7 +166,7 @@ def show_history():
 
 @blueprint.get("/company/history.csv")
 @login_required
-@requires_role(*history.HISTORY_ROLES)
+@requires_role(*policies.HISTORY_ROLES)
 def download_history():
     """Every Change History row the URL's filters match, as a CSV file."""
     _, filters = history.table_state(request.args)

@@ -77,6 +77,15 @@ def primary_navigation(
     return items
 
 
+COMPANY_PROFILE = NavItem("Company profile and documents", "companies.show_profile")
+
+
 def company_menu(membership: Membership | None) -> list[NavItem]:
     """Company pages that live in the user menu rather than the main navigation."""
+    if (
+        membership is not None
+        and membership.company.kind is CompanyKind.PAYOR
+        and Role.PAYMENTS_ADMIN in membership.role_set
+    ):
+        return [COMPANY_PROFILE]
     return []

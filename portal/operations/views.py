@@ -559,6 +559,9 @@ def show_own_implementation():
         project=project,
         steps=steps,
         left_before_close=queries.left_before_close(steps),
-        links=checklist_links(company, queries.PAYOR_SCREENS),
+        # Only a Payments Admin can act on the items; others see the list without links.
+        links=checklist_links(company, queries.PAYOR_SCREENS)
+        if Role.PAYMENTS_ADMIN in g.membership.role_set
+        else {},
         read_only=True,
     )

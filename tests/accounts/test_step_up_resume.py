@@ -356,9 +356,15 @@ def test_a_stale_htmx_role_grant_is_resumed_after_the_code(client) -> None:
     assert roles_of(member) == {Role.DISBURSER}
 
 
-def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
-    payor = make_paying_payor()
-    _admin, phone = sign_in_fresh_admin(client, payor)
+ACCOUNT = {
+    "routing_number": "021000021",
+    "account_number": "000123456789",
+    "account_number_confirm": "000123456789",
+    "account_type": "checking",
+}
+
+
+def add_entity(client) -> int:
     entity = client.submit(
         "/settings/payments/entities",
         {
@@ -376,18 +382,45 @@ def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
     )
     assert entity.status_code == 303, entity.get_data(as_text=True)
     with tenancy.unscoped():
-        entity_id = db.session.scalar(sa.select(BusinessEntity.id))
+        return db.session.scalar(sa.select(BusinessEntity.id))
+
+
+def test_a_stale_full_page_form_without_a_file_is_resumed(client) -> None:
+    payor = make_paying_payor()
+    _admin, phone = sign_in_fresh_admin(client, payor)
+    entity_id = add_entity(client)
+    go_stale(client)
+    page = client.get("/settings/payments").get_data(as_text=True)
+    assert 'name="step_up_code"' in page, "the stale form offers its own code field"
+    response = client.submit(
+        "/settings/payments/funding-accounts",
+        {"entity_id": str(entity_id), "nickname": "Payroll", **ACCOUNT},
+        token_from="/settings/payments",
+    )
+    location = response.headers["Location"]
+    assert "resume=" in location
+    assert count(FundingAccount) == 0
+    finishing = verify_and_open_finishing_page(client, location, phone)
+    assert "finishing: Add a funding account" in page_text(finishing)
+    done = resume(client, finishing)
+    assert done.status_code == 303 and done.headers["Location"] == "/settings/payments"
+    with tenancy.unscoped():
+        assert db.session.scalars(sa.select(FundingAccount.nickname)).all() == ["Payroll"]
+    assert "Funding account added." in page_text(client.get("/settings/payments"))
+    again = resume(client, finishing)
+    assert again.status_code == 303
+    assert EXPIRED in page_text(client.get(again.headers["Location"], follow_redirects=True))
+    assert count(FundingAccount) == 1
+
+
+def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
+    payor = make_paying_payor()
+    _admin, phone = sign_in_fresh_admin(client, payor)
+    entity_id = add_entity(client)
     for nickname in ("Operating", "Reserve"):
         added = client.submit(
             "/settings/payments/funding-accounts",
-            {
-                "entity_id": str(entity_id),
-                "nickname": nickname,
-                "routing_number": "021000021",
-                "account_number": "000123456789",
-                "account_number_confirm": "000123456789",
-                "account_type": "checking",
-            },
+            {"entity_id": str(entity_id), "nickname": nickname, **ACCOUNT},
             token_from="/settings/payments",
         )
         assert added.status_code == 303, added.get_data(as_text=True)
