@@ -8,7 +8,7 @@ HTMX_VERSION := 2.0.11
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast test-real worker lint format migrate seed lock vendor-htmx bench clean
+.PHONY: help run test test-fast test-real worker lint format migrate seed lock vendor-htmx bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ format: $(VENV)/.installed ## Format the code with ruff
 
 bench: $(VENV)/.installed ## Run the benchmark harness (needs PostgreSQL)
 	$(BIN)/python bench/run.py
+
+screenshots: $(VENV)/.installed ## Retake the README's screenshots from a fresh demo (needs Chromium)
+	$(BIN)/python tests/journeys/readme_screenshots.py
 
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf /tmp/trestle-lock && $(PYTHON) -m venv /tmp/trestle-lock

@@ -41,9 +41,11 @@ def switch_company():
     """Work in another of the user's companies."""
     form = SwitchCompanyForm()
     if form.validate_on_submit():
-        if not any(m.company_id == form.company_id.data for m in g.memberships):
+        chosen = next((m for m in g.memberships if m.company_id == form.company_id.data), None)
+        if chosen is None:
             abort(404)
-        session["company_id"] = form.company_id.data
+        session["company_id"] = chosen.company_id
+        flash(f"You are now working in {chosen.company.name}.", "success")
     return htmx.redirect_to(url_for("home.show_dashboard"))
 
 
