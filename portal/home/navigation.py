@@ -7,17 +7,6 @@ from dataclasses import dataclass
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.companies.policies import may_view_history
 
-PAYOR_PAYMENTS_ROLES = frozenset(
-    {
-        Role.PAYMENTS_ADMIN,
-        Role.DISBURSER,
-        Role.CONTRIBUTOR,
-        Role.BENEFICIARY_APPROVER,
-        Role.INVOICE_ADMINISTRATOR,
-        Role.VIEWER,
-    }
-)
-
 
 @dataclass(frozen=True)
 class NavItem:
@@ -65,7 +54,7 @@ def primary_navigation(
     if Role.OPERATOR in roles:
         items += [PAYORS, PAYOR_USERS]
     if kind is CompanyKind.PAYOR:
-        if roles & PAYOR_PAYMENTS_ROLES:
+        if roles:  # every payor role is a payments role
             items.append(IMPLEMENTATION)
         if roles & {Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR}:
             items.append(PROJECTS)

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.operations.models import ContactKind, TrainingTopic
-from portal.payment_settings.forms import STATE_CHOICES
+from portal.payment_settings.forms import AddressForm
 
 
 class CreatePayorForm(FlaskForm):
@@ -94,20 +94,9 @@ class LessonsForm(FlaskForm):
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(AddressForm):
     legal_name = StringField(
         "Legal name", validators=[DataRequired("Enter the company's legal name."), Length(max=200)]
-    )
-    address_line1 = StringField(
-        "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
-    )
-    address_line2 = StringField("Suite, unit (optional)", validators=[Optional(), Length(max=200)])
-    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)])
-    region = SelectField(
-        "State", choices=STATE_CHOICES, validators=[DataRequired("Choose a state.")]
-    )
-    postal_code = StringField(
-        "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
     )
     main_phone = StringField("Main phone (optional)", validators=[Optional(), Length(max=40)])
     primary_contact_name = StringField(

@@ -23,11 +23,9 @@ STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
 ]
 
 
-class EntityForm(FlaskForm):
-    legal_name = StringField(
-        "Legal name", validators=[DataRequired("Enter the legal name."), Length(max=200)]
-    )
-    dba = StringField("Doing business as (optional)", validators=[Optional(), Length(max=200)])
+class AddressForm(FlaskForm):
+    """A US street address, as every form that asks for one asks for it."""
+
     address_line1 = StringField(
         "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
     )
@@ -39,6 +37,13 @@ class EntityForm(FlaskForm):
     postal_code = StringField(
         "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
     )
+
+
+class EntityForm(AddressForm):
+    legal_name = StringField(
+        "Legal name", validators=[DataRequired("Enter the legal name."), Length(max=200)]
+    )
+    dba = StringField("Doing business as (optional)", validators=[Optional(), Length(max=200)])
     incorporation_state = SelectField(
         "State of incorporation",
         choices=STATE_CHOICES,

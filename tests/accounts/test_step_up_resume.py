@@ -133,7 +133,7 @@ def member_ids(payor) -> list[int]:
     return sorted(m.user_id for m in payor_members(payor.id))
 
 
-def designate(client, payor, *, data=PDF, **extra):
+def designate(client, payor, *, data=PDF, headers=None, **extra):
     token = client.csrf_token("/operator")
     return client.post(
         f"/operator/payors/{payor.id}/designations",
@@ -144,7 +144,7 @@ def designate(client, payor, *, data=PDF, **extra):
             **extra,
         },
         content_type="multipart/form-data",
-        headers={"Referer": f"http://localhost/operator/payors/{payor.id}"},
+        headers={"Referer": f"http://localhost/operator/payors/{payor.id}", **(headers or {})},
     )
 
 
@@ -193,6 +193,26 @@ def test_a_stale_upload_is_held_then_finished_once_after_the_code(app, client, p
     assert again.status_code == 303
     assert EXPIRED in page_text(client.get(again.headers["Location"]))
     assert count(AdminDesignation) == 1 and count(StoredFile) == 1
+
+
+def test_a_stale_htmx_upload_is_held_and_finished_with_its_file(app, client, payor, operator):
+    _user, phone = operator
+    go_stale(client)
+    response = designate(
+        client,
+        payor,
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": f"http://localhost/operator/payors/{payor.id}",
+        },
+    )
+    location = response.headers["HX-Redirect"]
+    assert "resume=" in location and count(AdminDesignation) == 0
+    finishing = verify_and_open_finishing_page(client, location, phone, htmx=True)
+    done = resume(client, finishing)
+    assert done.status_code == 303
+    assert designation_files() == [PDF], "the file came through the prompt"
+    assert count(AdminDesignation) == 1
 
 
 def test_a_code_sent_with_the_upload_finishes_it_in_one_request(app, client, payor, operator):

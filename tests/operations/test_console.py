@@ -10,30 +10,13 @@ from portal.companies.models import Company, CompanyKind, Feature, FeatureActiva
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.models import AuditEvent, StoredFile
-from portal.operations import services
 from portal.operations.models import AdminDesignation
 from tests.conftest import TIER
-from tests.factories import make_company, make_user, sign_in, step_up
+from tests.factories import make_company, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("database")
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def operator(client):
-    user, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user
-
-
-@pytest.fixture
-def payor(operator):
-    with tenancy.unscoped():
-        company = services.create_payor("Granite Works", "granite-works", actor_user_id=operator.id)
-    db.session.commit()
-    return company
 
 
 def count(model) -> int:

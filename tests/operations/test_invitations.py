@@ -12,33 +12,11 @@ from portal.core import tenancy
 from portal.core.db import db, utcnow
 from portal.core.models import AuditEvent
 from portal.notifications.models import EmailMessage
-from portal.operations import services
-from tests.factories import make_company, make_user, sign_in, step_up
+from tests.factories import make_company, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("database")
 
 INVITATION_LINK = re.compile(r"http://localhost/invitations/(\S+)")
-
-
-@pytest.fixture
-def operator(client):
-    user, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user
-
-
-@pytest.fixture
-def payor(operator):
-    with tenancy.unscoped():
-        company = services.create_payor("Granite Works", "granite-works", actor_user_id=operator.id)
-    db.session.commit()
-    return company
-
-
-@pytest.fixture
-def new_client(app):
-    return lambda: type(app.test_client())(app, app.response_class, use_cookies=True)
 
 
 def add_person(client, payor, email, name=""):

@@ -12,7 +12,7 @@ from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.operations import services
 from portal.operations.models import AdminDesignation
-from tests.factories import make_company, make_user, sign_in, step_up
+from tests.factories import make_company, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -28,27 +28,6 @@ PROFILE = {
     "primary_contact_name": "Rosa Diaz",
     "primary_contact_email": "Rosa@Granite.example.com",
 }
-
-
-@pytest.fixture
-def operator(client):
-    user, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user
-
-
-@pytest.fixture
-def payor(operator):
-    with tenancy.unscoped():
-        company = services.create_payor("Granite Works", "granite-works", actor_user_id=operator.id)
-    db.session.commit()
-    return company
-
-
-@pytest.fixture
-def other_client(app):
-    return lambda: type(app.test_client())(app, app.response_class, use_cookies=True)
 
 
 def audit_actions(prefix: str) -> list[str]:
@@ -137,9 +116,9 @@ def test_bad_profile_input_gets_a_field_error_and_saves_nothing(
     assert audit_actions("operations:profile:") == []
 
 
-def test_only_operators_edit_profiles(client, app, payor, other_client) -> None:
+def test_only_operators_edit_profiles(client, app, payor, new_client) -> None:
     admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
-    admin_client = other_client()
+    admin_client = new_client()
     sign_in(admin_client, admin, phone)
     assert admin_client.get(f"/operator/payors/{payor.id}/profile").status_code == 403
     response = admin_client.submit(
@@ -149,10 +128,10 @@ def test_only_operators_edit_profiles(client, app, payor, other_client) -> None:
     assert set(saved_profile(payor).values()) == {None}
 
 
-def test_payments_admins_read_their_own_profile(client, payor, other_client) -> None:
+def test_payments_admins_read_their_own_profile(client, payor, new_client) -> None:
     client.submit(f"/operator/payors/{payor.id}/profile", PROFILE, token_from="/operator")
     admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
-    admin_client = other_client()
+    admin_client = new_client()
     sign_in(admin_client, admin, phone)
     page = admin_client.get("/company/profile")
     body = page.get_data(as_text=True)
@@ -163,9 +142,9 @@ def test_payments_admins_read_their_own_profile(client, payor, other_client) -> 
 
 
 @pytest.mark.parametrize("role", [Role.DISBURSER, Role.VIEWER])
-def test_other_payor_roles_do_not_see_the_profile(payor, other_client, role) -> None:
+def test_other_payor_roles_do_not_see_the_profile(payor, new_client, role) -> None:
     user, phone = make_user(payor, (role,))
-    member_client = other_client()
+    member_client = new_client()
     sign_in(member_client, user, phone)
     assert member_client.get("/company/profile").status_code == 403
 
@@ -221,7 +200,7 @@ def test_a_form_is_reached_only_through_its_own_payor(client, payor) -> None:
     assert audit_actions("operations:designation:downloaded") == []
 
 
-def test_payments_admins_download_their_own_forms_only(client, payor, other_client) -> None:
+def test_payments_admins_download_their_own_forms_only(client, payor, new_client) -> None:
     admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
     own = designate(client, payor, [admin.id])
     with tenancy.unscoped():
@@ -229,7 +208,7 @@ def test_payments_admins_download_their_own_forms_only(client, payor, other_clie
     db.session.commit()
     other_member, _ = make_user(other)
     foreign = designate(client, other, [other_member.id])
-    admin_client = other_client()
+    admin_client = new_client()
     sign_in(admin_client, admin, phone)
     page = admin_client.get("/company/profile").get_data(as_text=True)
     assert f"/company/designations/{own.id}/download" in page
@@ -249,12 +228,12 @@ def test_payments_admins_download_their_own_forms_only(client, payor, other_clie
     ("kind", "role"),
     [(CompanyKind.PAYOR, Role.DISBURSER), (CompanyKind.PAYEE, Role.PAYEE_ADMIN)],
 )
-def test_no_one_else_downloads_forms(client, payor, other_client, kind, role) -> None:
+def test_no_one_else_downloads_forms(client, payor, new_client, kind, role) -> None:
     member, _ = make_user(payor)
     designation = designate(client, payor, [member.id])
     company = payor if kind is CompanyKind.PAYOR else make_company(kind)
     user, phone = make_user(company, (role,))
-    someone = other_client()
+    someone = new_client()
     sign_in(someone, user, phone)
     assert someone.get(f"/company/designations/{designation.id}/download").status_code == 403
     assert (
