@@ -113,6 +113,9 @@ def check_production(config: Mapping[str, Any]) -> None:
         )
     if not str(config.get("PORTAL_BASE_URL", "")).startswith("https://"):
         problems.append("PORTAL_BASE_URL must be the portal's public https:// address.")
+    if not config.get("MAIL_SERVER"):
+        # Without it emails are written to the log, and they carry sign-in links.
+        problems.append("MAIL_SERVER is not set; production emails must go to an SMTP server.")
     if problems:
         raise ConfigError("Refusing to start in production: " + " ".join(problems))
 

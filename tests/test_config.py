@@ -14,6 +14,7 @@ def production(**env: str) -> dict[str, str]:
         "SECRET_KEY": STRONG_SECRET,
         "ENCRYPTION_KEYS": GOOD_KEY,
         "PORTAL_BASE_URL": "https://pay.example.com",
+        "MAIL_SERVER": "smtp.example.com",
         **env,
     }
 
@@ -33,6 +34,7 @@ def test_a_safe_production_configuration_loads(tmp_path) -> None:
         ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG is on"),
         ({"ENCRYPTION_KEYS": ""}, "ENCRYPTION_KEYS is not set"),
         ({"PORTAL_BASE_URL": "http://pay.example.com"}, "PORTAL_BASE_URL must be"),
+        ({"MAIL_SERVER": ""}, "MAIL_SERVER is not set"),
     ],
 )
 def test_production_refuses_unsafe_settings_and_says_why(tmp_path, env, reason) -> None:

@@ -1,7 +1,9 @@
 """Hold a sensitive submission while its user proves the second factor, then replay it once.
 
-A held action is one encrypted file under ``STORAGE_DIR/step-up/``, named by the hash of a
-random token, bound to the user's signed-in session and to the path it was posted to.
+A held action is one encrypted file under ``STORAGE_DIR/step-up/``, named by its session and
+the hash of a random token, bound to the user's signed-in session, to the company the user
+was working in and to the path it was posted to. A session holds at most one action: holding
+another replaces it, so held files cannot pile up.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class HeldAction:
 
     user_id: int
     session_id: int
+    company_id: int | None
     action: str
     endpoint: str
     path: str
@@ -59,18 +62,33 @@ def _folder() -> Path:
     return storage_root() / FOLDER
 
 
-def _path_for(token: str) -> Path:
+def _path_for(token: str, session_id: int) -> Path:
     # The name on disk is a hash: someone who can list the folder learns no token.
-    return _folder() / f"{hashlib.sha256(token.encode()).hexdigest()}.held"
+    return _folder() / f"s{session_id}-{hashlib.sha256(token.encode()).hexdigest()}.held"
 
 
-def hold(*, user_id: int, session_id: int, action: str, return_to: str, from_htmx: bool) -> str:
-    """Keep the current request's form and files; return the token that resumes them."""
+def hold(
+    *,
+    user_id: int,
+    session_id: int,
+    company_id: int | None,
+    action: str,
+    return_to: str,
+    from_htmx: bool,
+) -> str:
+    """Keep the current request's form and files; return the token that resumes them.
+
+    It replaces whatever the session held before, and clears out expired ones.
+    """
+    prune_expired()
+    for earlier in _folder().glob(f"s{session_id}-*.held") if _folder().is_dir() else ():
+        earlier.unlink(missing_ok=True)
     csrf_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     skipped = MECHANISM_FIELDS | {csrf_field}
     record = {
         "user_id": user_id,
         "session_id": session_id,
+        "company_id": company_id,
         "action": action,
         "endpoint": request.endpoint,
         "path": request.path,
@@ -90,7 +108,7 @@ def hold(*, user_id: int, session_id: int, action: str, return_to: str, from_htm
         ],
     }
     token = secrets.token_urlsafe(32)
-    path = _path_for(token)
+    path = _path_for(token, session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     sealed = crypto.keyring().encrypt(json.dumps(record).encode())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -99,22 +117,28 @@ def hold(*, user_id: int, session_id: int, action: str, return_to: str, from_htm
     return token
 
 
-def peek(token: str, *, user_id: int, session_id: int) -> HeldAction | None:
-    """The action ``token`` holds for this user's session, or None when expired or not theirs."""
+def peek(token: str, *, user_id: int, session_id: int, company_id: int | None) -> HeldAction | None:
+    """The action ``token`` holds for this user's session in this company, or None when
+    expired or not theirs (an action held in one company never runs in another)."""
     if not token or len(token) > 100:
         return None
     try:
-        sealed = _path_for(token).read_bytes()
+        sealed = _path_for(token, session_id).read_bytes()
         record = json.loads(
             crypto.keyring().decrypt(sealed, ttl=int(HOLD_LIFETIME.total_seconds()))
         )
     except (FileNotFoundError, InvalidToken, ValueError):
         return None
-    if record["user_id"] != user_id or record["session_id"] != session_id:
+    if (
+        record["user_id"] != user_id
+        or record["session_id"] != session_id
+        or record["company_id"] != company_id
+    ):
         return None
     return HeldAction(
         user_id=record["user_id"],
         session_id=record["session_id"],
+        company_id=record["company_id"],
         action=record["action"],
         endpoint=record["endpoint"],
         path=record["path"],
@@ -129,9 +153,9 @@ def peek(token: str, *, user_id: int, session_id: int) -> HeldAction | None:
     )
 
 
-def claim(token: str) -> bool:
+def claim(token: str, session_id: int) -> bool:
     """Use the token up: True for exactly one caller, even when two resume at once."""
-    path = _path_for(token)
+    path = _path_for(token, session_id)
     claimed = path.with_suffix(f".claimed-{secrets.token_hex(8)}")
     try:
         os.rename(path, claimed)  # atomic: only one rename of the same file succeeds

@@ -22,8 +22,11 @@ class Queue:
 @dataclass(frozen=True)
 class Home:
     operator_payors: list[PayorProgress] | None = None
+    # For each payor, where the operator completes each of its checklist items.
+    operator_links: dict[int, dict[str, str]] = field(default_factory=dict)
     setup_left: list[ChecklistItem] | None = None
-    setup_done: bool = False
+    # Where the Payments Admin completes each item (the others are the operator's).
+    setup_links: dict[str, str] = field(default_factory=dict)
     queues: list[Queue] = field(default_factory=list)
 
 
@@ -124,14 +127,18 @@ def home_for(membership: Membership | None) -> Home:
     roles = membership.role_set
     company = membership.company
     operator_payors = None
+    operator_links = {}
     setup_left = None
-    setup_done = False
+    setup_links = {}
     if Role.OPERATOR in roles:
         operator_payors = operations.payors_by_progress()
+        operator_links = {
+            row.company.id: operations.checklist_links(row.company, operations.OPERATOR_SCREENS)
+            for row in operator_payors
+        }
     if company.kind is CompanyKind.PAYOR and Role.PAYMENTS_ADMIN in roles:
-        progress = operations.implementation_progress(company)
-        setup_left = progress.blockers
-        setup_done = not setup_left
+        setup_left = operations.implementation_progress(company).blockers
+        setup_links = operations.checklist_links(company, operations.PAYOR_SCREENS)
     queues: list[Queue] = []
     seen: set[str] = set()
     for role in sorted(roles):
@@ -141,4 +148,4 @@ def home_for(membership: Membership | None) -> Home:
                 queues.append(queue)
     if company.kind is CompanyKind.PAYEE and not roles:
         queues += INVOICE_CONTACT_QUEUES
-    return Home(operator_payors, setup_left, setup_done, queues)
+    return Home(operator_payors, operator_links, setup_left, setup_links, queues)

@@ -16,12 +16,7 @@ from portal.core.status import ActivationStatus, Status
 from portal.core.tables import Column, TablePage, TableState
 from portal.home import navigation
 from portal.home.queries import home_for
-from portal.operations.queries import (
-    OPERATOR_SCREENS,
-    PAYOR_SCREENS,
-    ChecklistItem,
-    ChecklistStep,
-)
+from portal.operations.queries import ChecklistItem, ChecklistStep
 
 blueprint = Blueprint("home", __name__)
 
@@ -53,8 +48,6 @@ def layout_helpers() -> dict:
     return {
         "primary_nav": primary_nav,
         "company_menu": company_menu,
-        "operator_screens": OPERATOR_SCREENS,
-        "payor_screens": PAYOR_SCREENS,
     }
 
 
@@ -134,6 +127,7 @@ def all_statuses() -> list[type[Status]]:
     pending = list(Status.__subclasses__())
     while pending:
         cls = pending.pop(0)
-        found.append(cls)
+        if cls.__module__.startswith("portal."):
+            found.append(cls)
         pending.extend(cls.__subclasses__())
     return sorted(found, key=lambda cls: (cls.__module__, cls.__name__))

@@ -83,7 +83,7 @@ class PayorRow:
 PAYOR_COLUMNS = (
     Column("name", "Payor", sortable=True),
     Column("slug", "Short name", sortable=True),
-    Column("implementation", "Implementation", sortable=True),
+    Column("implementation", "Implementation"),
 )
 
 
@@ -110,7 +110,6 @@ def payor_table(state: TableState) -> TablePage:
             {
                 "name": sa.func.lower(Company.name),
                 "slug": Company.slug,
-                "implementation": ImplementationProject.created_at,
             },
             tiebreak=Company.id,
         )
@@ -118,10 +117,10 @@ def payor_table(state: TableState) -> TablePage:
     return dataclasses.replace(page, rows=rows)
 
 
-def search_payors(text: str = "", limit: int = 100) -> list[PayorRow]:
-    """Payors matching ``text`` by name, with their implementation project."""
+def all_payors() -> list[PayorRow]:
+    """Every payor with its implementation project, by name."""
     with tenancy.unscoped():
-        rows = db.session.execute(payors_statement(text).order_by(Company.name).limit(limit)).all()
+        rows = db.session.execute(payors_statement().order_by(Company.name)).all()
     return [PayorRow(company, project) for company, project in rows]
 
 
@@ -475,6 +474,17 @@ OPERATOR_SCREENS: dict[str, tuple[str, str]] = {
 }
 
 
+def checklist_links(company: Company, screens: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """For each checklist item, the URL of the screen (of ``screens``) that completes it."""
+    from flask import url_for
+
+    links = {}
+    for key, (endpoint, anchor) in screens.items():
+        args = {"company_id": company.id} if endpoint.startswith("operations.") else {}
+        links[key] = url_for(endpoint, **args) + (f"#{anchor}" if anchor else "")
+    return links
+
+
 def left_before_close(steps: list[ChecklistStep]) -> list[ChecklistItem]:
     """What must still be done before the project may close."""
     items = [item for step in steps for item in step.items]
@@ -516,10 +526,12 @@ def implementation_progress(company: Company) -> PayorProgress:
     return PayorProgress(company, project, status, percent, blockers)
 
 
-def payors_by_progress(limit: int = 100) -> list[PayorProgress]:
-    """Payors still on their way, most stuck first (least done, then longest under way);
-    closed projects last."""
-    rows = [implementation_progress(row.company) for row in search_payors(limit=limit)]
+def payors_by_progress() -> list[PayorProgress]:
+    """Every payor, most stuck first (least done, then longest under way); closed last.
+
+    The checklist is computed per payor (about ten statements each): fine for the payors an
+    operations team onboards at once, and the performance issue makes it set-based."""
+    rows = [implementation_progress(row.company) for row in all_payors()]
     return sorted(
         rows,
         key=lambda p: (

@@ -16,7 +16,13 @@ from portal.banking.queries import deposit_account_of
 from portal.companies import history as company_history
 from portal.companies import queries as company_queries
 from portal.companies import services as company_services
-from portal.companies.models import CompanyKind, Feature, MembershipInvitation, Role
+from portal.companies.models import (
+    ROLES_BY_KIND,
+    CompanyKind,
+    Feature,
+    MembershipInvitation,
+    Role,
+)
 from portal.core import htmx, storage, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
@@ -293,15 +299,6 @@ def download_designation(company_id: int, doc_id: int):
 # --------------------------------------------------------------------------- implementation
 
 
-def checklist_links(company, screens) -> dict[str, str]:
-    """For each checklist item, the URL of the screen that completes it."""
-    links = {}
-    for key, (endpoint, anchor) in screens.items():
-        args = {"company_id": company.id} if endpoint.startswith("operations.") else {}
-        links[key] = url_for(endpoint, **args) + (f"#{anchor}" if anchor else "")
-    return links
-
-
 def _implementation_page(company, **forms):
     project = services.project_of(company)
     steps = queries.implementation_checklist(company, project)
@@ -310,7 +307,7 @@ def _implementation_page(company, **forms):
         "project": project,
         "steps": steps,
         "left_before_close": queries.left_before_close(steps),
-        "links": checklist_links(company, queries.OPERATOR_SCREENS),
+        "links": queries.checklist_links(company, queries.OPERATOR_SCREENS),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "training_form": forms.get("training_form") or TrainingForm(),
         "lessons_form": forms.get("lessons_form")
@@ -546,6 +543,7 @@ def reset_user_mfa(user_id: int):
 
 @blueprint.get("/company/implementation")
 @login_required
+@requires_role(*ROLES_BY_KIND[CompanyKind.PAYOR])
 def show_own_implementation():
     """The payor's own implementation project, read-only."""
     company = g.get("company")
@@ -560,7 +558,7 @@ def show_own_implementation():
         steps=steps,
         left_before_close=queries.left_before_close(steps),
         # Only a Payments Admin can act on the items; others see the list without links.
-        links=checklist_links(company, queries.PAYOR_SCREENS)
+        links=queries.checklist_links(company, queries.PAYOR_SCREENS)
         if Role.PAYMENTS_ADMIN in g.membership.role_set
         else {},
         read_only=True,

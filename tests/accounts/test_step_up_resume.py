@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from portal.accounts import guards, held_actions
 from portal.accounts.models import User
-from portal.companies.models import CompanyKind, MembershipRole, Role
+from portal.companies import services as companies
+from portal.companies.models import CompanyKind, Membership, MembershipRole, Role
 from portal.core import storage, tenancy
 from portal.core.db import db
 from portal.core.models import StoredFile
@@ -281,11 +282,14 @@ def test_a_held_action_is_only_for_its_own_session_and_path(app, client, payor, 
     third = PortalClient(app, app.response_class, use_cookies=True)
     sign_in(third, stranger, stranger_phone)
     step_up(third, stranger_phone)
-    third.submit(
+    refused = third.submit(
         f"/operator/payors/{payor.id}/designations",
         {"step_up_resume": token},
         token_from="/operator",
     )
+    assert refused.status_code == 303
+    assert EXPIRED in page_text(third.get(refused.headers["Location"]))
+    assert count(AdminDesignation) == 0
 
     # Its own session, but posted to another sensitive action.
     step_up(client, phone)
@@ -493,3 +497,43 @@ def test_the_code_field_shows_only_when_the_session_is_not_fresh(app, needed, mo
     assert "Code from your authenticator app" in rendered
     assert 'name="step_up_code"' in rendered
     assert 'autocomplete="one-time-code"' in rendered and 'inputmode="numeric"' in rendered
+
+
+def test_a_held_action_never_runs_in_another_company(client) -> None:
+    """Held in one payor, the user switches company before the code: nothing runs there."""
+    first, second = make_paying_payor(), make_paying_payor()
+    user, phone = sign_in_fresh_admin(client, first)
+    with tenancy.unscoped():
+        companies.add_member(second, user, actor_user_id=None)
+        membership = db.session.scalar(
+            sa.select(Membership).filter_by(user_id=user.id, company_id=second.id)
+        )
+        companies.grant_role(membership, Role.PAYMENTS_ADMIN, actor_user_id=None)
+    db.session.commit()
+    entity_id = add_entity(client)  # in the first payor
+    go_stale(client)
+    response = client.submit(
+        "/settings/payments/funding-accounts",
+        {"entity_id": str(entity_id), "nickname": "Payroll", **ACCOUNT},
+        token_from="/settings/payments",
+    )
+    location = response.headers["Location"]
+    assert "resume=" in location
+    switched = client.submit(
+        "/companies/switch", {"company_id": second.id}, token_from="/dashboard"
+    )
+    assert switched.status_code == 303
+    prompt = page_text(client.get(location))
+    assert "To confirm" not in prompt, "the prompt does not offer another company's action"
+    response = client.submit(location, {"code": phone.code()}, token_from=location)
+    finishing = client.get(response.headers["Location"])
+    assert "finishing" not in page_text(finishing)
+    assert count(FundingAccount) == 0
+
+
+def test_a_session_holds_one_action_at_a_time(app, client, payor, operator) -> None:
+    go_stale(client)
+    first = resume_token(designate(client, payor).headers["Location"])
+    second = resume_token(designate(client, payor).headers["Location"])
+    assert first != second
+    assert len(held_files(app)) == 1, "holding another replaced the first"
