@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config as portal_config
 from portal.core import crypto, security
-from portal.core.db import db, engine_options
+from portal.core.db import db, engine_options, expect_writes_on_unsafe_requests
 from portal.core.outbox import OutboxRelay
 
 csrf = CSRFProtect()
@@ -65,6 +65,7 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    expect_writes_on_unsafe_requests(app)
     csrf.init_app(app)
     htmx_extension.init_app(app)
     crypto.init_app(app)

@@ -43,7 +43,7 @@ from portal.companies import queries as company_queries
 from portal.companies.models import Feature, Membership, Role
 from portal.core import htmx, tenancy
 from portal.core.audit import RequestContext, current_request_context
-from portal.core.db import db
+from portal.core.db import db, expecting_writes
 from portal.core.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -96,11 +96,19 @@ def init_app(app: Flask) -> None:
 def _identify_request() -> Any:
     """Scope the request to the user's current company and fill in the audit context."""
     g.tenant_token = tenancy.scope_to(None)
+    if request.endpoint == "static":
+        return None  # static files never touch the session or the database
     if not current_user.is_authenticated:
         return None
     session_row = g.get("user_session")
     if session_row is not None:
-        services.touch_session(session_row)
+        if services.activity_due(session_row):
+            # Its own short write, committed now: the request may only read, and a read
+            # transaction must not become a write on SQLite.
+            db.session.commit()
+            with expecting_writes():
+                services.note_activity(session_row.id)
+                db.session.commit()
         context = current_request_context.get()
         current_request_context.set(
             RequestContext(
@@ -263,6 +271,7 @@ def _hold_and_ask(label: str) -> Any:
     token = held_actions.hold(
         user_id=current_user.id,
         session_id=session_row.id,
+        company_id=g.company.id if g.get("company") else None,
         action=label,
         return_to=back,
         from_htmx=bool(request.htmx),
@@ -275,7 +284,13 @@ def held_action(token: str | None) -> held_actions.HeldAction | None:
     session_row = g.get("user_session")
     if not token or session_row is None or not current_user.is_authenticated:
         return None
-    return held_actions.peek(token, user_id=current_user.id, session_id=session_row.id)
+    company = g.get("company")
+    return held_actions.peek(
+        token,
+        user_id=current_user.id,
+        session_id=session_row.id,
+        company_id=company.id if company else None,
+    )
 
 
 def _resume(
@@ -295,7 +310,7 @@ def _resume(
         )
     if not fresh:
         return htmx.redirect_to(url_for("accounts.verify", next=held.return_to, resume=token))
-    if not held_actions.claim(token):
+    if not held_actions.claim(token, held.session_id):
         flash(EXPIRED_MESSAGE, "error")
         return htmx.redirect_to(held.return_to)
     held_actions.restore_into_request(held)

@@ -225,11 +225,19 @@ def load_session_user(cookie_id: str) -> tuple[User, UserSession] | None:
     return user, session_row
 
 
-def touch_session(session_row: UserSession) -> None:
-    """Note activity at most once a minute (not a write per request)."""
-    now = utcnow()
-    if now - session_row.last_seen_at > timedelta(minutes=1):
-        session_row.last_seen_at = now
+ACTIVITY_INTERVAL = timedelta(minutes=1)
+
+
+def activity_due(session_row: UserSession) -> bool:
+    """Activity is noted at most once a minute (not a write per request)."""
+    return utcnow() - session_row.last_seen_at > ACTIVITY_INTERVAL
+
+
+def note_activity(session_id: int) -> None:
+    """Record that the session was used just now."""
+    db.session.execute(
+        sa.update(UserSession).where(UserSession.id == session_id).values(last_seen_at=utcnow())
+    )
 
 
 def end_session(user: User) -> None:

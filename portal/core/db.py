@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,7 +106,52 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+# SQLite cannot upgrade a read transaction to a write once another writer has committed: it
+# fails at once with "database is locked", whatever the busy timeout. Transactions that will
+# write therefore take the write lock when they begin (BEGIN IMMEDIATE) and queue for it.
+_writes_expected: ContextVar[bool] = ContextVar("writes_expected", default=False)
+
+
+@contextmanager
+def expecting_writes() -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock up front (no effect elsewhere)."""
+    token = _writes_expected.set(True)
+    try:
+        yield
+    finally:
+        _writes_expected.reset(token)
+
+
+def expect_writes() -> Any:
+    """Like ``expecting_writes`` for a whole request; pass the result to ``stop_expecting``."""
+    return _writes_expected.set(True)
+
+
+def stop_expecting(token: Any) -> None:
+    _writes_expected.reset(token)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def expect_writes_on_unsafe_requests(app: Any) -> None:
+    """A POST (or other unsafe request) writes: its transactions take the write lock first."""
+    from flask import g, request
+
+    def start() -> None:
+        if request.method not in SAFE_METHODS:
+            g.writes_token = expect_writes()
+
+    def end(exc: BaseException | None) -> None:
+        token = g.pop("writes_token", None)
+        if token is not None:
+            stop_expecting(token)
+
+    app.before_request(start)
+    app.teardown_request(end)
+
+
 @sa.event.listens_for(sa.engine.Engine, "begin")
 def _sqlite_begin(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes_expected.get() else "BEGIN")

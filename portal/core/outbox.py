@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
 from portal.core import audit, tenancy
-from portal.core.db import PortalSession, db, utcnow
+from portal.core.db import PortalSession, db, expecting_writes, utcnow
 from portal.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class OutboxRelay:
         Never raises: a failure is logged and the rows stay for the next sweep.
         """
         try:
-            with self.app.app_context():
+            with self.app.app_context(), expecting_writes():
                 try:
                     claimed = self._claim(ids, limit)
                 finally:
@@ -123,7 +123,12 @@ class OutboxRelay:
         if self.in_process:
             for message_id in claimed:
                 # As in a worker process: no company scope, no request to attribute to.
-                with self.app.app_context(), tenancy.unscoped(), audit.request_context():
+                with (
+                    self.app.app_context(),
+                    tenancy.unscoped(),
+                    audit.request_context(),
+                    expecting_writes(),
+                ):
                     try:
                         execute(message_id)
                     except Exception:
