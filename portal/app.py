@@ -64,12 +64,13 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    # First: its hooks refuse hostile requests before anything (CSRF included) reads them.
+    security.init_app(app)
     db.init_app(app)
     expect_writes_on_unsafe_requests(app)
     csrf.init_app(app)
     htmx_extension.init_app(app)
     crypto.init_app(app)
-    security.init_app(app)
     from portal.accounts import guards
     from portal.sso.services import oauth
 
@@ -85,6 +86,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.core.urls import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     from portal.accounts.views import blueprint as accounts
     from portal.companies.views import blueprint as companies
     from portal.core.views import blueprint as core

@@ -20,6 +20,26 @@ from portal.core.db import db, utcnow
 from tests.conftest import require_peer
 
 PASSWORD = "correct horse battery staple"
+# What a Payments Admin types into the business entity and funding account forms.
+ENTITY_FORM = {
+    "legal_name": "Granite Works LLC",
+    "dba": "Granite",
+    "address_line1": "1 Quarry Rd",
+    "address_line2": "",
+    "city": "Barre",
+    "region": "VT",
+    "postal_code": "05641",
+    "incorporation_state": "DE",
+    "ein": "12-3456789",
+}
+ACCOUNT_FORM = {
+    "nickname": "Operating",
+    "routing_number": "021000021",
+    "account_number": "000123456789",
+    "account_number_confirm": "000123456789",
+    "account_type": "checking",
+}
+
 _sequence = itertools.count(1)
 
 

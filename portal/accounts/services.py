@@ -22,6 +22,7 @@ from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserS
 from portal.core import audit, ratelimit
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
+from portal.core.text import clean_text, is_ascii_digits
 from portal.notifications.services import queue_email
 
 
@@ -184,7 +185,7 @@ def start_session(
             expires_at=now + (REMEMBER_LIFETIME if remember else SESSION_LIFETIME),
             remember=remember,
             ip_address=ip_address,
-            user_agent=(user_agent or "")[:400] or None,
+            user_agent=clean_text((user_agent or "")[:400]) or None,
             sso_issuer=sso_issuer,
             sso_subject=sso_subject,
         )
@@ -205,7 +206,7 @@ def start_session(
 def load_session_user(cookie_id: str) -> tuple[User, UserSession] | None:
     """Resolve a flask-login id (``user_id:session_key``) to a live session, or None."""
     user_id, _, key = cookie_id.partition(":")
-    if not user_id.isdigit() or not key:
+    if not is_ascii_digits(user_id) or not key:
         return None
     row = db.session.execute(
         sa.select(User, UserSession)
@@ -327,7 +328,7 @@ def check_totp(
     """
     code = normalize_code(code)
     secret = secret or user.totp_secret
-    if secret is None or len(code) != 6 or not code.isdigit():
+    if secret is None or len(code) != 6 or not is_ascii_digits(code):
         return CodeResult.INVALID
     at = at or utcnow()
     step = match_step(secret, code, at, window=1)

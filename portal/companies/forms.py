@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
+from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from portal.companies.models import Role
+from portal.core.forms import WholeNumberField
 
 
 class SwitchCompanyForm(FlaskForm):
-    company_id = IntegerField("Company", validators=[DataRequired()])
+    company_id = WholeNumberField("Company", validators=[DataRequired()])
 
 
 class RoleForm(FlaskForm):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.core.db import PortalSession, db, utcnow
 from portal.core.models import AuditEvent
+from portal.core.text import clean_text
 
 GENESIS_HASH = "0" * 64
 # Any constant works; it only has to be the same in every process that appends.
@@ -77,11 +78,11 @@ def record(
         company_id=company_id,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
-        before=before,
-        after=after,
+        before=clean_values(before),
+        after=clean_values(after),
         request_id=context.request_id,
         ip_address=context.ip_address,
-        user_agent=(context.user_agent or "")[:400] or None,
+        user_agent=clean_text((context.user_agent or "")[:400]) or None,
     )
     target = session if session is not None else db.session()
     if not target.in_transaction():
@@ -89,6 +90,21 @@ def record(
         target.begin()
     target.info.setdefault("audit_pending", []).append(event)
     return event
+
+
+def clean_values(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Before/after values with every string cleaned, however deep."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean_text(value)
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return None if values is None else clean(values)
 
 
 def event_digest(event: AuditEvent) -> str:

@@ -1,10 +1,14 @@
-"""Show a domain error on the form that caused it."""
+"""Form pieces every feature shares: domain errors on their field, whole-number fields."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from wtforms import IntegerField
+from wtforms.validators import NumberRange
 
 from portal.core.errors import DomainError
+from portal.core.text import is_ascii_digits
+from portal.core.urls import MAX_ID
 
 
 def show_error(form: FlaskForm, error: DomainError) -> None:
@@ -14,3 +18,18 @@ def show_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed with the digits 0-9 (Python's int() also takes Arabic-Indic and
+    other digits) and no larger than the database holds."""
+
+    def __init__(self, label: str | None = None, validators: list | None = None, **kwargs):
+        super().__init__(label, [*(validators or []), NumberRange(max=MAX_ID)], **kwargs)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = valuelist[0].strip() if valuelist else ""
+        if text and not is_ascii_digits(text.removeprefix("-")):
+            self.data = None
+            raise ValueError("Enter a whole number using the digits 0 to 9.")
+        super().process_formdata(valuelist)

@@ -9,6 +9,7 @@ from flask import Flask, Response, current_app, g, request
 
 from portal.core import htmx
 from portal.core.audit import RequestContext, current_request_context
+from portal.core.errors import InvalidInput
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -27,11 +28,38 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
+# Control characters have no business in a header or a form field (tabs and line breaks in
+# fields excepted): a NUL byte, for one, makes PostgreSQL refuse the whole transaction.
+_CONTROL_IN_FIELD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+CONTROL_CHARACTER_MESSAGE = (
+    "That request contains a control character (such as a NUL byte) that Trestle does not "
+    "accept. Nothing was changed: remove it and try again."
+)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_control_characters)
     app.before_request(_start_request)
     app.after_request(_secure_response)
     app.after_request(_close_unsent_file)
     app.teardown_request(_end_request)
+
+
+def refuse_control_characters() -> None:
+    """Refuse, before anything reads it, a request carrying control characters anywhere."""
+    headers = (v for item in request.headers.items() for v in item)
+    fields = (
+        v
+        for source in (request.args, request.form)
+        for item in source.items(multi=True)
+        for v in item
+    )
+    names = (f.filename or "" for f in request.files.values())
+    if any(_CONTROL_IN_HEADER.search(v) for v in headers) or any(
+        _CONTROL_IN_FIELD.search(v) for v in (*fields, *names)
+    ):
+        raise InvalidInput(CONTROL_CHARACTER_MESSAGE)
 
 
 def _start_request() -> None:

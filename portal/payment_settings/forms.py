@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     PasswordField,
     SelectField,
     StringField,
@@ -15,6 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.forms import WholeNumberField
+from portal.core.urls import MAX_ID
 from portal.payment_settings.models import AccountType, FundingAccountMode, PersonRole
 from portal.payment_settings.services import US_STATES
 
@@ -64,7 +65,10 @@ class PersonForm(FlaskForm):
         "Full legal name", validators=[DataRequired("Enter their name."), Length(max=200)]
     )
     title = StringField("Title (optional)", validators=[Optional(), Length(max=100)])
-    ownership_percent = IntegerField("Ownership %", validators=[Optional(), NumberRange(0, 100)])
+    ownership_percent = WholeNumberField(
+        "Ownership %",
+        validators=[Optional(), NumberRange(0, 100, message="Enter a percentage from 0 to 100.")],
+    )
     date_of_birth = DateField(
         "Date of birth", validators=[DataRequired("Enter their date of birth.")]
     )
@@ -98,8 +102,12 @@ class FundingAccountForm(FlaskForm):
         ],
     )
     bank_id = StringField("Bank id (optional)", validators=[Optional(), Length(max=40)])
-    next_check_number = IntegerField(
-        "Next check number (optional)", validators=[Optional(), NumberRange(min=1)]
+    next_check_number = WholeNumberField(
+        "Next check number (optional)",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_ID, message="Enter a check number from 1 to 2,147,483,647."),
+        ],
     )
     make_default = BooleanField("Make this the default funding account")
 

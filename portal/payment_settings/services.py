@@ -15,6 +15,7 @@ from portal.companies.models import Company, CompanyKind
 from portal.core import audit
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput
+from portal.core.text import is_ascii_digits
 from portal.payment_settings.models import (
     AccountType,
     BusinessEntity,
@@ -98,7 +99,9 @@ def validate_postal_code(value: str) -> str:
     postal = value.strip()
     five, _, four = postal.partition("-")
     if not (
-        len(five) == 5 and five.isdigit() and (not four or (len(four) == 4 and four.isdigit()))
+        len(five) == 5
+        and is_ascii_digits(five)
+        and (not four or (len(four) == 4 and is_ascii_digits(four)))
     ):
         raise InvalidInput("Enter a ZIP code like 94107 or 94107-1234.", field="postal_code")
     return postal
@@ -298,7 +301,7 @@ def add_funding_account(
         raise InvalidInput("Another funding account already has that nickname.", field="nickname")
     routing = validate_routing_number(data.routing_number)
     number = data.account_number.strip().replace(" ", "")
-    if not number.isdigit() or not 4 <= len(number) <= 17:
+    if not is_ascii_digits(number) or not 4 <= len(number) <= 17:
         raise InvalidInput("Account numbers are 4 to 17 digits.", field="account_number")
     if number != data.account_number_confirm.strip().replace(" ", ""):
         raise InvalidInput("The two account numbers do not match.", field="account_number_confirm")

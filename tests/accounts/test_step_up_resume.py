@@ -24,6 +24,8 @@ from portal.operations.models import AdminDesignation
 from portal.payment_settings.models import BusinessEntity, FundingAccount
 from tests.conftest import PortalClient
 from tests.factories import (
+    ACCOUNT_FORM,
+    ENTITY_FORM,
     make_company,
     make_paying_payor,
     make_user,
@@ -380,28 +382,10 @@ def test_a_stale_htmx_role_grant_is_resumed_after_the_code(client) -> None:
     assert roles_of(member) == {Role.DISBURSER}
 
 
-ACCOUNT = {
-    "routing_number": "021000021",
-    "account_number": "000123456789",
-    "account_number_confirm": "000123456789",
-    "account_type": "checking",
-}
-
-
 def add_entity(client) -> int:
     entity = client.submit(
         "/settings/payments/entities",
-        {
-            "legal_name": "Granite Works LLC",
-            "dba": "",
-            "address_line1": "1 Quarry Rd",
-            "address_line2": "",
-            "city": "Barre",
-            "region": "VT",
-            "postal_code": "05641",
-            "incorporation_state": "DE",
-            "ein": "12-3456789",
-        },
+        ENTITY_FORM,
         token_from="/settings/payments",
     )
     assert entity.status_code == 303, entity.get_data(as_text=True)
@@ -418,7 +402,7 @@ def test_a_stale_full_page_form_without_a_file_is_resumed(client) -> None:
     assert 'name="step_up_code"' in page, "the stale form offers its own code field"
     response = client.submit(
         "/settings/payments/funding-accounts",
-        {"entity_id": str(entity_id), "nickname": "Payroll", **ACCOUNT},
+        {**ACCOUNT_FORM, "entity_id": str(entity_id), "nickname": "Payroll"},
         token_from="/settings/payments",
     )
     location = response.headers["Location"]
@@ -444,7 +428,7 @@ def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
     for nickname in ("Operating", "Reserve"):
         added = client.submit(
             "/settings/payments/funding-accounts",
-            {"entity_id": str(entity_id), "nickname": nickname, **ACCOUNT},
+            {**ACCOUNT_FORM, "entity_id": str(entity_id), "nickname": nickname},
             token_from="/settings/payments",
         )
         assert added.status_code == 303, added.get_data(as_text=True)
@@ -514,7 +498,7 @@ def test_a_held_action_never_runs_in_another_company(client) -> None:
     go_stale(client)
     response = client.submit(
         "/settings/payments/funding-accounts",
-        {"entity_id": str(entity_id), "nickname": "Payroll", **ACCOUNT},
+        {**ACCOUNT_FORM, "entity_id": str(entity_id), "nickname": "Payroll"},
         token_from="/settings/payments",
     )
     location = response.headers["Location"]

@@ -9,6 +9,8 @@ from portal.core import tenancy
 from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.payment_settings.models import BusinessEntity, EntityPerson, FundingAccount
+from tests.factories import ACCOUNT_FORM as ACCOUNT
+from tests.factories import ENTITY_FORM as ENTITY
 from tests.factories import (
     make_paying_payor,
     make_user,
@@ -17,25 +19,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.usefixtures("database")
-
-ENTITY = {
-    "legal_name": "Granite Works LLC",
-    "dba": "Granite",
-    "address_line1": "1 Quarry Rd",
-    "address_line2": "",
-    "city": "Barre",
-    "region": "VT",
-    "postal_code": "05641",
-    "incorporation_state": "DE",
-    "ein": "12-3456789",
-}
-ACCOUNT = {
-    "nickname": "Operating",
-    "routing_number": "021000021",
-    "account_number": "000123456789",
-    "account_number_confirm": "000123456789",
-    "account_type": "checking",
-}
 
 
 @pytest.fixture
