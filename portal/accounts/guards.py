@@ -227,7 +227,10 @@ def step_up(max_age: timedelta | None = None, *, action: str | None = None) -> C
 CODE_FIELD = "step_up_code"
 RESUME_FIELD = "step_up_resume"
 RETURN_FIELD = "step_up_return"
-EXPIRED_MESSAGE = "That action expired before it was confirmed; nothing was changed. Do it again."
+EXPIRED_MESSAGE = (
+    "That action was already finished, or it expired before it was confirmed. Nothing more "
+    "was changed: check the page, and do it again if it is not done."
+)
 
 
 def _first_line(text: str | None) -> str:
@@ -314,7 +317,8 @@ def _resume(
         flash(EXPIRED_MESSAGE, "error")
         return htmx.redirect_to(held.return_to)
     held_actions.restore_into_request(held)
-    flash(f"Code accepted for “{label}”.", "success")
+    # No "code accepted" notice: the view's own message says what happened, and a form
+    # error must not sit under a green banner.
     response = make_response(view(*args, **kwargs))
     if held.from_htmx and _is_bare_fragment(response):
         # The view answered for an htmx swap whose target is not on this page: go back

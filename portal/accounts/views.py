@@ -261,6 +261,7 @@ def verify():
         held=held,
         action=url_for("accounts.verify", next=next_path, resume=token),
         button="Verify",
+        cancel_url=next_path,
     )
 
 

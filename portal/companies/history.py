@@ -649,8 +649,13 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+# Dates outside these years are no filter anyone means (and 9999-12-31 + 1 day overflows).
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+
+
 def _as_date(value: str) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return parsed if parsed is None or EARLIEST <= parsed <= LATEST else None

@@ -30,11 +30,16 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 # Control characters have no business in a header or a form field (tabs and line breaks in
 # fields excepted): a NUL byte, for one, makes PostgreSQL refuse the whole transaction.
-_CONTROL_IN_FIELD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional overrides and invisible spaces are refused too: they make a name read
+# differently from what it is ("RTL" shown as "LTR") in lists, history and exports.
+_CONTROL_IN_FIELD = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 _CONTROL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CONTROL_CHARACTER_MESSAGE = (
-    "That request contains a control character (such as a NUL byte) that Trestle does not "
-    "accept. Nothing was changed: remove it and try again."
+    "That request contains a control or invisible formatting character (such as a NUL byte "
+    "or a right-to-left override) that Trestle does not accept. Nothing was changed: remove "
+    "it and try again."
 )
 
 

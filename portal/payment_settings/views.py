@@ -23,6 +23,11 @@ def admin_only(view):
     return login_required(requires_role(Role.PAYMENTS_ADMIN)(requires_feature(Feature.PAY)(view)))
 
 
+def person_form_for(entity_id: int, **kwargs) -> PersonForm:
+    """The owner-or-controller form of one entity: its fields are named after the entity."""
+    return PersonForm(prefix=f"entity-{entity_id}", **kwargs)
+
+
 def _page(**forms):
     company = g.company
     entities = queries.entities(company.id)
@@ -35,7 +40,13 @@ def _page(**forms):
         "gaps": {e.id: services.entity_gaps(e) for e in entities},
         "accounts": queries.funding_accounts(company.id),
         "entity_form": forms.get("entity_form") or EntityForm(),
-        "person_form": forms.get("person_form") or PersonForm(),
+        # One form per entity, each with its own field ids (a page may show several).
+        "person_forms": {
+            e.id: forms["person_form"]
+            if forms.get("person_entity_id") == e.id
+            else person_form_for(e.id, formdata=None)
+            for e in entities
+        },
         "person_entity_id": forms.get("person_entity_id"),
         "account_form": account_form,
         "controls_form": forms.get("controls_form") or ControlsForm(obj=controls, formdata=None),
@@ -74,7 +85,7 @@ def add_entity():
 def add_person(entity_id: int):
     """Add a beneficial owner or controller to an entity."""
     entity = queries.entity(entity_id)
-    form = PersonForm()
+    form = person_form_for(entity.id)
     if form.validate_on_submit():
         try:
             services.add_person(
@@ -91,7 +102,7 @@ def add_person(entity_id: int):
             show_error(form, error)
         else:
             db.session.commit()
-            flash(f"{form.full_name.data} added to {entity.legal_name}.", "success")
+            flash(f"{form.full_name.data} added to {entity.legal_name.rstrip('.')}.", "success")
             return htmx.redirect_to(url_for("payment_settings.show"))
     return render_template(
         "payment_settings/show.html", **_page(person_form=form, person_entity_id=entity.id)
@@ -105,7 +116,7 @@ def remove_person(entity_id: int, person_id: int):
     person = queries.person(entity_id, person_id)
     services.remove_person(person, actor_user_id=current_user.id)
     db.session.commit()
-    flash(f"{person.full_name} removed from {person.entity.legal_name}.", "success")
+    flash(f"{person.full_name} removed from {person.entity.legal_name.rstrip('.')}.", "success")
     return htmx.redirect_to(url_for("payment_settings.show"))
 
 

@@ -96,3 +96,39 @@ function openTargetedPanel() {
 }
 window.addEventListener("hashchange", openTargetedPanel);
 document.addEventListener("DOMContentLoaded", openTargetedPanel);
+
+// After an htmx swap, keep the keyboard where it was: on the same action's button in the
+// new content (found by the form's action, which a toggle keeps), else on the swapped region.
+let swapFocus = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const active = document.activeElement;
+  const form = active && active.form;
+  swapFocus = {
+    action: form ? form.getAttribute("action") : null,
+    region: event.detail.target && event.detail.target.id,
+  };
+});
+document.addEventListener("htmx:afterSettle", () => {
+  if (!swapFocus || (document.activeElement && document.activeElement !== document.body)) return;
+  const { action, region } = swapFocus;
+  swapFocus = null;
+  const again = action && document.querySelector(`form[action="${CSS.escape(action)}"] button`);
+  if (again) {
+    again.focus();
+    return;
+  }
+  const target = region && document.getElementById(region);
+  if (target) {
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+});
+
+// A page that comes back with form errors puts the keyboard on the first field to fix.
+document.addEventListener("DOMContentLoaded", () => {
+  const invalid = document.querySelector('main [aria-invalid="true"]');
+  if (!invalid) return;
+  const panel = invalid.closest("details");
+  if (panel) panel.open = true;
+  invalid.focus();
+});

@@ -287,3 +287,11 @@ def test_payments_roles_see_their_history(client, kind, role) -> None:
     response = client.get("/company/history")
     assert response.status_code == 200
     assert "Granted the " + role.label + " role to " + user.name in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("until", ["9999-12-31", "0001-01-01", "2026-13-45", "abc"])
+def test_dates_nobody_means_are_ignored_not_a_500(client, summit, sam, until) -> None:
+    response = client.get(f"/company/history?until={until}")
+    assert response.status_code == 200
+    assert f'value="{until}"' not in response.get_data(as_text=True)
+    assert client.get(f"/company/history.csv?since={until}").status_code == 200

@@ -73,6 +73,8 @@ def test_ids_past_the_integer_range_are_not_found_on_every_route(app, client) ->
         ("another header", {"headers": {"X-Anything": "a\x01b"}}),
         ("form field", {"data": {"email": "a\x00@example.com", "password": "x"}}),
         ("query argument", {"query_string": {"next": "/dash\x00board"}}),
+        ("right-to-left override", {"data": {"email": "\u202eadmin@example.com", "password": "x"}}),
+        ("zero-width space", {"data": {"email": "ad\u200bmin@example.com", "password": "x"}}),
     ],
 )
 def test_control_characters_are_refused_with_a_clear_message(client, where, kwargs) -> None:

@@ -4,7 +4,7 @@ demo, found by following the links on the pages themselves, is checked in Chromi
 - it is the page that was asked for (no redirect to a prompt instead), answered 200;
 - no horizontal overflow at 390 px and at 1280 px wide;
 - the current navigation item carries ``aria-current="page"``;
-- no inline ``style`` attribute and no ``<style>`` element;
+- no inline ``style`` attribute and no ``<style>`` element, and no id used twice;
 - no CSP violation and no console error (the strict CSP stays on: axe is evaluated through
   the DevTools protocol, which the page's CSP does not govern);
 - axe-core finds no serious or critical WCAG 2 A/AA violation.
@@ -118,6 +118,13 @@ def check_page(page, path: str, axe_source: str, *, signed_in: bool) -> list[str
     styled = page.evaluate(
         "[document.querySelectorAll('[style]').length, document.querySelectorAll('style').length]"
     )
+    duplicates = page.evaluate(
+        "(() => { const seen = {}; for (const e of document.querySelectorAll('[id]'))"
+        " seen[e.id] = (seen[e.id] || 0) + 1;"
+        " return Object.keys(seen).filter(id => seen[id] > 1); })()"
+    )
+    if duplicates:
+        problems.append(f"duplicate ids: {duplicates}")
     if styled != [0, 0]:
         problems.append(f"inline styles: {styled[0]} style attributes, {styled[1]} <style>")
     if signed_in:

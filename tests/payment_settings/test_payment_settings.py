@@ -47,6 +47,11 @@ def entity_id() -> int:
         return db.session.scalar(sa.select(BusinessEntity.id))
 
 
+def person_fields(entity_id: int, **fields: str) -> dict[str, str]:
+    """The owner-or-controller form's fields, named after their entity as the page names them."""
+    return {f"entity-{entity_id}-{name}": value for name, value in fields.items()}
+
+
 def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
     assert add_entity(client).status_code == 303
     eid = entity_id()
@@ -54,25 +59,27 @@ def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
     assert "Incomplete: add a controller" in page and "EIN ••-•••6789" in page
     response = client.submit(
         f"/settings/payments/entities/{eid}/people",
-        {
-            "role": "controller",
-            "full_name": "Casey Controller",
-            "title": "CFO",
-            "date_of_birth": "1980-04-02",
-            "ssn": "123-45-6789",
-        },
+        person_fields(
+            eid,
+            role="controller",
+            full_name="Casey Controller",
+            title="CFO",
+            date_of_birth="1980-04-02",
+            ssn="123-45-6789",
+        ),
         token_from="/settings/payments",
     )
     assert response.status_code == 303
     client.submit(
         f"/settings/payments/entities/{eid}/people",
-        {
-            "role": "beneficial_owner",
-            "full_name": "Olive Owner",
-            "ownership_percent": "60",
-            "date_of_birth": "1970-01-01",
-            "ssn": "234-56-7890",
-        },
+        person_fields(
+            eid,
+            role="beneficial_owner",
+            full_name="Olive Owner",
+            ownership_percent="60",
+            date_of_birth="1970-01-01",
+            ssn="234-56-7890",
+        ),
         token_from="/settings/payments",
     )
     page = client.get("/settings/payments").get_data(as_text=True)
@@ -114,7 +121,9 @@ def test_bad_people_are_refused(client, admin, person, message) -> None:
     add_entity(client)
     data = {"full_name": "Pat", "date_of_birth": "1980-01-01", "ssn": "123-45-6789", **person}
     response = client.submit(
-        f"/settings/payments/entities/{entity_id()}/people", data, token_from="/settings/payments"
+        f"/settings/payments/entities/{entity_id()}/people",
+        person_fields(entity_id(), **data),
+        token_from="/settings/payments",
     )
     assert message in response.get_data(as_text=True)
     assert count(EntityPerson) == 0
@@ -125,13 +134,14 @@ def test_owners_cannot_exceed_one_hundred_percent(client, admin) -> None:
     for name, percent in (("A", "60"), ("B", "50")):
         client.submit(
             f"/settings/payments/entities/{entity_id()}/people",
-            {
-                "role": "beneficial_owner",
-                "full_name": name,
-                "ownership_percent": percent,
-                "date_of_birth": "1970-01-01",
-                "ssn": "123-45-6789",
-            },
+            person_fields(
+                entity_id(),
+                role="beneficial_owner",
+                full_name=name,
+                ownership_percent=percent,
+                date_of_birth="1970-01-01",
+                ssn="123-45-6789",
+            ),
             token_from="/settings/payments",
         )
     assert count(EntityPerson) == 1
@@ -345,3 +355,15 @@ def test_the_database_allows_one_default_account_per_payor(client, admin, payor)
     with pytest.raises(sa.exc.IntegrityError):
         db.session.execute(sa.text("UPDATE funding_account SET is_default = true"))
     db.session.rollback()
+
+
+def test_a_page_with_two_entities_has_no_duplicate_ids(client, admin) -> None:
+    import re
+    from collections import Counter
+
+    add_entity(client)
+    add_entity(client, legal_name="Granite Holdings LLC")
+    page = client.get("/settings/payments").get_data(as_text=True)
+    ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+    assert [name for name, seen in ids.items() if seen > 1] == []
+    assert page.count('for="entity-') >= 2 * 6, "each entity's labels point at its own fields"
