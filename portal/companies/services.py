@@ -234,7 +234,22 @@ def grant_role(membership: Membership, role: Role, *, actor_user_id: int | None)
     return grant
 
 
+# A company always keeps someone who can manage it: the last holder of these cannot go.
+LAST_ADMIN_ADVICE = {
+    Role.PAYMENTS_ADMIN: (
+        "Ask your Trestle operator to designate another Payments Admin (from a signed "
+        "designation form) first, then remove this one."
+    ),
+    Role.PAYEE_ADMIN: (
+        "Give the Payee Payments Admin role to a teammate first, then remove this one."
+    ),
+}
+
+
 def revoke_role(membership: Membership, role: Role, *, actor_user_id: int | None) -> None:
+    if role in LAST_ADMIN_ADVICE:
+        _keep_an_admin(membership, role)
+    db.session.expire(membership, ["roles"])
     grant = next((r for r in membership.roles if r.role == role), None)
     if grant is None:
         raise InvalidInput(f"They do not hold the {role.label} role.", field="role")
@@ -248,6 +263,24 @@ def revoke_role(membership: Membership, role: Role, *, actor_user_id: int | None
         object_id=membership.id,
         before={"user_id": membership.user_id, "role": role.value},
     )
+
+
+def _keep_an_admin(membership: Membership, role: Role) -> None:
+    """Refuse to remove the company's last ``role`` holder. The company row is locked first,
+    so two admins removing each other at once are decided one after the other."""
+    db.session.execute(
+        sa.select(Company.id).where(Company.id == membership.company_id).with_for_update()
+    )
+    holders = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(MembershipRole)
+        .where(MembershipRole.company_id == membership.company_id, MembershipRole.role == role)
+    )
+    if holders <= 1:
+        raise NotAllowed(
+            f"{membership.user.name} is the only {role.label} of {membership.company.name}: "
+            "the company would have nobody to manage it. " + LAST_ADMIN_ADVICE[role]
+        )
 
 
 def set_feature(

@@ -121,7 +121,8 @@ def remove_role(membership_id: int, role: str):
     try:
         services.revoke_role(membership, parsed, actor_user_id=current_user.id)
     except DomainError as error:
-        form.role.errors = [error.message]
+        db.session.rollback()
+        flash(error.message, "error")
     else:
         db.session.commit()
         flash(f"{membership.user.name} is no longer {parsed.label}.", "success")

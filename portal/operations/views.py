@@ -217,9 +217,14 @@ def remove_admin(company_id: int, membership_id: int):
     """Remove a Payments Admin."""
     company = queries.payor(company_id)
     membership = queries.payor_membership(company.id, membership_id)
-    services.remove_admin(membership, actor_user_id=current_user.id)
-    db.session.commit()
-    flash(f"{membership.user.email} is no longer a Payments Admin.", "success")
+    try:
+        services.remove_admin(membership, actor_user_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"{membership.user.email} is no longer a Payments Admin.", "success")
     return htmx.redirect_to(url_for("operations.show_payor", company_id=company.id))
 
 

@@ -187,16 +187,27 @@ def test_only_members_can_be_designated(client, payor) -> None:
     assert count(AdminDesignation) == 0
 
 
-def test_operator_removes_an_admin(client, payor) -> None:
-    add_people(client, payor, "cfo@granite.example.com")
+def test_operator_removes_an_admin_but_never_the_last(client, payor) -> None:
+    add_people(client, payor, "cfo@granite.example.com", "ceo@granite.example.com")
     designate(client, payor, member_ids(payor).values())
-    member = membership_of_email(payor, "cfo@granite.example.com")
+    cfo = membership_of_email(payor, "cfo@granite.example.com")
+    ceo = membership_of_email(payor, "ceo@granite.example.com")
     response = client.submit(
-        f"/operator/payors/{payor.id}/admins/{member.id}/remove", {}, token_from="/operator"
+        f"/operator/payors/{payor.id}/admins/{cfo.id}/remove", {}, token_from="/operator"
     )
     assert response.status_code == 303
     db.session.expire_all()
     assert Role.PAYMENTS_ADMIN not in membership_of_email(payor, "cfo@granite.example.com").role_set
+
+    response = client.submit(
+        f"/operator/payors/{payor.id}/admins/{ceo.id}/remove", {}, token_from="/operator"
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is the only Payments Admin of Granite Works" in page
+    assert "designate another Payments Admin" in page
+    db.session.expire_all()
+    assert Role.PAYMENTS_ADMIN in membership_of_email(payor, "ceo@granite.example.com").role_set
 
 
 def test_operator_opens_the_deposit_account_once(client, payor) -> None:
