@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the known default that production refuses
+# How long a remember-me sign-in lasts (its session row and its cookie alike).
+REMEMBER_LIFETIME = timedelta(days=30)
 MIN_SECRET_KEY_LENGTH = 32
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -81,6 +84,10 @@ def load_config(environ: Mapping[str, str], instance_path: str) -> dict[str, Any
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        # The remember-me cookie never outlives the session row it names.
+        "REMEMBER_COOKIE_DURATION": REMEMBER_LIFETIME,
+        # Payments users (anyone holding a role) are signed out after this long idle.
+        "SESSION_IDLE_MINUTES": int(environ.get("SESSION_IDLE_MINUTES", "30")),
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],

@@ -101,6 +101,22 @@ def _identify_request() -> Any:
     if not current_user.is_authenticated:
         return None
     session_row = g.get("user_session")
+    memberships = company_queries.memberships_of(current_user.id)
+    idle_limit = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    if session_row is not None and services.idle_too_long(
+        session_row, holds_a_role=any(m.role_set for m in memberships), limit=idle_limit
+    ):
+        db.session.commit()  # end the read that loaded the session, then write on its own
+        with expecting_writes():
+            services.end_idle_session(session_row)
+            db.session.commit()
+        sign_out()
+        flash(
+            f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes "
+            "without activity. Sign in again to continue.",
+            "info",
+        )
+        return htmx.redirect_to(url_for("accounts.login", next=return_path()))
     if session_row is not None:
         if services.activity_due(session_row):
             # Its own short write, committed now: the request may only read, and a read
@@ -119,7 +135,6 @@ def _identify_request() -> Any:
                 sso_subject=session_row.sso_subject,
             )
         )
-    memberships = company_queries.memberships_of(current_user.id)
     g.memberships = memberships
     chosen = next((m for m in memberships if m.company_id == session.get("company_id")), None)
     chosen = chosen or (memberships[0] if memberships else None)

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import Flask, current_app
 
 from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserSession
+from portal.config import REMEMBER_LIFETIME
 from portal.core import audit, ratelimit
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
@@ -43,7 +44,6 @@ def password_hasher() -> PasswordHasher:
 
 MIN_PASSWORD_LENGTH = 12
 SESSION_LIFETIME = timedelta(hours=12)
-REMEMBER_LIFETIME = timedelta(days=30)
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
 RECOVERY_CODE_COUNT = 10
 TOTP_INTERVAL = 30
@@ -227,6 +227,21 @@ def load_session_user(cookie_id: str) -> tuple[User, UserSession] | None:
 
 
 ACTIVITY_INTERVAL = timedelta(minutes=1)
+
+
+def idle_too_long(session_row: UserSession, *, holds_a_role: bool, limit: timedelta) -> bool:
+    """A payments user's session ends after ``limit`` without a request."""
+    return holds_a_role and utcnow() - session_row.last_seen_at > limit
+
+
+def end_idle_session(session_row: UserSession) -> None:
+    session_row.revoked_at = utcnow()
+    audit.record(
+        "accounts:session:idle_timeout",
+        actor_user_id=session_row.user_id,
+        object_type="user",
+        object_id=session_row.user_id,
+    )
 
 
 def activity_due(session_row: UserSession) -> bool:

@@ -355,6 +355,9 @@ ACTIONS: dict[str, Action] = {
         lambda e, n: f"Paused sign-in for {_after(e, 'email')} after too many attempts",
     ),
     "accounts:logout:succeeded": Action("security", lambda e, n: "Signed out"),
+    "accounts:session:idle_timeout": Action(
+        "security", lambda e, n: f"Signed {n.user(e.object_id)} out after a time without activity"
+    ),
     "accounts:sessions:revoked": Action(
         "security",
         lambda e, n: (

@@ -85,6 +85,7 @@ def create_project():
 @blueprint.post("/projects/<int:project_id>/pay")
 @login_required
 @requires_role(Role.PAYMENTS_ADMIN)
+@step_up(action="Turn Pay on or off for a project")
 def set_pay(project_id: int):
     """Switch Pay on or off for one project (answers with the project's row)."""
     project = queries.project(project_id)

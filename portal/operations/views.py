@@ -133,6 +133,7 @@ def show_payor(company_id: int):
 @blueprint.post("/operator/payors/<int:company_id>/features/<feature>")
 @login_required
 @operator_only
+@step_up(action="Turn a feature on or off")
 def toggle_feature(company_id: int, feature: str):
     """Switch one feature on or off; answers with the features panel."""
     company = queries.payor(company_id)

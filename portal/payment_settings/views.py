@@ -65,6 +65,7 @@ def show():
 
 @blueprint.post("/entities")
 @admin_only
+@step_up(action="Save a business entity (with its EIN)")
 def add_entity():
     """Add a business entity."""
     form = EntityForm()
@@ -82,6 +83,7 @@ def add_entity():
 
 @blueprint.post("/entities/<int:entity_id>/people")
 @admin_only
+@step_up(action="Add an owner or controller")
 def add_person(entity_id: int):
     """Add a beneficial owner or controller to an entity."""
     entity = queries.entity(entity_id)
@@ -111,6 +113,7 @@ def add_person(entity_id: int):
 
 @blueprint.post("/entities/<int:entity_id>/people/<int:person_id>/remove")
 @admin_only
+@step_up(action="Remove an owner or controller")
 def remove_person(entity_id: int, person_id: int):
     """Remove an owner or controller."""
     person = queries.person(entity_id, person_id)
@@ -181,6 +184,7 @@ def change_funding_account(account_id: int, action: str):
 
 @blueprint.post("/controls")
 @admin_only
+@step_up(action="Save the payment controls")
 def update_controls():
     """Save project controls, disbursement switch and the payee invitation message."""
     form = ControlsForm()

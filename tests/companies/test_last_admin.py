@@ -45,7 +45,7 @@ def test_the_only_payee_admin_cannot_remove_their_own_role(client) -> None:
     assert "Give the Payee Payments Admin role to a teammate first" in text
     assert admins_of(payee, Role.PAYEE_ADMIN) == 1
 
-    teammate, _ = make_user(payee, (Role.PAYEE_ADMIN,))
+    make_user(payee, (Role.PAYEE_ADMIN,))  # a teammate who can manage the company
     response = client.submit(
         f"/company/members/{membership.id}/roles/payee_admin/remove",
         {},
