@@ -1,4 +1,9 @@
-"""Count failures in sliding windows, in the database (works with or without Redis)."""
+"""Count failures in sliding windows, in the database (works with or without Redis).
+
+Deciding and counting are one step: ``is_limited`` first locks the scope-and-key's gate row
+until the transaction ends, so concurrent attempts for one account, user or address are
+decided one after another, each seeing the failures recorded before it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import db, utcnow
@@ -24,6 +30,27 @@ class ThrottleEvent(db.Model):
     __table_args__ = (sa.Index("ix_throttle_event_lookup", "scope", "key", "occurred_at"),)
 
 
+class ThrottleGate(db.Model):
+    """One row per scope and key, locked while an attempt is decided and counted."""
+
+    __tablename__ = "throttle_gate"
+
+    scope: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+
+
+def _lock(scope: str, key: str) -> None:
+    """Take the gate's row lock (creating the row the first time), held until commit."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(ThrottleGate).values(scope=scope, key=key).on_conflict_do_nothing())
+    db.session.execute(
+        sa.select(ThrottleGate.scope)
+        .where(ThrottleGate.scope == scope, ThrottleGate.key == key)
+        .with_for_update()
+    )
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most ``count`` events per ``window``."""
@@ -33,7 +60,13 @@ class Limit:
 
 
 def is_limited(scope: str, key: str, limits: tuple[Limit, ...]) -> bool:
-    """True when any of ``limits`` is already reached for this scope and key."""
+    """True when any of ``limits`` is already reached for this scope and key.
+
+    Locks the scope-and-key first (see the module docstring): call it before the check it
+    guards, and ``record`` a failure in the same transaction.
+    """
+    key = key[:200]
+    _lock(scope, key)
     now = utcnow()
     longest = max(limit.window for limit in limits)
     times = db.session.scalars(
@@ -47,7 +80,7 @@ def is_limited(scope: str, key: str, limits: tuple[Limit, ...]) -> bool:
 
 
 def record(scope: str, key: str) -> None:
-    db.session.add(ThrottleEvent(scope=scope, key=key, occurred_at=utcnow()))
+    db.session.add(ThrottleEvent(scope=scope, key=key[:200], occurred_at=utcnow()))
 
 
 def clear(scope: str, key: str) -> None:
@@ -57,7 +90,15 @@ def clear(scope: str, key: str) -> None:
 
 
 def prune(older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete old events, and the gates no event needs any more; return the events deleted."""
     result = db.session.execute(
         sa.delete(ThrottleEvent).where(ThrottleEvent.occurred_at < utcnow() - older_than)
+    )
+    db.session.execute(
+        sa.delete(ThrottleGate).where(
+            ~sa.exists().where(
+                ThrottleEvent.scope == ThrottleGate.scope, ThrottleEvent.key == ThrottleGate.key
+            )
+        )
     )
     return result.rowcount
