@@ -102,10 +102,12 @@ def crypto_generate_key() -> None:
 
 @crypto_cli.command("rotate")
 def crypto_rotate() -> None:
-    """Re-encrypt every sensitive value under the first key of ENCRYPTION_KEYS."""
+    """Re-encrypt every sensitive value under the first key of ENCRYPTION_KEYS, and recompute
+    the blind indexes under the key derived from it."""
     with db.engine.begin() as connection:
         count = crypto.rotate_all(connection, db.metadata)
-    click.echo(f"re-encrypted {count} value(s)")
+        indexed = crypto.rebuild_blind_indexes(connection)
+    click.echo(f"re-encrypted {count} value(s); recomputed {indexed} blind index(es)")
 
 
 @jobs_cli.command("relay")

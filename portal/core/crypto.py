@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,9 +39,37 @@ def build_keyring(keys: list[str], secret_key: str) -> MultiFernet:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["trestle.keyring"] = build_keyring(
+    ring = build_keyring(app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"])
+    app.extensions["trestle.keyring"] = ring
+    app.extensions["trestle.blind_index_key"] = _blind_index_key(
         app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"]
     )
+
+
+def _blind_index_key(keys: list[str], secret_key: str) -> bytes:
+    """The blind-index key, derived from the newest encryption key: it rotates with them."""
+    newest = keys[0].encode() if keys else secret_key.encode()
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"trestle-blind-index", info=b"blind-index"
+    ).derive(newest)
+
+
+def blind_index(value: str) -> str:
+    """A keyed hash to find equal secret values without decrypting any (HMAC-SHA256).
+
+    Callers normalise ``value`` first (e.g. ``routing:account`` digits only).
+    """
+    key = current_app.extensions["trestle.blind_index_key"]
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+# Features whose blind indexes must be recomputed when the keys rotate register here.
+BLIND_INDEX_REBUILDERS: list[Callable[[sa.Connection], int]] = []
+
+
+def rebuild_blind_indexes(connection: sa.Connection) -> int:
+    """Recompute every registered blind index under the current key; return rows rewritten."""
+    return sum(rebuild(connection) for rebuild in BLIND_INDEX_REBUILDERS)
 
 
 def keyring() -> MultiFernet:

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core import crypto
 from portal.core.crypto import EncryptedString
 from portal.core.db import db, str_enum, utcnow
 from portal.core.status import Status, Tone
@@ -98,6 +99,8 @@ class FundingAccount(TenantOwned, db.Model):
     routing_number: Mapped[str] = mapped_column(sa.String(9))
     account_number: Mapped[str] = mapped_column(EncryptedString())
     account_last4: Mapped[str] = mapped_column(sa.String(4))
+    # Keyed hash of routing and account number: finds the same account without decrypting.
+    account_fingerprint: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     account_type: Mapped[AccountType] = mapped_column(str_enum(AccountType, 20))
     bank_id: Mapped[str | None] = mapped_column(sa.String(40))
     next_check_number: Mapped[int | None]
@@ -118,6 +121,16 @@ class FundingAccount(TenantOwned, db.Model):
             "next_check_number IS NULL OR next_check_number > 0", name="check_number_positive"
         ),
         sa.CheckConstraint("NOT (is_default AND NOT active)", name="default_is_active"),
+        # One active account per routing and account number per payor (nicknames that differ
+        # only in case are refused by the service: an expression index does not reflect).
+        sa.Index(
+            "uq_funding_account_active_fingerprint",
+            "company_id",
+            "account_fingerprint",
+            unique=True,
+            postgresql_where=sa.text("active"),
+            sqlite_where=sa.text("active"),
+        ),
         # At most one default per payor, even when two admins change it at the same moment.
         sa.Index(
             "uq_funding_account_one_default",
@@ -146,3 +159,26 @@ class PaymentControls(TenantOwned, db.Model):
     )
     invitation_message: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def account_fingerprint(routing_number: str, account_number: str) -> str:
+    """The blind index of a bank account: routing and account number, digits only."""
+    return crypto.blind_index(f"{routing_number}:{account_number}")
+
+
+def rebuild_fingerprints(connection: sa.Connection) -> int:
+    """Recompute every funding account's fingerprint under the current key."""
+    table = FundingAccount.__table__
+    rows = connection.execute(
+        sa.select(table.c.id, table.c.routing_number, table.c.account_number)
+    ).all()
+    for row_id, routing, number in rows:  # the column type decrypts the number
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id == row_id)
+            .values(account_fingerprint=account_fingerprint(routing, number))
+        )
+    return len(rows)
+
+
+crypto.BLIND_INDEX_REBUILDERS.append(rebuild_fingerprints)

@@ -24,6 +24,7 @@ from portal.payment_settings.models import (
     FundingAccountMode,
     PaymentControls,
     PersonRole,
+    account_fingerprint,
 )
 
 US_STATES = frozenset(
@@ -295,7 +296,8 @@ def add_funding_account(
     nickname = data.nickname.strip()
     if db.session.scalar(
         sa.select(FundingAccount.id).where(
-            FundingAccount.company_id == company.id, FundingAccount.nickname == nickname
+            FundingAccount.company_id == company.id,
+            sa.func.lower(FundingAccount.nickname) == nickname.lower(),
         )
     ):
         raise InvalidInput("Another funding account already has that nickname.", field="nickname")
@@ -305,6 +307,20 @@ def add_funding_account(
         raise InvalidInput("Account numbers are 4 to 17 digits.", field="account_number")
     if number != data.account_number_confirm.strip().replace(" ", ""):
         raise InvalidInput("The two account numbers do not match.", field="account_number_confirm")
+    fingerprint = account_fingerprint(routing, number)
+    same = db.session.scalar(
+        sa.select(FundingAccount).where(
+            FundingAccount.company_id == company.id,
+            FundingAccount.account_fingerprint == fingerprint,
+            FundingAccount.active.is_(True),
+        )
+    )
+    if same is not None:
+        raise InvalidInput(
+            f"That account is already a funding account (“{same.nickname}”, "
+            f"••••{same.account_last4}). Use it, or deactivate it before adding it again.",
+            field="account_number",
+        )
     first = not db.session.scalar(
         sa.select(FundingAccount.id).where(
             FundingAccount.company_id == company.id, FundingAccount.active.is_(True)
@@ -317,6 +333,7 @@ def add_funding_account(
         routing_number=routing,
         account_number=number,
         account_last4=number[-4:],
+        account_fingerprint=fingerprint,
         account_type=data.account_type,
         bank_id=(data.bank_id or "").strip() or None,
         next_check_number=data.next_check_number,

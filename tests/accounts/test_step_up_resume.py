@@ -424,10 +424,16 @@ def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
     payor = make_paying_payor()
     _admin, phone = sign_in_fresh_admin(client, payor)
     entity_id = add_entity(client)
-    for nickname in ("Operating", "Reserve"):
+    for nickname, number in (("Operating", "000123456789"), ("Reserve", "000987654321")):
         added = client.submit(
             "/settings/payments/funding-accounts",
-            {**ACCOUNT_FORM, "entity_id": str(entity_id), "nickname": nickname},
+            {
+                **ACCOUNT_FORM,
+                "entity_id": str(entity_id),
+                "nickname": nickname,
+                "account_number": number,
+                "account_number_confirm": number,
+            },
             token_from="/settings/payments",
         )
         assert added.status_code == 303, added.get_data(as_text=True)

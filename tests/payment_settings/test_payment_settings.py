@@ -147,6 +147,9 @@ def test_owners_cannot_exceed_one_hundred_percent(client, admin) -> None:
     assert count(EntityPerson) == 1
 
 
+OTHER_NUMBER = {"account_number": "000987654321", "account_number_confirm": "000987654321"}
+
+
 def add_account(client, **changes):
     return client.submit(
         "/settings/payments/funding-accounts",
@@ -201,7 +204,7 @@ def test_duplicate_nicknames_are_refused(client, admin) -> None:
 def test_the_default_account_cannot_be_deactivated(client, admin) -> None:
     add_entity(client)
     add_account(client)
-    add_account(client, nickname="Reserve")
+    add_account(client, nickname="Reserve", **OTHER_NUMBER)
     with tenancy.unscoped():
         operating, reserve = db.session.scalars(
             sa.select(FundingAccount).order_by(FundingAccount.id)
@@ -310,7 +313,7 @@ def test_an_account_fixed_to_projects_cannot_be_deactivated(client, admin, payor
 
     add_entity(client)
     add_account(client)
-    add_account(client, nickname="Reserve")
+    add_account(client, nickname="Reserve", **OTHER_NUMBER)
     with tenancy.unscoped():
         _, reserve = db.session.scalars(sa.select(FundingAccount).order_by(FundingAccount.id)).all()
         from portal.payment_settings import services as settings
@@ -351,7 +354,7 @@ def test_an_account_fixed_to_projects_cannot_be_deactivated(client, admin, payor
 def test_the_database_allows_one_default_account_per_payor(client, admin, payor) -> None:
     add_entity(client)
     add_account(client)
-    add_account(client, nickname="Reserve")
+    add_account(client, nickname="Reserve", **OTHER_NUMBER)
     with pytest.raises(sa.exc.IntegrityError):
         db.session.execute(sa.text("UPDATE funding_account SET is_default = true"))
     db.session.rollback()
@@ -367,3 +370,113 @@ def test_a_page_with_two_entities_has_no_duplicate_ids(client, admin) -> None:
     ids = Counter(re.findall(r'\sid="([^"]+)"', page))
     assert [name for name, seen in ids.items() if seen > 1] == []
     assert page.count('for="entity-') >= 2 * 6, "each entity's labels point at its own fields"
+
+
+def test_the_same_account_cannot_be_added_twice_even_under_another_entity(client, admin) -> None:
+    add_entity(client)
+    add_entity(client, legal_name="Granite Holdings LLC")
+    with tenancy.unscoped():
+        first, second = db.session.scalars(
+            sa.select(BusinessEntity.id).order_by(BusinessEntity.id)
+        ).all()
+    assert add_account(client, entity_id=str(first)).status_code == 303
+    response = add_account(client, entity_id=str(second), nickname="Payroll")
+    assert response.status_code == 200
+    assert "That account is already a funding account (“Operating”, ••••6789)" in (
+        response.get_data(as_text=True)
+    )
+    assert count(FundingAccount) == 1
+
+
+def test_nicknames_are_compared_without_case(client, admin) -> None:
+    add_entity(client)
+    add_account(client)
+    response = add_account(client, nickname="  OPERATING ", **OTHER_NUMBER)
+    assert "already has that nickname" in response.get_data(as_text=True)
+    assert count(FundingAccount) == 1
+
+
+def test_a_deactivated_account_may_be_added_again(client, admin) -> None:
+    add_entity(client)
+    add_account(client)
+    add_account(client, nickname="Reserve", **OTHER_NUMBER)
+    with tenancy.unscoped():
+        reserve = db.session.scalar(sa.select(FundingAccount).filter_by(nickname="Reserve"))
+    client.submit(
+        f"/settings/payments/funding-accounts/{reserve.id}/deactivate",
+        {},
+        token_from="/settings/payments",
+    )
+    assert add_account(client, nickname="Reserve again", **OTHER_NUMBER).status_code == 303
+    assert count(FundingAccount) == 3
+
+
+def test_the_database_allows_one_active_account_per_number(client, admin) -> None:
+    add_entity(client)
+    add_account(client)
+    add_account(client, nickname="Reserve", **OTHER_NUMBER)
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(
+            sa.text(
+                "UPDATE funding_account SET account_fingerprint = "
+                "(SELECT min(account_fingerprint) FROM funding_account)"
+            )
+        )
+    db.session.rollback()
+
+
+def test_the_fingerprint_is_a_keyed_hash_that_rotates_with_the_keys(app, client, admin) -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from portal.core import crypto
+    from portal.payment_settings.models import account_fingerprint
+
+    add_entity(client)
+    add_account(client)
+    with tenancy.unscoped():
+        account = db.session.scalar(sa.select(FundingAccount))
+    before = account.account_fingerprint
+    assert before == account_fingerprint("021000021", "000123456789")
+    assert "000123456789" not in before and len(before) == 64
+    new_key = Fernet.generate_key().decode()
+    saved = dict(app.extensions)
+    try:
+        old_ring = app.extensions["trestle.keyring"]
+        app.extensions["trestle.keyring"] = MultiFernet(
+            [Fernet(new_key), *old_ring._fernets]  # the new key first, the old ones after
+        )
+        app.extensions["trestle.blind_index_key"] = crypto._blind_index_key(
+            [new_key], app.config["SECRET_KEY"]
+        )
+        assert crypto.rebuild_blind_indexes(db.session.connection()) >= 1
+        db.session.expire_all()
+        after = db.session.get(FundingAccount, account.id).account_fingerprint
+        assert after != before and after == account_fingerprint("021000021", "000123456789")
+    finally:
+        app.extensions.update(saved)
+
+
+@pytest.mark.committed
+def test_crypto_rotate_rewrites_the_real_tables(app, client, admin) -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    assert add_entity(client).status_code == 303
+    db.session.commit()  # end this test's read, so it sees what the requests committed
+    assert add_account(client).status_code == 303
+    db.session.commit()
+    raw = "SELECT account_number, account_fingerprint FROM funding_account"
+    token_before, fingerprint_before = db.session.execute(sa.text(raw)).one()
+    new = Fernet(Fernet.generate_key())
+    saved = dict(app.extensions)
+    try:
+        app.extensions["trestle.keyring"] = MultiFernet([new, *saved["trestle.keyring"]._fernets])
+        app.extensions["trestle.blind_index_key"] = b"k" * 32
+        result = app.test_cli_runner().invoke(args=["crypto", "rotate"])
+        assert result.exit_code == 0, result.output
+        assert "recomputed 1 blind index(es)" in result.output
+        db.session.rollback()
+        token_after, fingerprint_after = db.session.execute(sa.text(raw)).one()
+        assert token_after != token_before and fingerprint_after != fingerprint_before
+        assert new.decrypt(token_after.encode()).decode() == "000123456789", "new key alone"
+    finally:
+        app.extensions.update(saved)
