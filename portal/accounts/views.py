@@ -46,10 +46,12 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
+            # Before the password is looked at: a right and a wrong password get the same
+            # answer when the account's company requires single sign-on.
+            sso_services.refuse_password_when_sso_required(form.email.data)
             user = services.authenticate_password(
                 form.email.data, form.password.data, request.remote_addr
             )
-            sso_services.ensure_password_login_allowed(user)
         except services.TooManyAttempts as error:
             _fail(form, error)
             status = 429 if not request.htmx else 200

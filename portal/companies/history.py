@@ -330,6 +330,10 @@ ACTIONS: dict[str, Action] = {
         "implementation", lambda e, n: "Closed the implementation project"
     ),
     # Sign-in and security
+    "sso:sessions:password_ended": Action(
+        "security",
+        lambda e, n: f"Signed out {_after(e, 'count', 0)} password session(s): SSO is now required",
+    ),
     "sso:connection:configured": Action("security", _sso_configured),
     "sso:login:unlinked": Action(
         "security",

@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 from authlib.integrations.flask_client import OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
 
-from portal.accounts.models import FederatedIdentity, User
+from portal.accounts.models import FederatedIdentity, User, UserSession
 from portal.companies.models import Company, Membership
 from portal.core import audit, ratelimit, tenancy
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.sso.models import SsoConnection, SsoMode
 
@@ -100,12 +101,17 @@ def configure(
         }
         if client_secret:
             connection.client_secret = client_secret
+    became_required = mode is SsoMode.REQUIRED and (
+        before is None or before["mode"] != SsoMode.REQUIRED.value or not connection.enabled
+    )
     connection.issuer = issuer
     connection.client_id = client_id.strip()
     connection.allowed_domains = ",".join(domains)
     connection.mode = mode
     connection.enabled = True
     db.session.flush()
+    if became_required:
+        end_password_sessions(company, actor_user_id=actor_user_id)
     audit.record(
         "sso:connection:configured",
         actor_user_id=actor_user_id,
@@ -257,17 +263,54 @@ def connection_for_company(company_id: int) -> SsoConnection:
     return connection
 
 
+# Every call to a provider: a bounded wait, and never a redirect (a public endpoint must not
+# bounce the portal to an address it did not check).
+PROVIDER_TIMEOUT_SECONDS = 10
+# What Authlib may read of the discovery document the portal checked (never refetched).
+METADATA_KEYS = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "id_token_signing_alg_values_supported",
+    "token_endpoint_auth_methods_supported",
+    "code_challenge_methods_supported",
+)
+
+
+class ProviderSession(OAuth2Session):
+    """Authlib's HTTP session, with a timeout on every request and no redirects followed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timeout", PROVIDER_TIMEOUT_SECONDS)
+        super().__init__(*args, **kwargs)
+        self.max_redirects = 0  # requests raises TooManyRedirects on the first redirect
+
+
 def client_for(connection: SsoConnection) -> Any:
-    """An Authlib client for this connection, built from its current configuration."""
-    check_discovery(connection.issuer)
-    return oauth.register(
-        name=f"company-{connection.company_id}",
+    """An Authlib client for this connection, built afresh from its current configuration
+    (a changed client id or secret counts at the next sign-in) and from the discovery
+    document the portal itself fetched and checked: Authlib calls only endpoints that were
+    validated, and fetches the keys (once per sign-in, so a new key id is found) from the
+    checked ``jwks_uri``."""
+    metadata = check_discovery(connection.issuer)
+    name = f"company-{connection.company_id}"
+    # Authlib's registry hands back the first client it built under a name for the life of
+    # the process, ``overwrite`` or not: forget it, so this configuration is the one used.
+    oauth._clients.pop(name, None)
+    client = oauth.register(
+        name=name,
         overwrite=True,
         client_id=connection.client_id,
         client_secret=connection.client_secret,
-        server_metadata_url=connection.issuer + "/.well-known/openid-configuration",
         client_kwargs={"scope": SCOPES, "code_challenge_method": "S256"},
+        **{key: metadata[key] for key in METADATA_KEYS if key in metadata},
     )
+    client.client_cls = ProviderSession
+    return client
+
+
+SUBJECT_MAX_LENGTH = FederatedIdentity.__table__.c.subject.type.length
 
 
 @dataclass(frozen=True)
@@ -286,6 +329,8 @@ def verify_callback(connection: SsoConnection, token: dict[str, Any]) -> Verifie
         raise SsoError("The ID token was issued by another provider.")
     if not claims.get("sub"):
         raise SsoError("The ID token names no subject.")
+    if len(str(claims["sub"])) > SUBJECT_MAX_LENGTH:
+        raise SsoError("The ID token's subject is longer than Trestle can record.")
     return VerifiedIdentity(connection.issuer, str(claims["sub"]), claims.get("email"))
 
 
@@ -351,6 +396,37 @@ def link_identity(
         after={"issuer": identity.issuer, "subject": identity.subject},
     )
     return linked
+
+
+def refuse_password_when_sso_required(email: str) -> None:
+    """Refuse a password sign-in for an account whose company requires SSO, whatever the
+    password (so a password is never confirmed by a different refusal)."""
+    with tenancy.unscoped():
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is not None:
+        ensure_password_login_allowed(user)
+
+
+def end_password_sessions(company: Company, *, actor_user_id: int | None) -> int:
+    """SSO became required: sign out every member whose session began with a password."""
+    member_ids = sa.select(Membership.user_id).where(Membership.company_id == company.id)
+    result = db.session.execute(
+        sa.update(UserSession)
+        .where(
+            UserSession.user_id.in_(member_ids),
+            UserSession.sso_issuer.is_(None),
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount:
+        audit.record(
+            "sso:sessions:password_ended",
+            actor_user_id=actor_user_id,
+            company_id=company.id,
+            after={"count": result.rowcount},
+        )
+    return result.rowcount
 
 
 def ensure_password_login_allowed(user: User) -> None:

@@ -6,6 +6,7 @@ from authlib.common.errors import AuthlibBaseError
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from joserfc.errors import JoseError
+from requests import RequestException, TooManyRedirects
 
 from portal.accounts import guards
 from portal.accounts.forms import EmailForm
@@ -75,7 +76,7 @@ def callback():
         client = services.client_for(connection)
         token = client.authorize_access_token()
         identity = services.verify_callback(connection, token)
-    except (AuthlibBaseError, JoseError, ValueError, DomainError) as error:
+    except (AuthlibBaseError, JoseError, ValueError, DomainError, RequestException) as error:
         reason = error.message if isinstance(error, DomainError) else error.__class__.__name__
         audit.record(
             "sso:login:failed", company_id=intent["company_id"], after={"reason": reason[:200]}
@@ -133,6 +134,10 @@ def link():
 def _explain(error: Exception) -> str:
     if isinstance(error, DomainError):
         return error.message
+    if isinstance(error, TooManyRedirects):
+        return "the identity provider answered with a redirect, which Trestle does not follow"
+    if isinstance(error, RequestException):
+        return "the identity provider did not answer in time; try again in a moment"
     name = error.__class__.__name__
     explanations = {
         "MismatchingStateError": "the sign-in request did not match this browser (it was "

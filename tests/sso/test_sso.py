@@ -215,11 +215,34 @@ def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
             by_operator=True,
         )
     db.session.commit()
-    response = client.submit(
+    right = client.submit(
         "/login", {"email": user.email, "password": "correct horse battery staple"}
     )
-    assert response.status_code == 200
-    assert "Acme Builders requires single sign-on" in response.get_data(as_text=True)
+    wrong = client.submit("/login", {"email": user.email, "password": "not the password"})
+    assert right.status_code == wrong.status_code == 200
+    # Refused before the password is looked at: the answer does not tell the two apart.
+    assert "Acme Builders requires single sign-on" in right.get_data(as_text=True)
+    assert "Acme Builders requires single sign-on" in wrong.get_data(as_text=True)
+    assert "do not match" not in wrong.get_data(as_text=True)
+
+
+def test_switching_to_sso_required_ends_password_sessions(client, provider, acme) -> None:
+    user, phone = make_user(acme, email="ann@acme.example.com")
+    sign_in(client, user, phone)
+    assert client.get("/dashboard").status_code == 200
+    with tenancy.unscoped():
+        sso.configure(
+            acme,
+            issuer=provider.issuer,
+            client_id="trestle",
+            client_secret=None,
+            allowed_domains="acme.example.com",
+            mode=SsoMode.REQUIRED,
+            actor_user_id=None,
+            by_operator=True,
+        )
+    db.session.commit()
+    assert client.get("/dashboard").status_code == 303, "the password session ended"
 
 
 def test_a_misconfigured_provider_gets_a_precise_error(client, acme) -> None:
