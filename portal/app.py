@@ -72,10 +72,10 @@ def register_extensions(app: Flask) -> None:
     htmx_extension.init_app(app)
     crypto.init_app(app)
     from portal.accounts import guards
-    from portal.sso.services import oauth
+    from portal.sso.services import StateStore, oauth
 
     guards.init_app(app)
-    oauth.init_app(app)
+    oauth.init_app(app, cache=StateStore())
     app.extensions["trestle.outbox"] = OutboxRelay(
         app=app,
         redis_url=app.config["REDIS_URL"],

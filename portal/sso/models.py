@@ -37,3 +37,14 @@ class SsoConnection(TenantOwned, db.Model):
     @property
     def domains(self) -> list[str]:
         return [d for d in self.allowed_domains.split(",") if d]
+
+
+class SsoState(db.Model):
+    """One sign-in's OAuth state, nonce and PKCE verifier, kept server-side until its
+    callback uses it (once); the browser's cookie holds only the state's expiry."""
+
+    __tablename__ = "sso_state"
+
+    key_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(EncryptedString())
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -7,6 +7,7 @@ in anyone by itself.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import socket
@@ -26,7 +27,41 @@ from portal.companies.models import Company, Membership
 from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
-from portal.sso.models import SsoConnection, SsoMode
+from portal.sso.models import SsoConnection, SsoMode, SsoState
+
+
+class StateStore:
+    """Authlib's cache for sign-in state: rows in ``sso_state``, in the request's transaction
+    (the views commit). Reading a state consumes it, so a callback replayed with the same
+    cookie, or two callbacks racing with one state, find it at most once."""
+
+    @staticmethod
+    def _hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        value = db.session.scalar(
+            sa.delete(SsoState)
+            .where(SsoState.key_hash == self._hash(key), SsoState.expires_at > utcnow())
+            .returning(SsoState.value)
+        )
+        return value
+
+    def set(self, key: str, value: str, expires_in: int | None = None) -> None:
+        now = utcnow()
+        db.session.execute(sa.delete(SsoState).where(SsoState.expires_at <= now))
+        db.session.add(
+            SsoState(
+                key_hash=self._hash(key),
+                value=value,
+                expires_at=now + timedelta(seconds=expires_in or 3600),
+            )
+        )
+        db.session.flush()
+
+    def delete(self, key: str) -> None:
+        db.session.execute(sa.delete(SsoState).where(SsoState.key_hash == self._hash(key)))
+
 
 oauth = OAuth()
 DOMAIN = re.compile(r"(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

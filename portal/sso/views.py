@@ -13,7 +13,7 @@ from portal.accounts.forms import EmailForm
 from portal.accounts.guards import login_required, requires_role, step_up
 from portal.companies.models import Role
 from portal.core import audit, htmx
-from portal.core.db import db
+from portal.core.db import db, expecting_writes
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.core.urls import external_url
@@ -61,7 +61,11 @@ def start():
         flash(error.message, "error")
         return redirect(url_for("sso.login"))
     extra = {"login_hint": intent["login_hint"]} if intent.get("login_hint") else {}
-    return client.authorize_redirect(external_url("sso.callback"), **extra)
+    db.session.commit()  # end the reads: the state is written in a transaction of its own
+    with expecting_writes():
+        response = client.authorize_redirect(external_url("sso.callback"), **extra)
+        db.session.commit()  # the state, nonce and PKCE verifier, kept server-side
+    return response
 
 
 @blueprint.get("/login/sso/callback")

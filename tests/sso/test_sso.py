@@ -13,7 +13,7 @@ from portal.core.db import db
 from portal.core.errors import InvalidInput
 from portal.core.models import AuditEvent
 from portal.sso import services as sso
-from portal.sso.models import SsoMode
+from portal.sso.models import SsoMode, SsoState
 from tests.conftest import require_peer
 from tests.factories import make_company, make_user, sign_in, step_up
 from tests.peers.oidc_provider import OidcPeerUnavailable, OidcProvider, ensure_installed
@@ -139,6 +139,29 @@ def test_a_replayed_state_is_refused(client, provider, acme) -> None:
     response = client.get(callback_path(callback))
     assert response.headers["Location"].endswith("/login/sso")
     assert "did not match this browser" in flashes(client)
+
+
+def test_a_callback_replayed_with_its_own_saved_cookie_is_refused(client, provider, acme):
+    """The state, nonce and PKCE verifier live server-side and are used once: a copy of the
+    browser's cookie taken before the callback cannot replay it."""
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    authorize = go_to_provider(client, "ann@acme.example.com")
+    cookie = client.get_cookie("session")
+    saved = client.application.session_interface.get_signing_serializer(client.application).loads(
+        cookie.value
+    )
+    states = [v for k, v in saved.items() if k.startswith("_state_")]
+    assert states and all(set(v) == {"exp"} for v in states), "the cookie holds no secrets"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SsoState)) == 1
+    callback = provider.follow_login(authorize, login_hint="ann@acme.example.com")
+    first = client.get(callback_path(callback))
+    assert first.headers["Location"].endswith("/login/code")
+    client.set_cookie("session", cookie.value)  # the saved copy, with its sso_intent
+    replay = client.get(callback_path(callback))
+    assert replay.headers["Location"].endswith("/login/sso")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SsoState)) == 0
 
 
 @pytest.mark.parametrize(
