@@ -35,7 +35,9 @@ def test_rolled_back_side_effects_are_never_sent() -> None:
     assert diagnostics.ping_count("rolled-back") == 0
 
 
-@pytest.mark.skipif(TIER == "real", reason="the real tier runs jobs in worker processes")
+@pytest.mark.skipif(
+    TIER == "real", reason="tier split: the real tier runs jobs in worker processes"
+)
 def test_committed_side_effects_run_exactly_once_in_process() -> None:
     diagnostics.send_ping("committed")
     db.session.commit()
@@ -212,7 +214,9 @@ def test_prune_deletes_only_old_completed_messages() -> None:
     assert {m.args[0] for m in messages()} == {"b", "c"}
 
 
-@pytest.mark.skipif(TIER == "real", reason="the real tier runs jobs in worker processes")
+@pytest.mark.skipif(
+    TIER == "real", reason="tier split: the real tier runs jobs in worker processes"
+)
 def test_in_process_jobs_run_as_the_system_not_as_the_request() -> None:
     from portal.core import audit, tenancy
     from portal.core.models import AuditEvent

@@ -19,7 +19,9 @@ import requests
 
 from tests.conftest import ROOT, TEST_SECRET_KEY, TIER, free_port, subprocess_env
 
-pytestmark = pytest.mark.skipif(TIER != "fast", reason="the SQLite default is the fast tier's")
+pytestmark = pytest.mark.skipif(
+    TIER != "fast", reason="tier split: the SQLite default is the fast tier's"
+)
 
 PEOPLE = [
     "ops@trestle.example.com",

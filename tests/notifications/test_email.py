@@ -10,7 +10,7 @@ from tests.conftest import TIER, wait_until
 pytestmark = pytest.mark.usefixtures("database")
 
 
-@pytest.mark.skipif(TIER == "real", reason="the real tier sends from a worker process")
+@pytest.mark.skipif(TIER == "real", reason="tier split: the real tier sends from a worker process")
 def test_an_email_arrives_at_a_real_smtp_server(smtp) -> None:
     services.queue_email("pm@example.com", "test_message")
     assert smtp.messages == [], "nothing leaves before the transaction commits"
