@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from portal.companies.models import CompanyKind
 from portal.core import tenancy
@@ -91,3 +92,31 @@ def test_a_subject_longer_than_trestle_records_is_refused() -> None:
         sso.verify_callback(connection, token)
     token["userinfo"]["sub"] = "x" * 300
     assert sso.verify_callback(connection, token).subject == "x" * 300
+
+
+def test_the_portal_checks_issuer_and_subject_itself() -> None:
+    connection = SsoConnection(issuer="https://login.example.com")
+    with pytest.raises(sso.SsoError, match="issued by another provider"):
+        sso.verify_callback(connection, {"userinfo": {"iss": "https://evil.example", "sub": "1"}})
+    with pytest.raises(sso.SsoError, match="names no subject"):
+        sso.verify_callback(connection, {"userinfo": {"iss": "https://login.example.com"}})
+    with pytest.raises(sso.SsoError, match="did not return a verified ID token"):
+        sso.verify_callback(connection, {"access_token": "x"})
+
+
+def test_an_identity_linked_to_another_user_is_not_moved() -> None:
+    from portal.accounts.models import FederatedIdentity
+    from portal.core.db import db
+    from tests.factories import make_user
+
+    company = make_company(CompanyKind.PAYOR)
+    owner, _ = make_user(company)
+    other, _ = make_user(company)
+    connection = SsoConnection(company_id=company.id, issuer="https://login.example.com")
+    identity = sso.VerifiedIdentity("https://login.example.com", "sub-1", None)
+    with tenancy.unscoped():
+        sso.link_identity(owner, connection, identity)
+        with pytest.raises(sso.SsoError, match="already linked to another user"):
+            sso.link_identity(other, connection, identity)
+        linked = db.session.scalars(sa.select(FederatedIdentity.user_id)).all()
+    assert linked == [owner.id]
