@@ -1,5 +1,6 @@
 """Nobody sees what isn't theirs: every route, every method, another company's ids → 404."""
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -117,12 +118,22 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
 NOT_TENANT_ARGUMENTS = {"filename", "token"}
 
 
-def snapshot() -> dict[str, int]:
-    counts = {}
+# A signed-in browser notes its activity (at most once a minute): that is not a change.
+VOLATILE_COLUMNS = {("user_session", "last_seen_at")}
+
+
+def snapshot() -> dict[str, str]:
+    """A hash of every row of every table: a changed foreign row changes it, not only a
+    row added or deleted."""
+    digests = {}
     with tenancy.unscoped():
         for table in db.metadata.sorted_tables:
-            counts[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
-    return counts
+            columns = [c for c in table.columns if (table.name, c.name) not in VOLATILE_COLUMNS]
+            rows = db.session.execute(
+                sa.select(*columns).order_by(*table.primary_key.columns)
+            ).all()
+            digests[table.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return digests
 
 
 def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -> None:
@@ -161,6 +172,40 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
     # are the operator's, across tenants by design: see the next test).
     tenant_routes = {r.endpoint for r in rules if not r.endpoint.startswith("operations.")}
     assert tenant_routes <= answered_404
+
+
+def test_the_operator_console_answers_404_for_payee_ids(app: Flask, client) -> None:
+    """Operators work across payors by design, but never reach a payee through the console."""
+    operator, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
+    payee = make_company(CompanyKind.PAYEE)
+    payee_user, _ = make_user(payee, (Role.PAYEE_ADMIN,))
+    payee_ids = {
+        "company_id": [payee.id],
+        "user_id": [payee_user.id],
+        "membership_id": [membership_of(payee_user, payee).id],
+        "doc_id": [1],
+        "feature": ["pay"],
+    }
+    sign_in(client, operator, phone)
+    step_up(client, phone)
+    token = client.csrf_token("/dashboard")
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if r.endpoint.startswith("operations.") and r.arguments and r.arguments <= set(payee_ids)
+    ]
+    assert len(rules) > 10, "the sweep covers the console's routes"
+    before = snapshot()
+    for rule in rules:
+        values = {a: payee_ids[a][0] for a in rule.arguments}
+        path = app.url_map.bind("localhost").build(rule.endpoint, values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(
+                path, method=method, headers={"X-CSRFToken": token}, data={"csrf_token": token}
+            )
+            assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+    db.session.expire_all()
+    assert snapshot() == before
 
 
 def test_operators_cannot_reset_payee_users_through_the_console(client) -> None:
