@@ -180,6 +180,45 @@ def crawl(page, axe_source: str, email: str) -> tuple[set[str], list[str]]:
     return seen, problems
 
 
+MISSING_PAGE = "/no/such/page"
+
+
+def console_errors(errors: list[str]):
+    """A console listener keeping errors, except the 404 the audit asks for on purpose."""
+
+    def listen(message) -> None:
+        if message.type == "error" and MISSING_PAGE not in message.location.get("url", ""):
+            errors.append(message.text)
+
+    return listen
+
+
+def check_states(page, axe_source: str, email: str) -> list[str]:
+    """Not only first loads: an error page, a form sent back with errors, an htmx swap."""
+    problems = []
+    response = page.goto(MISSING_PAGE)
+    if response.status != 404:
+        problems.append(f"a missing page answered {response.status}")
+    problems += [f"404 page: {v}" for v in axe_violations(page, axe_source)]
+    if email == "admin@summit.example.com":
+        page.goto("/projects")
+        page.locator("summary", has_text="Add a project").click()
+        page.get_by_role("button", name="Add project").click()
+        page.locator('[aria-invalid="true"]').first.wait_for()
+        problems += [f"project form errors: {v}" for v in axe_violations(page, axe_source)]
+        if page.evaluate("document.activeElement.getAttribute('aria-invalid')") != "true":
+            problems.append("the first field to fix does not have the focus")
+    if email == "ops@trestle.example.com":
+        page.goto("/operator")
+        page.get_by_label("Name or short name contains").fill("zzz-nobody")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("No payor matches").wait_for()
+        if urlsplit(page.url).query != "q=zzz-nobody":
+            problems.append(f"the search did not reach the URL: {page.url}")
+        problems += [f"payor search fragment: {v}" for v in axe_violations(page, axe_source)]
+    return problems
+
+
 def test_every_page_of_the_demo_is_usable_at_both_widths(browser, live_server, axe_source):
     seed_demo()
     secrets = {}
@@ -194,7 +233,7 @@ def test_every_page_of_the_demo_is_usable_at_both_widths(browser, live_server, a
     context.add_init_script(WATCH_CSP)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("console", console_errors(errors))
     for path in PUBLIC:
         problems += [
             f"public {path}: {p}" for p in check_page(page, path, axe_source, signed_in=False)
@@ -218,10 +257,11 @@ def test_every_page_of_the_demo_is_usable_at_both_widths(browser, live_server, a
         context = browser.new_context(base_url=live_server)
         context.add_init_script(WATCH_CSP)
         page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("console", console_errors(errors))
         sign_in(page, email, secrets[email])
         seen, found = crawl(page, axe_source, email)
         problems += found
+        problems += [f"{email} states: {p}" for p in check_states(page, axe_source, email)]
         missing = EXPECTED[email] - seen
         if missing:
             problems.append(f"{email}: not reached by any link: {sorted(missing)}")
