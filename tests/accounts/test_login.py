@@ -179,3 +179,41 @@ def test_step_up_then_action(client) -> None:
     step_up(client, phone)
     response = client.submit("/mfa/recovery-codes/regenerate", {}, token_from="/account")
     assert response.headers["Location"].endswith("/mfa/recovery-codes")
+
+
+def lands_on_sign_in(browser) -> bool:
+    response = browser.get("/dashboard")
+    return response.status_code == 303 and response.headers["Location"].startswith("/login")
+
+
+def test_sign_out_everywhere_also_ends_a_remember_me_cookie(app, client) -> None:
+    user, phone = make_user(make_company())
+    phone_browser = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(phone_browser, user, phone, remember=True)
+    remember = phone_browser.get_cookie("remember_token").value
+    sign_in(client, user, phone)
+    client.submit("/account/sessions/revoke", {}, token_from="/account")
+    restored = type(client)(app, app.response_class, use_cookies=True)
+    restored.set_cookie("remember_token", remember)  # the browser was closed and reopened
+    assert lands_on_sign_in(restored)
+    assert lands_on_sign_in(phone_browser)
+
+
+def test_an_admins_mfa_reset_signs_the_teammate_out_everywhere(app, client) -> None:
+    from portal.companies.models import CompanyKind, Role
+    from tests.factories import membership_of, step_up
+
+    payee = make_company(CompanyKind.PAYEE)
+    admin, admin_phone = make_user(payee, (Role.PAYEE_ADMIN,))
+    teammate, teammate_phone = make_user(payee)
+    teammate_browser = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(teammate_browser, teammate, teammate_phone)
+    assert teammate_browser.get("/dashboard").status_code == 200
+    sign_in(client, admin, admin_phone)
+    step_up(client, admin_phone)
+    client.submit(
+        f"/company/members/{membership_of(teammate, payee).id}/reset-mfa",
+        {},
+        token_from="/company/members",
+    )
+    assert lands_on_sign_in(teammate_browser)
