@@ -39,7 +39,16 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 PEER_DIR = Path(__file__).resolve().parent / "oidc"
-MODES = ("normal", "wrong_issuer", "other_key", "wrong_nonce", "wrong_audience", "expired")
+MODES = (
+    "normal",
+    "wrong_issuer",
+    "other_key",
+    "wrong_nonce",
+    "wrong_audience",
+    "expired",
+    "alg_none",
+    "hs256",
+)
 READY_TIMEOUT = 20.0
 HTTP_TIMEOUT = 10.0
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -259,7 +268,7 @@ class OidcProvider:
         """Tamper the id_token of every following token response until set back to "normal".
 
         wrong_issuer, other_key (signed by another key with the real kid), wrong_nonce,
-        wrong_audience, expired.
+        wrong_audience, expired, alg_none (unsigned), hs256 (HMAC with the client secret).
         """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {MODES}")

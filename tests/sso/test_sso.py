@@ -164,6 +164,19 @@ def test_a_callback_replayed_with_its_own_saved_cookie_is_refused(client, provid
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SsoState)) == 0
 
 
+def test_a_replayed_authorization_code_is_refused(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    first, callback = sso_login(client, provider, "ann@acme.example.com")
+    assert first.headers["Location"].endswith("/login/code")
+    old_code = dict(parse_qsl(urlsplit(callback).query))["code"]
+    fresh = go_to_provider(client, "ann@acme.example.com")  # a new flow, a new state
+    new_state = dict(parse_qsl(urlsplit(fresh).query))["state"]
+    response = client.get(f"/login/sso/callback?code={old_code}&state={new_state}")
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "Single sign-on failed" in flashes(client), "no second sign-in from one code"
+
+
 @pytest.mark.parametrize(
     ("mode", "explanation"),
     [
@@ -172,6 +185,8 @@ def test_a_callback_replayed_with_its_own_saved_cookie_is_refused(client, provid
         ("wrong_audience", "not valid for this portal"),
         ("other_key", "signature did not verify"),
         ("expired", "had expired"),
+        ("alg_none", "Single sign-on failed"),
+        ("hs256", "Single sign-on failed"),
     ],
 )
 def test_a_bad_id_token_is_refused(client, provider, acme, mode: str, explanation: str) -> None:

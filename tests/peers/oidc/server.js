@@ -139,7 +139,15 @@ const TAMPER = {
   wrong_nonce: async (claims, header) => sign({ ...claims, nonce: `wrong-${randomUUID()}` }, header),
   wrong_audience: async (claims, header) => sign({ ...claims, aud: 'some-other-client' }, header),
   expired: async (claims, header) => sign({ ...claims, iat: NOW() - 7200, exp: NOW() - 3600 }, header),
+  // Unsigned: {"alg": "none"} and an empty signature.
+  alg_none: async (claims) => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`,
+  // Signed with HMAC, keyed by the client secret (a relying party must not accept it).
+  hs256: async (claims) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', kid: signingJwk.kid })
+      .sign(new TextEncoder().encode(clients[0].client_secret)),
 };
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 let mode = 'normal';
 
 async function sign(claims, header, key = signingKey) {
