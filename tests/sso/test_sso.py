@@ -217,6 +217,26 @@ def test_an_email_that_matches_an_existing_user_is_not_linked(client, provider, 
     assert client.get("/login/code").status_code == 303
 
 
+def test_a_link_finishes_only_for_the_user_who_started_it(client, provider, acme) -> None:
+    """A link started for Ann completes in a browser now signed in as Bob: nothing links."""
+    ann, _ = make_user(acme, email="ann@acme.example.com")
+    bob, bob_phone = make_user(acme, email="bob@acme.example.com")
+    sign_in(client, bob, bob_phone)
+    with client.session_transaction() as browser:
+        browser["sso_intent"] = {
+            "company_id": acme.id,
+            "purpose": "link",
+            "user_id": ann.id,
+            "login_hint": "ann@acme.example.com",
+        }
+    authorize = client.get("/login/sso/start").headers["Location"]
+    callback = provider.follow_login(authorize, login_hint="ann@acme.example.com")
+    response = client.get(callback_path(callback))
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "Sign in again before linking" in flashes(client)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FederatedIdentity)) == 0
+
+
 def test_a_signed_in_user_links_their_identity_after_step_up(client, provider, acme) -> None:
     user, phone = make_user(acme, (Role.DISBURSER,), email="ann@acme.example.com")
     sign_in(client, user, phone)
