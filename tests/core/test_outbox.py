@@ -298,3 +298,44 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_jobs_work_supervises_relay_workers_and_cron_and_stops_cleanly(
+    app: Flask, test_env
+) -> None:
+    """`make worker` (flask jobs work): its processes run a job end to end, and SIGTERM stops
+    them all with a clean exit."""
+    import os
+    import signal
+    import sys
+
+    from tests.conftest import ROOT, subprocess_env
+
+    url = test_env["REDIS_URL"].rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(url).flushdb()
+    saved = app.extensions["trestle.outbox"]
+    app.extensions["trestle.outbox"] = outbox.OutboxRelay(
+        app=app, redis_url=url, stale_after=timedelta(seconds=900)
+    )
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "work", "--workers", "1"],
+        cwd=ROOT,
+        env=subprocess_env(test_env, REDIS_URL=url),
+        start_new_session=True,
+    )
+    try:
+        diagnostics.send_ping("supervised")
+        db.session.commit()
+        wait_until(lambda: (db.session.rollback(), diagnostics.ping_count("supervised"))[1], 60)
+        children = _children(supervisor.pid)
+        assert len(children) == 3, "relay, cron and one worker"
+        os.kill(supervisor.pid, signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        assert not [pid for pid in children if os.path.exists(f"/proc/{pid}/stat")]
+    finally:
+        app.extensions["trestle.outbox"] = saved
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait(timeout=30)
