@@ -152,25 +152,19 @@ def _on_off(value: Any) -> str:
     return "on" if value else "off"
 
 
-def _role(value: Any) -> str:
-    try:
-        return Role(value).label
-    except ValueError:
-        return _humanize(str(value))
+def _labelled(kind: type[Role] | type[Feature] | type[TrainingTopic]):
+    """Show a recorded enum value by its label (or humanised, for a value since retired)."""
+
+    def label(value: Any) -> str:
+        try:
+            return kind(value).label
+        except ValueError:
+            return _humanize(str(value))
+
+    return label
 
 
-def _feature(value: Any) -> str:
-    try:
-        return Feature(value).label
-    except ValueError:
-        return _humanize(str(value))
-
-
-def _topic(value: Any) -> str:
-    try:
-        return TrainingTopic(value).label
-    except ValueError:
-        return _humanize(str(value))
+_role, _feature, _topic = _labelled(Role), _labelled(Feature), _labelled(TrainingTopic)
 
 
 def _changed_keys(event: AuditEvent) -> str:
