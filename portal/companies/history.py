@@ -20,7 +20,7 @@ from portal.core.models import AuditEvent
 from portal.core.tables import Column, TablePage, TableState, paginate
 from portal.invoicing.models import Project
 from portal.operations.models import TrainingTopic
-from portal.payment_settings.models import BusinessEntity, FundingAccount
+from portal.payment_settings.models import FundingAccount
 
 HISTORY_AREAS = {
     "payment_settings": "Payment settings",
@@ -60,7 +60,6 @@ class Names:
     memberships: Mapping[int, str]
     projects: Mapping[int, str]
     funding_accounts: Mapping[int, str]
-    entities: Mapping[int, str]
 
     def user(self, user_id: Any) -> str:
         if user_id is None:
@@ -123,7 +122,6 @@ def resolve_names(events: Iterable[AuditEvent]) -> Names:
         funding_accounts=lookup(
             FundingAccount.id, FundingAccount.nickname, wanted["funding_account"]
         ),
-        entities=lookup(BusinessEntity.id, BusinessEntity.legal_name, wanted["business_entity"]),
     )
 
 

@@ -220,8 +220,7 @@ def paginate(
         raise ValueError(f"no sort expression for columns {sorted(missing)}")
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     total = total or 0
-    pages = max(1, -(-total // state.per_page))
-    page = min(state.page, pages)
+    page, pages = _page_of(total, state)
     order = []
     descending = state.direction == "desc"
     if state.sort is not None:
@@ -247,6 +246,26 @@ def paginate(
         per_page=state.per_page,
         state=dataclasses.replace(state, page=page),
     )
+
+
+def paginate_rows(rows: Sequence[Any], state: TableState) -> TablePage:
+    """One page of rows already in memory, already filtered and sorted."""
+    page, pages = _page_of(len(rows), state)
+    start = (page - 1) * state.per_page
+    return TablePage(
+        rows=list(rows[start : start + state.per_page]),
+        total=len(rows),
+        page=page,
+        pages=pages,
+        per_page=state.per_page,
+        state=dataclasses.replace(state, page=page),
+    )
+
+
+def _page_of(total: int, state: TableState) -> tuple[int, int]:
+    """The page to show (a page past the end shows the last) and how many there are."""
+    pages = max(1, -(-total // state.per_page))
+    return min(state.page, pages), pages
 
 
 def _tiebreak_columns(stmt: sa.Select[Any], tiebreak: Any) -> list[Any]:

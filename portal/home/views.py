@@ -13,7 +13,7 @@ from portal.accounts.guards import login_required
 from portal.companies import queries as company_queries
 from portal.core import htmx
 from portal.core.status import ActivationStatus, Status
-from portal.core.tables import Column, TablePage, TableState
+from portal.core.tables import Column, TablePage, TableState, paginate_rows
 from portal.home import navigation
 from portal.home.queries import home_for
 from portal.operations.queries import ChecklistItem, ChecklistStep
@@ -113,12 +113,7 @@ def sample_table(args) -> TablePage:
         key=lambda row: row[state.sort or "payee"],
         reverse=state.direction == "desc",
     )
-    pages = max(1, -(-len(rows) // state.per_page))
-    page = min(state.page, pages)
-    start = (page - 1) * state.per_page
-    return TablePage(
-        rows[start : start + state.per_page], len(rows), page, pages, state.per_page, state
-    )
+    return paginate_rows(rows, state)
 
 
 def all_statuses() -> list[type[Status]]:

@@ -141,7 +141,7 @@ def test_every_audited_action_has_an_area_and_a_sentence() -> None:
     assert not unmapped, f"add these to portal/companies/history.py ACTIONS: {unmapped}"
     stale = set(history.ACTIONS) - set(found)
     assert not stale, f"no code records these any more: {stale}"
-    names = history.Names({}, {}, {}, {}, {})
+    names = history.Names({}, {}, {}, {})
     for tag, action in history.ACTIONS.items():
         assert action.area in history.HISTORY_AREAS, tag
         # A row missing every detail still reads as a sentence, never an error or an id.

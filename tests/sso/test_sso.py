@@ -259,11 +259,11 @@ def test_a_signed_in_user_links_their_identity_after_step_up(client, provider, a
     assert "sso:identity:linked" in db.session.scalars(sa.select(AuditEvent.action)).all()
 
 
-def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
-    user, _ = make_user(acme, email="ann@acme.example.com")
+def require_sso(company, provider: OidcProvider) -> None:
+    """The operator switches the company's SSO to required."""
     with tenancy.unscoped():
         sso.configure(
-            acme,
+            company,
             issuer=provider.issuer,
             client_id="trestle",
             client_secret=None,
@@ -273,6 +273,11 @@ def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
             by_operator=True,
         )
     db.session.commit()
+
+
+def test_sso_required_refuses_password_sign_in(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    require_sso(acme, provider)
     right = client.submit(
         "/login", {"email": user.email, "password": "correct horse battery staple"}
     )
@@ -288,18 +293,7 @@ def test_switching_to_sso_required_ends_password_sessions(client, provider, acme
     user, phone = make_user(acme, email="ann@acme.example.com")
     sign_in(client, user, phone)
     assert client.get("/dashboard").status_code == 200
-    with tenancy.unscoped():
-        sso.configure(
-            acme,
-            issuer=provider.issuer,
-            client_id="trestle",
-            client_secret=None,
-            allowed_domains="acme.example.com",
-            mode=SsoMode.REQUIRED,
-            actor_user_id=None,
-            by_operator=True,
-        )
-    db.session.commit()
+    require_sso(acme, provider)
     assert client.get("/dashboard").status_code == 303, "the password session ended"
 
 
