@@ -149,6 +149,8 @@ def _explain(error: Exception) -> str:
         "InvalidClaimError": "the ID token's claims were not valid for this portal",
         "MissingClaimError": "the ID token's claims were not valid for this portal",
         "BadSignatureError": "the ID token's signature did not verify",
+        "InvalidKeyIdError": "the ID token was signed with a key the identity provider does "
+        "not publish",
         "ExpiredTokenError": "the ID token had expired",
         "OAuthError": "the identity provider refused the request",
     }

@@ -48,6 +48,8 @@ MODES = (
     "expired",
     "alg_none",
     "hs256",
+    "rotated_key",
+    "unknown_kid",
 )
 READY_TIMEOUT = 20.0
 HTTP_TIMEOUT = 10.0
@@ -264,11 +266,19 @@ class OidcProvider:
         response.raise_for_status()
         return response.json()
 
+    def jwks_requests(self) -> int:
+        """How many times the key set has been fetched since the peer started."""
+        response = requests.get(f"{self.issuer}/__test/health", timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        return response.json()["jwks_requests"]
+
     def set_mode(self, mode: str) -> None:
         """Tamper the id_token of every following token response until set back to "normal".
 
         wrong_issuer, other_key (signed by another key with the real kid), wrong_nonce,
-        wrong_audience, expired, alg_none (unsigned), hs256 (HMAC with the client secret).
+        wrong_audience, expired, alg_none (unsigned), hs256 (HMAC with the client secret),
+        rotated_key (a new key, published at /jwks while the mode lasts), unknown_kid (a key
+        /jwks never lists).
         """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {MODES}")

@@ -208,6 +208,34 @@ def test_a_bad_id_token_is_refused(client, provider, acme, mode: str, explanatio
     )
 
 
+def test_a_key_rotated_at_the_provider_is_found_at_the_next_sign_in(client, provider, acme) -> None:
+    """The key set is fetched once per sign-in from the checked ``jwks_uri``: a key the
+    provider starts signing with is picked up without a restart, in one fetch."""
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    first, _ = sso_login(client, provider, "ann@acme.example.com")
+    assert first.headers["Location"].endswith("/login/code")
+    with provider.mode("rotated_key"):
+        before = provider.jwks_requests()
+        response, _ = sso_login(client, provider, "ann@acme.example.com")
+        fetches = provider.jwks_requests() - before
+    assert response.headers["Location"].endswith("/login/code"), flashes(client)
+    assert fetches == 1
+
+
+def test_an_unknown_key_id_refetches_the_keys_once_then_is_refused(client, provider, acme) -> None:
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    with provider.mode("unknown_kid"):
+        before = provider.jwks_requests()
+        response, _ = sso_login(client, provider, "ann@acme.example.com")
+        fetches = provider.jwks_requests() - before
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "signed with a key the identity provider does not publish" in flashes(client)
+    assert fetches == 2, "one fetch, then one more for the unknown key id, and no more"
+    assert client.get("/login/code").status_code == 303
+
+
 def test_an_email_that_matches_an_existing_user_is_not_linked(client, provider, acme) -> None:
     make_user(acme, email="bob@acme.example.com")  # same email, never linked
     response, _ = sso_login(client, provider, "bob@acme.example.com")
@@ -316,6 +344,40 @@ def test_a_misconfigured_provider_gets_a_precise_error(client, acme) -> None:
     assert "Could not reach the identity provider at http://127.0.0.1:9" in response.get_data(
         as_text=True
     )
+
+
+def test_a_provider_that_hangs_at_the_token_call_gets_the_error_page(
+    client, provider, acme, monkeypatch
+) -> None:
+    """Every call to the provider is bounded: a token endpoint that never answers ends in
+    the SSO error page within the timeout, not a hung worker and a 500."""
+    import socket
+    import time
+
+    silent = socket.socket()  # accepts connections (the backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    checked = sso.check_discovery
+
+    def discovery_with_a_silent_token_endpoint(issuer: str):
+        return {**checked(issuer), "token_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+
+    user, _ = make_user(acme, email="ann@acme.example.com")
+    link(user, provider, "ann-1")
+    callback = provider.follow_login(
+        go_to_provider(client, "ann@acme.example.com"), login_hint="ann@acme.example.com"
+    )
+    monkeypatch.setattr(sso, "check_discovery", discovery_with_a_silent_token_endpoint)
+    monkeypatch.setattr(sso, "PROVIDER_TIMEOUT_SECONDS", 0.5)
+    started = time.monotonic()
+    try:
+        response = client.get(callback_path(callback))
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 5
+    assert response.headers["Location"].endswith("/login/sso")
+    assert "did not answer in time" in flashes(client)
+    assert client.get("/login/code").status_code == 303
 
 
 def test_discovery_check_names_an_issuer_mismatch(provider) -> None:

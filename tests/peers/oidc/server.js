@@ -4,7 +4,7 @@
 // step logs in the account named by the `login_hint` authorization parameter (matched by email
 // or sub) and grants whatever scopes/claims were requested. Test-control endpoints:
 //
-//   GET  /__test/health          -> 200 {"ok": true}
+//   GET  /__test/health          -> 200 {"ok": true, "jwks_requests": N}
 //   POST /__test/mode {"mode":M} -> tampers the id_token of subsequent token responses until
 //                                   the mode is set back to "normal" (see TAMPER below)
 //
@@ -61,6 +61,13 @@ if (signingJwk.kty !== 'RSA' || !signingJwk.d) die('signing_key must be a privat
 const signingKey = await importJWK(signingJwk, 'RS256');
 // For `other_key`: a different key that claims to be the real one (same kid).
 const impostorKey = await importJWK(await newRsaKey(signingJwk.kid), 'RS256');
+// For `rotated_key`: a new key the provider starts publishing (and signing with) mid-run.
+const rotatedJwk = await newRsaKey(`test-peer-rotated-${randomUUID()}`);
+const rotatedKey = await importJWK(rotatedJwk, 'RS256');
+const { d, p, q, dp, dq, qi, ...rotatedPublicJwk } = rotatedJwk;
+// For `unknown_kid`: a key the provider never publishes.
+const unpublishedJwk = await newRsaKey(`test-peer-unpublished-${randomUUID()}`);
+const unpublishedKey = await importJWK(unpublishedJwk, 'RS256');
 
 // ----------------------------------------------------------------------------- accounts
 function findAccountByHint(hint) {
@@ -142,6 +149,10 @@ const TAMPER = {
   // Unsigned: {"alg": "none"} and an empty signature.
   alg_none: async (claims) => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`,
   // Signed with HMAC, keyed by the client secret (a relying party must not accept it).
+  // Signed by a newly rotated key, which /jwks publishes while this mode is on.
+  rotated_key: async (claims, header) => sign(claims, { ...header, kid: rotatedJwk.kid }, rotatedKey),
+  // Signed by a key whose kid /jwks never lists.
+  unknown_kid: async (claims, header) => sign(claims, { ...header, kid: unpublishedJwk.kid }, unpublishedKey),
   hs256: async (claims) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', kid: signingJwk.kid })
@@ -151,8 +162,9 @@ const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url
 let mode = 'normal';
 
 async function sign(claims, header, key = signingKey) {
-  return new SignJWT(claims).setProtectedHeader({ ...header, alg: 'RS256', kid: signingJwk.kid }).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ kid: signingJwk.kid, ...header, alg: 'RS256' }).sign(key);
 }
+let jwksRequests = 0;
 
 async function readJson(ctx) {
   const chunks = [];
@@ -165,7 +177,7 @@ async function readJson(ctx) {
 // provider.use() inserts before oidc-provider's own router, so this wraps every request.
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/health' && ctx.method === 'GET') {
-    ctx.body = { ok: true, issuer, mode };
+    ctx.body = { ok: true, issuer, mode, jwks_requests: jwksRequests };
     return;
   }
 
@@ -196,6 +208,10 @@ provider.use(async (ctx, next) => {
 
   await next();
 
+  if (ctx.path === '/jwks' && ctx.status === 200) {
+    jwksRequests += 1;
+    if (mode === 'rotated_key') ctx.body = { keys: [...ctx.body.keys, rotatedPublicJwk] };
+  }
   if (ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token && TAMPER[mode]) {
     const idToken = ctx.body.id_token;
     ctx.body = { ...ctx.body, id_token: await TAMPER[mode](decodeJwt(idToken), decodeProtectedHeader(idToken)) };
