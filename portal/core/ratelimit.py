@@ -3,18 +3,26 @@
 Deciding and counting are one step: ``is_limited`` first locks the scope-and-key's gate row
 until the transaction ends, so concurrent attempts for one account, user or address are
 decided one after another, each seeing the failures recorded before it.
+
+A failure outlives the request that recorded it: when that request then fails for another
+reason and its transaction is rolled back, the error pages write its failures again on
+their own (``keep_recorded``), so an attempt cannot escape its count by also breaking.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal.core.db import db, utcnow
+from portal.core.db import PortalSession, db, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class ThrottleEvent(db.Model):
@@ -80,7 +88,34 @@ def is_limited(scope: str, key: str, limits: tuple[Limit, ...]) -> bool:
 
 
 def record(scope: str, key: str) -> None:
-    db.session.add(ThrottleEvent(scope=scope, key=key[:200], occurred_at=utcnow()))
+    event = (scope, key[:200], utcnow())
+    db.session.add(ThrottleEvent(scope=event[0], key=event[1], occurred_at=event[2]))
+    db.session().info.setdefault(_RECORDED, []).append(event)
+
+
+_RECORDED = "throttle_recorded"
+
+
+@sa.event.listens_for(PortalSession, "after_commit")
+def _forget_committed(session: Session) -> None:
+    session.info.pop(_RECORDED, None)
+
+
+def keep_recorded() -> None:
+    """Roll back the failed transaction, then write its uncommitted failures on their own.
+
+    For error handlers: whatever else the request did is discarded, its failures are not.
+    """
+    recorded: list[tuple[str, str, datetime]] = db.session().info.pop(_RECORDED, [])
+    db.session.rollback()
+    if not recorded:
+        return
+    try:
+        db.session.add_all(ThrottleEvent(scope=s, key=k, occurred_at=t) for s, k, t in recorded)
+        db.session.commit()
+    except SQLAlchemyError:
+        log.exception("could not keep %d recorded failures", len(recorded))
+        db.session.rollback()
 
 
 def clear(scope: str, key: str) -> None:

@@ -21,7 +21,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.core import htmx
+from portal.core import htmx, ratelimit
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.outbox import queue_health
@@ -104,14 +104,17 @@ def register_error_pages(app: Flask) -> None:
     def csrf_failed(error: CSRFError) -> Response:
         return render_error(400, "This form has expired. Reload the page and try again.")
 
+    # Every failed request changes nothing, except the failures it counted (see ratelimit).
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
+        ratelimit.keep_recorded()
         return render_error(error.status_code, error.message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code is None or error.code < 400:
             return error.get_response()
+        ratelimit.keep_recorded()
         response = render_error(error.code)
         if error.code == 405 and (allowed := error.get_response().headers.get("Allow")):
             response.headers["Allow"] = allowed
@@ -122,5 +125,5 @@ def register_error_pages(app: Flask) -> None:
         if isinstance(error, HTTPException):
             return http_error(error)
         log.exception("unhandled error", exc_info=error)
-        db.session.rollback()
+        ratelimit.keep_recorded()
         return render_error(InternalServerError.code)

@@ -76,6 +76,29 @@ def test_password_guessing_is_throttled_per_account(client) -> None:
     assert "accounts:login:rate_limited" in actions()
 
 
+def test_a_guess_that_also_breaks_the_request_is_still_counted(client, monkeypatch) -> None:
+    """A wrong password whose request then fails (here: the audit log refuses the event)
+    rolls back everything but its failure count, so breaking requests buys no guesses."""
+    from portal.accounts import services
+
+    record = services.audit.record
+
+    def failing_record(action: str, **kwargs):
+        if action == "accounts:login:failed":
+            raise RuntimeError("the audit log refused the event")
+        return record(action, **kwargs)
+
+    user, _phone = make_user(make_company())
+    monkeypatch.setattr(services.audit, "record", failing_record)
+    for _ in range(10):
+        response = client.submit("/login", {"email": user.email, "password": "wrong password!"})
+        assert response.status_code == 500
+    monkeypatch.setattr(services.audit, "record", record)
+    response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    assert response.status_code == 429, "ten failures were counted though none was audited"
+    assert "accounts:login:failed" not in actions(), "the rest of each request was rolled back"
+
+
 def test_password_guessing_is_throttled_per_ip(client) -> None:
     for i in range(50):  # fifty different accounts, so no per-account limit trips first
         client.submit("/login", {"email": f"ghost{i}@example.com", "password": f"guess {i}"})
