@@ -117,9 +117,10 @@ def add_person(entity_id: int):
 def remove_person(entity_id: int, person_id: int):
     """Remove an owner or controller."""
     person = queries.person(entity_id, person_id)
+    removed = f"{person.full_name} removed from {person.entity.legal_name.rstrip('.')}."
     services.remove_person(person, actor_user_id=current_user.id)
     db.session.commit()
-    flash(f"{person.full_name} removed from {person.entity.legal_name.rstrip('.')}.", "success")
+    flash(removed, "success")
     return htmx.redirect_to(url_for("payment_settings.show"))
 
 

@@ -90,6 +90,18 @@ def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
     raw_ein = db.session.execute(sa.text("SELECT ein FROM business_entity")).scalar()
     assert "123456789" not in raw_ein
 
+    # Removing one says who was removed from what, and the entity is incomplete again.
+    with tenancy.unscoped():
+        owner = db.session.scalar(sa.select(EntityPerson).filter_by(full_name="Olive Owner"))
+    response = client.submit(
+        f"/settings/payments/entities/{eid}/people/{owner.id}/remove",
+        {},
+        token_from="/settings/payments",
+    )
+    assert response.status_code == 303
+    assert "Olive Owner removed from" in client.get("/settings/payments").get_data(as_text=True)
+    assert count(EntityPerson) == 1
+
 
 @pytest.mark.parametrize(
     ("changes", "message"),
