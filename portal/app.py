@@ -136,6 +136,9 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from portal.core.cli import register
+    from portal.core.cli import audit_cli, crypto_cli, db_cli, jobs_cli, serve
+    from portal.demo.cli import demo_cli
+    from portal.sso.cli import sso_cli
 
-    register(app)
+    for command in (db_cli, audit_cli, crypto_cli, jobs_cli, serve, demo_cli, sso_cli):
+        app.cli.add_command(command)

@@ -227,7 +227,9 @@ def build_app(env: dict[str, str], instance_path: str, **overrides: Any) -> Flas
 def app(test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     application = build_app(test_env, str(tmp_path_factory.mktemp("instance")))
     with application.app_context():
-        from portal.core.cli import alembic_command, alembic_config
+        from alembic import command as alembic_command
+
+        from portal.core.cli import alembic_config
 
         alembic_command.upgrade(alembic_config(), "head")
         if application.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

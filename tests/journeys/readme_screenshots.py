@@ -37,6 +37,7 @@ def main() -> int:
 
     import pyotp
     import sqlalchemy as sa
+    from alembic import command as alembic_command
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
@@ -44,8 +45,8 @@ def main() -> int:
     from portal.accounts.models import User
     from portal.companies.queries import company_by_slug
     from portal.core import tenancy
-    from portal.core.cli import alembic_command, alembic_config
-    from portal.core.db import db
+    from portal.core.cli import alembic_config
+    from portal.core.db import db, utcnow
     from portal.demo.seed import DEMO_PASSWORD, seed_demo
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -58,6 +59,7 @@ def main() -> int:
             for email in SHOTS:
                 user = db.session.scalar(sa.select(User).where(User.email == email))
                 user.totp_secret = secrets[email] = pyotp.random_base32(32)
+                user.totp_enrolled_at = utcnow()
             summit = company_by_slug("summit-builders").id
         db.session.commit()
 
