@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.crypto import EncryptedString
+from portal.core.crypto import encrypted_column
 from portal.core.db import db, utcnow
 from portal.core.status import Status, Tone
 
@@ -32,12 +32,11 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None]
     # TOTP: the secret is encrypted; the last accepted time step refuses replays.
-    totp_secret: Mapped[str | None] = mapped_column(EncryptedString())
-    totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedString())
+    totp_secret: Mapped[str | None] = encrypted_column()
     totp_enrolled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Recovery codes shown once after (re)generation, until the user confirms saving them.
-    recovery_codes_to_show: Mapped[str | None] = mapped_column(EncryptedString())
+    recovery_codes_to_show: Mapped[str | None] = encrypted_column()
     step_up_failures: Mapped[int] = mapped_column(default=0)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")  # noqa: F821
@@ -45,6 +44,9 @@ class User(db.Model):
     __table_args__ = (
         sa.CheckConstraint("email = lower(email)", name="email_lowercase"),
         sa.CheckConstraint("step_up_failures >= 0", name="step_up_failures_not_negative"),
+        sa.CheckConstraint(
+            "(totp_secret IS NULL) = (totp_enrolled_at IS NULL)", name="totp_enrolled_with_secret"
+        ),
     )
 
     # flask-login protocol. get_id carries the session key so that a revoked session's
@@ -64,7 +66,8 @@ class User(db.Model):
 
     @property
     def mfa_enrolled(self) -> bool:
-        return self.totp_secret is not None
+        """Answered without decrypting the secret (a constraint keeps the two together)."""
+        return self.totp_enrolled_at is not None
 
     @property
     def mfa_status(self) -> MfaStatus:

@@ -5,6 +5,7 @@ Every function takes what it needs as arguments and never commits; the caller co
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
 import hmac
@@ -20,7 +21,7 @@ from flask import Flask, current_app
 
 from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserSession
 from portal.config import REMEMBER_LIFETIME
-from portal.core import audit, ratelimit
+from portal.core import audit, crypto, ratelimit
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.core.text import clean_text, is_ascii_digits
@@ -406,21 +407,16 @@ def verify_second_factor(user: User, code: str, ip_address: str | None, purpose:
         raise InvalidInput(CODE_MESSAGES[result], field="code")
 
 
-def secret_fingerprint(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+def enrollment_secret(user: User, nonce: str) -> str:
+    """The secret a setup page shows, derived from the user and the page's nonce.
 
-
-def begin_enrollment(user: User, shown_fingerprint: str | None) -> str:
-    """Give the user a secret to add to their app, kept pending until confirmed.
-
-    A pending secret is reused only by the browser it was shown to (``shown_fingerprint``
-    comes from that browser's session); any other browser gets a new one, so nobody who
-    merely knows the password can plant a secret for the real user to confirm.
+    Nothing is stored until a code from it is confirmed: the nonce lives in the session of
+    the browser the page was shown to, and the secret is a keyed hash of it (the key derived
+    from the newest encryption key). Any other browser has another nonce and sees another
+    secret, so nobody who merely knows the password can plant a secret for the real user.
     """
-    pending = user.totp_pending_secret
-    if pending is None or secret_fingerprint(pending) != shown_fingerprint:
-        user.totp_pending_secret = pyotp.random_base32(32)
-    return user.totp_pending_secret
+    digest = crypto.keyed_digest("totp_enrollment", f"{user.id}:{nonce}")
+    return base64.b32encode(digest[:20]).decode()  # 160 bits, as RFC 4226 recommends
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -428,22 +424,21 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 
 def confirm_enrollment(
-    user: User, code: str, ip_address: str | None, shown_fingerprint: str | None
+    user: User, code: str, ip_address: str | None, nonce: str | None
 ) -> list[str]:
-    """Turn the pending secret on once a code from it checks out; return new recovery codes."""
-    pending = user.totp_pending_secret
-    if pending is None or secret_fingerprint(pending) != shown_fingerprint:
+    """Turn the page's secret on once a code from it checks out; return new recovery codes."""
+    if not nonce:
         raise DomainError(
             "This setup page is out of date (it was opened again elsewhere). Scan the new "
             "QR code below and enter a code from it."
         )
     ensure_not_mfa_limited(user, ip_address)
-    result = check_totp(user, code, secret=pending, new_secret=True)
+    secret = enrollment_secret(user, nonce)
+    result = check_totp(user, code, secret=secret, new_secret=True)
     if result is not CodeResult.OK:
         record_mfa_failure(user, ip_address, result, "enroll")
         raise InvalidInput(CODE_MESSAGES[result], field="code")
-    user.totp_secret = user.totp_pending_secret
-    user.totp_pending_secret = None
+    user.totp_secret = secret
     user.totp_enrolled_at = utcnow()
     audit.record(
         "accounts:mfa:enrolled", actor_user_id=user.id, object_type="user", object_id=user.id
@@ -522,7 +517,6 @@ def record_step_up_failure(user: User) -> bool:
 def reset_mfa(user: User, *, actor_user_id: int, company_id: int | None) -> None:
     """Remove a user's authenticator and recovery codes; they enroll again at next sign-in."""
     user.totp_secret = None
-    user.totp_pending_secret = None
     user.totp_enrolled_at = None
     user.recovery_codes_to_show = None
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import segno
 from flask import Blueprint, flash, g, render_template, request, session, url_for
 from flask_login import current_user
@@ -158,7 +160,7 @@ def enroll():
     if form.validate_on_submit():
         try:
             services.confirm_enrollment(
-                user, form.code.data, request.remote_addr, session.get("enroll_fingerprint")
+                user, form.code.data, request.remote_addr, session.get("enroll_nonce")
             )
         except DomainError as error:
             _fail(form, error)
@@ -171,12 +173,12 @@ def enroll():
                 queue_email(user.email, "mfa_changed", name=user.name)
                 session.pop("recovered", None)
                 guards.mark_verified()
-            session.pop("enroll_fingerprint", None)
+            session.pop("enroll_nonce", None)
             db.session.commit()
             return htmx.redirect_to(url_for("accounts.show_recovery_codes"))
-    secret = services.begin_enrollment(user, session.get("enroll_fingerprint"))
-    session["enroll_fingerprint"] = services.secret_fingerprint(secret)
-    db.session.commit()
+    if "enroll_nonce" not in session:  # this browser's setup page: one secret until used
+        session["enroll_nonce"] = secrets.token_urlsafe(16)
+    secret = services.enrollment_secret(user, session["enroll_nonce"])
     qr = segno.make(services.provisioning_uri(user, secret), error="m")
     return htmx.render(
         "accounts/enroll.html",

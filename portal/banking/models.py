@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.crypto import EncryptedString
+from portal.core.crypto import encrypted_column
 from portal.core.db import db, utcnow
 from portal.core.tenancy import TenantOwned
 
@@ -21,7 +21,7 @@ class DepositAccount(TenantOwned, db.Model):
     company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), unique=True)
     bank_name: Mapped[str] = mapped_column(sa.String(120))
     routing_number: Mapped[str] = mapped_column(sa.String(9))
-    account_number: Mapped[str] = mapped_column(EncryptedString())
+    account_number: Mapped[str] = encrypted_column()
     account_last4: Mapped[str] = mapped_column(sa.String(4))
     bank_reference: Mapped[str] = mapped_column(sa.String(60), unique=True)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -37,7 +37,7 @@ class SandboxBankAccount(db.Model):
     reference: Mapped[str] = mapped_column(sa.String(60), unique=True)
     holder_name: Mapped[str] = mapped_column(sa.String(200))
     routing_number: Mapped[str] = mapped_column(sa.String(9))
-    account_number: Mapped[str] = mapped_column(EncryptedString())
+    account_number: Mapped[str] = encrypted_column()
     balance_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

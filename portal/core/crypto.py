@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
+from sqlalchemy.orm import mapped_column
 
 
 class EncryptionKeyError(RuntimeError):
@@ -39,19 +40,28 @@ def build_keyring(keys: list[str], secret_key: str) -> MultiFernet:
 
 
 def init_app(app: Flask) -> None:
-    ring = build_keyring(app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"])
-    app.extensions["trestle.keyring"] = ring
-    app.extensions["trestle.blind_index_key"] = _blind_index_key(
-        app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"]
+    keys, secret_key = app.config["ENCRYPTION_KEYS"], app.config["SECRET_KEY"]
+    app.extensions["trestle.keyring"] = build_keyring(keys, secret_key)
+    for purpose in DERIVED_KEY_PURPOSES:
+        app.extensions[f"trestle.{purpose}_key"] = _derived_key(keys, secret_key, purpose)
+
+
+# Keys derived from the newest encryption key, one per purpose: they rotate with it.
+DERIVED_KEY_PURPOSES = ("blind_index", "totp_enrollment")
+
+
+def _derived_key(keys: list[str], secret_key: str, purpose: str) -> bytes:
+    newest = keys[0].encode() if keys else secret_key.encode()
+    label = purpose.replace("_", "-").encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"trestle-" + label, info=label).derive(
+        newest
     )
 
 
-def _blind_index_key(keys: list[str], secret_key: str) -> bytes:
-    """The blind-index key, derived from the newest encryption key: it rotates with them."""
-    newest = keys[0].encode() if keys else secret_key.encode()
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"trestle-blind-index", info=b"blind-index"
-    ).derive(newest)
+def keyed_digest(purpose: str, value: str) -> bytes:
+    """HMAC-SHA256 of ``value`` under the key derived for ``purpose``."""
+    key = current_app.extensions[f"trestle.{purpose}_key"]
+    return hmac.new(key, value.encode(), hashlib.sha256).digest()
 
 
 def blind_index(value: str) -> str:
@@ -59,8 +69,7 @@ def blind_index(value: str) -> str:
 
     Callers normalise ``value`` first (e.g. ``routing:account`` digits only).
     """
-    key = current_app.extensions["trestle.blind_index_key"]
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return keyed_digest("blind_index", value).hex()
 
 
 # Features whose blind indexes must be recomputed when the keys rotate register here.
@@ -97,7 +106,10 @@ def mask(value: str | None, visible: int = 4) -> str:
 
 
 class EncryptedString(sa.TypeDecorator[str]):
-    """A string column stored as a Fernet token; plaintext never reaches the database."""
+    """A string column stored as a Fernet token; plaintext never reaches the database.
+
+    Declare it with ``encrypted_column()``, so a value is decrypted only when it is read.
+    """
 
     impl = sa.Text
     cache_ok = True
@@ -107,6 +119,13 @@ class EncryptedString(sa.TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
         return None if value is None else decrypt(value)
+
+
+def encrypted_column(**kwargs: Any) -> Any:
+    """A mapped, deferred ``EncryptedString`` column: loading a row decrypts nothing; the
+    value is fetched and decrypted the first time code reads it (pages show stored last
+    fours, never the secret)."""
+    return mapped_column(EncryptedString(), deferred=True, **kwargs)
 
 
 def encrypted_columns(metadata: sa.MetaData) -> Iterator[tuple[sa.Table, sa.Column[Any]]]:

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.crypto import EncryptedString
+from portal.core.crypto import encrypted_column
 from portal.core.db import db, str_enum, utcnow
 from portal.core.status import Status, Tone
 
@@ -27,8 +27,8 @@ class EmailMessage(db.Model):
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     # Bodies can hold single-use links (password resets, welcomes): encrypted at rest.
-    text_body: Mapped[str] = mapped_column(EncryptedString())
-    html_body: Mapped[str | None] = mapped_column(EncryptedString())
+    text_body: Mapped[str] = encrypted_column()
+    html_body: Mapped[str | None] = encrypted_column()
     status: Mapped[EmailStatus] = mapped_column(
         str_enum(EmailStatus, 20),
         default=EmailStatus.QUEUED,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import crypto
-from portal.core.crypto import EncryptedString
+from portal.core.crypto import encrypted_column
 from portal.core.db import db, str_enum, utcnow
 from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
@@ -32,7 +32,7 @@ class BusinessEntity(TenantOwned, db.Model):
     country: Mapped[str] = mapped_column(sa.String(2), default="US")
     incorporation_state: Mapped[str] = mapped_column(sa.String(2))
     incorporation_country: Mapped[str] = mapped_column(sa.String(2), default="US")
-    ein: Mapped[str] = mapped_column(EncryptedString())
+    ein: Mapped[str] = encrypted_column()
     ein_last4: Mapped[str] = mapped_column(sa.String(4))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -62,8 +62,8 @@ class EntityPerson(TenantOwned, db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(200))
     title: Mapped[str | None] = mapped_column(sa.String(100))
     ownership_percent: Mapped[int | None]
-    date_of_birth: Mapped[str] = mapped_column(EncryptedString())  # ISO date, encrypted
-    ssn: Mapped[str] = mapped_column(EncryptedString())
+    date_of_birth: Mapped[str] = encrypted_column()  # ISO date, encrypted
+    ssn: Mapped[str] = encrypted_column()
     ssn_last4: Mapped[str] = mapped_column(sa.String(4))
 
     entity: Mapped[BusinessEntity] = relationship(back_populates="people")
@@ -97,7 +97,7 @@ class FundingAccount(TenantOwned, db.Model):
     entity_id: Mapped[int] = mapped_column(sa.ForeignKey("business_entity.id"), index=True)
     nickname: Mapped[str] = mapped_column(sa.String(60))
     routing_number: Mapped[str] = mapped_column(sa.String(9))
-    account_number: Mapped[str] = mapped_column(EncryptedString())
+    account_number: Mapped[str] = encrypted_column()
     account_last4: Mapped[str] = mapped_column(sa.String(4))
     # Keyed hash of routing and account number: finds the same account without decrypting.
     account_fingerprint: Mapped[str | None] = mapped_column(sa.String(64), index=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.companies.models import Company
-from portal.core.crypto import EncryptedString
+from portal.core.crypto import encrypted_column
 from portal.core.db import db, str_enum, utcnow
 from portal.core.tenancy import TenantOwned
 
@@ -26,7 +26,7 @@ class SsoConnection(TenantOwned, db.Model):
     company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), unique=True)
     issuer: Mapped[str] = mapped_column(sa.String(300))
     client_id: Mapped[str] = mapped_column(sa.String(300))
-    client_secret: Mapped[str] = mapped_column(EncryptedString())
+    client_secret: Mapped[str] = encrypted_column()
     allowed_domains: Mapped[str] = mapped_column(sa.String(1000))  # comma-separated, lower-case
     mode: Mapped[SsoMode] = mapped_column(str_enum(SsoMode, 20), default=SsoMode.OPTIONAL)
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -46,5 +46,5 @@ class SsoState(db.Model):
     __tablename__ = "sso_state"
 
     key_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(EncryptedString())
+    value: Mapped[str] = encrypted_column()
     expires_at: Mapped[datetime] = mapped_column(index=True)

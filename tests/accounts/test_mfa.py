@@ -310,6 +310,9 @@ def test_oathtool_and_pyotp_agree(client) -> None:
 
 
 def test_a_secret_seen_by_someone_with_the_password_is_never_the_one_enrolled(app) -> None:
+    """Each browser's setup page shows a secret of its own (derived from a nonce in that
+    browser's session; nothing is stored until confirmed): nobody who merely knows the
+    password can make the real user's page show a secret they know."""
     user, _ = make_user(make_company(), enrolled=False)
     attacker = PortalClient(app, app.response_class, use_cookies=True)
     attacker.submit("/login", {"email": user.email, "password": PASSWORD})
@@ -318,20 +321,29 @@ def test_a_secret_seen_by_someone_with_the_password_is_never_the_one_enrolled(ap
     victim.submit("/login", {"email": user.email, "password": PASSWORD})
     shown = totp_secret_on_page(victim.get("/mfa/enroll").get_data(as_text=True))
     assert shown != planted
-    # The attacker's page is now out of date: confirming the planted secret fails.
-    response = attacker.submit(
+    assert totp_secret_on_page(victim.get("/mfa/enroll").get_data(as_text=True)) == shown, (
+        "a reload shows the same secret, so the app the user scanned keeps working"
+    )
+    # The planted secret does not confirm the victim's page.
+    response = victim.submit(
         "/mfa/enroll", {"code": Authenticator(planted).code()}, token_from="/login"
     )
-    assert "out of date" in response.get_data(as_text=True)
-    # Whoever opens the page last gets a new secret, shown only to them; the victim scans
-    # what their own page shows and that is what gets enrolled.
-    shown = totp_secret_on_page(victim.get("/mfa/enroll").get_data(as_text=True))
+    assert response.status_code == 200 and "/mfa/recovery-codes" not in response.headers.get(
+        "Location", ""
+    )
     response = victim.submit(
         "/mfa/enroll", {"code": Authenticator(shown).code()}, token_from="/login"
     )
     assert response.headers["Location"].endswith("/mfa/recovery-codes")
     db.session.expire_all()
     assert db.session.get(User, user.id).totp_secret == shown != planted
+    # Once enrolled, the other browser's page can no longer replace it.
+    response = attacker.submit(
+        "/mfa/enroll", {"code": Authenticator(planted).code()}, token_from="/login"
+    )
+    assert response.headers["Location"].endswith("/login/code")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).totp_secret == shown
 
 
 def test_new_recovery_codes_are_shown_only_to_a_fresh_session(app, client) -> None:

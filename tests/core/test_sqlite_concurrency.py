@@ -80,12 +80,12 @@ def _set_secrets(env: dict[str, str], secrets: dict[str, str]) -> None:
         "from portal import create_app\n"
         "from portal.accounts.models import User\n"
         "from portal.core import tenancy\n"
-        "from portal.core.db import db\n"
+        "from portal.core.db import db, utcnow\n"
         "app = create_app()\n"
         "with app.app_context(), tenancy.unscoped():\n"
         "    for email, secret in json.loads(sys.argv[1]).items():\n"
         "        user = db.session.scalar(sa.select(User).where(User.email == email))\n"
-        "        user.totp_secret = secret\n"
+        "        user.totp_secret, user.totp_enrolled_at = secret, utcnow()\n"
         "    db.session.commit()\n"
     )
     subprocess.run(

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.core import tenancy
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.demo.seed import DEMO_PASSWORD, seed_demo
 from tests.conftest import require_peer
 from tests.factories import Authenticator
@@ -226,6 +226,7 @@ def test_every_page_of_the_demo_is_usable_at_both_widths(browser, live_server, a
         for email in PEOPLE:
             user = db.session.scalar(sa.select(User).where(User.email == email))
             user.totp_secret = secrets[email] = pyotp.random_base32(32)
+            user.totp_enrolled_at = utcnow()
     db.session.commit()
 
     problems: list[str] = []

@@ -56,7 +56,7 @@ def test_mfa_item_flips_when_the_last_payments_user_enrolls(payor) -> None:
     assert not item(payor, "mfa").met
     assert late.email in item(payor, "mfa").detail
     late = db.session.get(User, late.id)
-    late.totp_secret = pyotp.random_base32(32)
+    late.totp_secret, late.totp_enrolled_at = pyotp.random_base32(32), utcnow()
     db.session.commit()
     assert item(payor, "mfa").met
 

@@ -457,8 +457,8 @@ def test_the_fingerprint_is_a_keyed_hash_that_rotates_with_the_keys(app, client,
         app.extensions["trestle.keyring"] = MultiFernet(
             [Fernet(new_key), *old_ring._fernets]  # the new key first, the old ones after
         )
-        app.extensions["trestle.blind_index_key"] = crypto._blind_index_key(
-            [new_key], app.config["SECRET_KEY"]
+        app.extensions["trestle.blind_index_key"] = crypto._derived_key(
+            [new_key], app.config["SECRET_KEY"], "blind_index"
         )
         assert crypto.rebuild_blind_indexes(db.session.connection()) >= 1
         db.session.expire_all()
