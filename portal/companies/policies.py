@@ -37,18 +37,17 @@ def may_change_role(actor: Membership | None, target: Membership, role: Role) ->
     )
 
 
-def may_reset_member_mfa(
-    actor: Membership | None, target: Membership, target_companies: set[int]
-) -> bool:
+def may_reset_member_mfa(actor: Membership | None, target: Membership, *, elsewhere: bool) -> bool:
     """A Payee Payments Admin resets the MFA of the payee's other users, but only of users who
-    belong to no other company (an MFA reset is account-wide: for the others, an operator)."""
+    belong to no other company (``elsewhere``: an MFA reset is account-wide; for the others,
+    an operator)."""
     return (
         actor is not None
         and actor.company.kind is CompanyKind.PAYEE
         and Role.PAYEE_ADMIN in actor.role_set
         and actor.company_id == target.company_id
         and actor.user_id != target.user_id
-        and target_companies == {actor.company_id}
+        and not elsewhere
     )
 
 

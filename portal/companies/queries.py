@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from portal.accounts.models import User
 from portal.companies.models import Company, Feature, FeatureActivation, Membership
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
+from portal.core.tables import Column, TablePage, TableState, paginate
 
 
 def memberships_of(user_id: int) -> list[Membership]:
@@ -23,13 +25,48 @@ def memberships_of(user_id: int) -> list[Membership]:
         )
 
 
-def members(company_id: int) -> list[Membership]:
-    """The members of the current company (tenant-scoped)."""
-    return list(
-        db.session.scalars(
-            sa.select(Membership).where(Membership.company_id == company_id)
-        ).unique()
+MEMBER_COLUMNS = (
+    Column("name", "Name", sortable=True),
+    Column("email", "Email", sortable=True),
+    Column("roles", "Roles"),
+    Column("mfa", "Two-step verification"),
+)
+
+
+def member_list_state(args) -> TableState:
+    return TableState.from_args(args, columns=MEMBER_COLUMNS, default_sort="name", filters=("q",))
+
+
+def member_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the company's members (tenant-scoped), with their users and roles."""
+    stmt = (
+        sa.select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.company_id == company_id)
     )
+    if text := state.filter("q").strip().lower():
+        pattern = f"%{text}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(pattern), User.email.like(pattern)))
+    return paginate(
+        stmt,
+        state,
+        {"name": sa.func.lower(User.name), "email": User.email},
+        tiebreak=Membership.id,
+    )
+
+
+def belong_elsewhere(company_id: int, user_ids: list[int]) -> set[int]:
+    """Which of these users are also members of another company (one query, ids only)."""
+    if not user_ids:
+        return set()
+    with tenancy.unscoped():
+        return set(
+            db.session.scalars(
+                sa.select(Membership.user_id)
+                .where(Membership.user_id.in_(user_ids), Membership.company_id != company_id)
+                .distinct()
+            )
+        )
 
 
 def get_membership(membership_id: int) -> Membership:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -36,6 +37,11 @@ EXCLUSIVE_ROLES = {
 }
 
 
+# Features that keep a row per company (a payor's payment controls, its implementation
+# project) register here and make it with the company, so no page ever has to create one.
+COMPANY_CREATED: list[Callable[[Company], None]] = []
+
+
 def create_company(slug: str, name: str, kind: CompanyKind) -> Company:
     slug = slug.strip().lower()
     if not SLUG.fullmatch(slug):
@@ -46,6 +52,9 @@ def create_company(slug: str, name: str, kind: CompanyKind) -> Company:
         raise InvalidInput("Another company already uses that short name.", field="slug")
     company = Company(slug=slug, name=name.strip(), kind=kind)
     db.session.add(company)
+    db.session.flush()
+    for make_rows in COMPANY_CREATED:
+        make_rows(company)
     db.session.flush()
     return company
 

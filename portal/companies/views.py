@@ -52,32 +52,42 @@ def switch_company():
 @blueprint.get("/company/members")
 @login_required
 def list_members():
-    """Everyone in the current company, with their roles."""
+    """Everyone in the current company, with their roles: one page of the data table."""
     if g.membership is None:
         abort(404)
-    return render_template(
-        "companies/members.html",
-        members=queries.members(g.membership.company_id),
-        grantable=sorted(policies.grantable_roles(g.membership), key=lambda r: r.label),
-        may_reset_mfa=_may_reset_mfa,
-        form=RoleForm(),
+    return htmx.add_vary(
+        htmx.render(
+            "companies/members.html",
+            "companies/_member_results.html",
+            table=queries.member_table(
+                g.membership.company_id, queries.member_list_state(request.args)
+            ),
+        )
     )
 
 
+@blueprint.get("/company/members/<int:membership_id>")
+@login_required
+def show_member(membership_id: int):
+    """One member: their roles and two-step verification, and what an admin may change."""
+    if g.membership is None:
+        abort(404)
+    return _member_page(queries.get_membership(membership_id), RoleForm())
+
+
 def _may_reset_mfa(target) -> bool:
-    companies = {m.company_id for m in queries.memberships_of(target.user_id)}
-    return policies.may_reset_member_mfa(g.membership, target, companies)
+    elsewhere = target.user_id in queries.belong_elsewhere(target.company_id, [target.user_id])
+    return policies.may_reset_member_mfa(g.membership, target, elsewhere=elsewhere)
 
 
-def _member_row(membership, form, status: int = 200):
+def _member_page(membership, form, status: int = 200):
     return htmx.render(
-        "companies/members.html",
+        "companies/member.html",
         "companies/_member.html",
         status=status,
         member=membership,
-        members=queries.members(membership.company_id),
         grantable=sorted(policies.grantable_roles(g.membership), key=lambda r: r.label),
-        may_reset_mfa=_may_reset_mfa,
+        may_reset_mfa=membership.user.mfa_enrolled and _may_reset_mfa(membership),
         form=form,
     )
 
@@ -101,7 +111,7 @@ def grant_role(membership_id: int):
         else:
             db.session.commit()
             flash(f"{membership.user.name} is now {role.label}.", "success")
-    return _member_row(membership, form)
+    return _member_page(membership, form)
 
 
 @blueprint.post("/company/members/<int:membership_id>/roles/<role>/remove")
@@ -126,7 +136,7 @@ def remove_role(membership_id: int, role: str):
     else:
         db.session.commit()
         flash(f"{membership.user.name} is no longer {parsed.label}.", "success")
-    return _member_row(membership, form)
+    return _member_page(membership, form)
 
 
 @blueprint.post("/company/members/<int:membership_id>/reset-mfa")
@@ -146,7 +156,7 @@ def reset_member_mfa(membership_id: int):
         f"{membership.user.name} will set up two-step verification at their next sign-in.",
         "success",
     )
-    return htmx.redirect_to(url_for("companies.list_members"))
+    return htmx.redirect_to(url_for("companies.show_member", membership_id=membership.id))
 
 
 @blueprint.get("/company/history")

@@ -15,8 +15,8 @@ from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Feature, Role
 from portal.core import tenancy
 from portal.core.db import db
-from portal.invoicing import queries as invoicing_queries
 from portal.invoicing import services as invoicing
+from portal.invoicing.models import Project
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
 from portal.payment_settings import queries as settings_queries
@@ -153,7 +153,9 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
             ssn="123-45-6789",
             actor_user_id=operator_id,
         )
-    if not invoicing_queries.projects(company.id):
+    if not db.session.scalar(
+        sa.select(Project.id).where(Project.company_id == company.id).limit(1)
+    ):
         for name, number, street, city, state, postal in (
             (
                 "Mission Bay Medical Center",

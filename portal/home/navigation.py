@@ -38,7 +38,9 @@ PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
 PAYMENT_SETTINGS = NavItem(
     "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
 )
-TEAM = NavItem("Team", "companies.list_members", ("companies.list_members",))
+TEAM = NavItem(
+    "Team", "companies.list_members", ("companies.list_members", "companies.show_member")
+)
 HISTORY = NavItem("Change History", "companies.show_history", ("companies.show_history",))
 
 

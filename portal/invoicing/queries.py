@@ -6,14 +6,40 @@ import sqlalchemy as sa
 
 from portal.core.db import db
 from portal.core.errors import NotFound
+from portal.core.tables import Column, TablePage, TableState, paginate
 from portal.invoicing.models import Project
 
+PROJECT_COLUMNS = (
+    Column("number", "Number", sortable=True),
+    Column("name", "Project", sortable=True),
+    Column("region", "State", sortable=True),
+    Column("pay", "Pay"),
+    Column("funding", "Funding account"),
+)
 
-def projects(company_id: int) -> list[Project]:
-    return list(
-        db.session.scalars(
-            sa.select(Project).where(Project.company_id == company_id).order_by(Project.number)
+
+def project_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=PROJECT_COLUMNS, default_sort="number", filters=("q",)
+    )
+
+
+def project_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the payor's projects (tenant-scoped), each with its funding account."""
+    stmt = sa.select(Project).where(Project.company_id == company_id)
+    if text := state.filter("q").strip().lower():
+        pattern = f"%{text}%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Project.name).like(pattern),
+                sa.func.lower(Project.number).like(pattern),
+            )
         )
+    return paginate(
+        stmt,
+        state,
+        {"number": Project.number, "name": sa.func.lower(Project.name), "region": Project.region},
+        tiebreak=Project.id,
     )
 
 

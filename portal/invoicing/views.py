@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_login import current_user
 
-from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
 from portal.companies.models import Role
 from portal.core import htmx
@@ -28,16 +27,13 @@ def _account_choices(company_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def _page(form: ProjectForm | None = None):
+def _list_page(form: ProjectForm | None = None):
     company = g.company
     return {
         "company": company,
-        "projects": queries.projects(company.id),
+        "table": queries.project_table(company.id, queries.project_list_state(request.args)),
         "form": form or ProjectForm(),
         "controls": settings_services.controls_of(company),
-        "account_choices": _account_choices(company.id),
-        "may_control_pay": Role.PAYMENTS_ADMIN in g.membership.role_set,
-        "confirm": ConfirmForm(),
     }
 
 
@@ -45,10 +41,36 @@ def _page(form: ProjectForm | None = None):
 @login_required
 @project_staff
 def list_projects():
-    """The payor's projects, with Pay and funding per project."""
-    page = _page()
-    db.session.commit()
-    return render_template("invoicing/projects.html", **page)
+    """The payor's projects: one page of the data table, and a form to add one."""
+    return htmx.add_vary(
+        htmx.render("invoicing/projects.html", "invoicing/_project_results.html", **_list_page())
+    )
+
+
+def _project_page(project, funding_form: ProjectFundingForm | None = None):
+    company = g.company
+    may_control_pay = Role.PAYMENTS_ADMIN in g.membership.role_set
+    controls = settings_services.controls_of(company)
+    if funding_form is None:
+        funding_form = ProjectFundingForm(
+            formdata=None, funding_account_id=project.funding_account_id
+        )
+    funding_form.funding_account_id.choices = _account_choices(company.id)
+    return {
+        "project": project,
+        "controls": controls,
+        "may_control_pay": may_control_pay,
+        "funding_form": funding_form,
+    }
+
+
+@blueprint.get("/projects/<int:project_id>")
+@login_required
+@project_staff
+def show_project(project_id: int):
+    """One project: where it is, whether Pay is on, and the account that funds it."""
+    project = queries.project(project_id)
+    return render_template("invoicing/project.html", **_project_page(project))
 
 
 @blueprint.post("/projects")
@@ -79,7 +101,7 @@ def create_project():
                 "success",
             )
             return htmx.redirect_to(url_for("invoicing.list_projects"))
-    return render_template("invoicing/projects.html", **_page(form))
+    return render_template("invoicing/projects.html", **_list_page(form))
 
 
 @blueprint.post("/projects/<int:project_id>/pay")
@@ -95,7 +117,7 @@ def set_pay(project_id: int):
     db.session.commit()
     flash(f"Pay is {'on' if project.pay_enabled else 'off'} for {project.name}.", "success")
     return htmx.render(
-        "invoicing/projects.html", "invoicing/_project.html", project=project, **_page()
+        "invoicing/project.html", "invoicing/_project.html", **_project_page(project)
     )
 
 
@@ -114,10 +136,14 @@ def set_funding_account(project_id: int):
                 g.company, project, form.funding_account_id.data, actor_user_id=current_user.id
             )
         except DomainError as error:
-            flash(error.message, "error")
+            db.session.rollback()
+            flash(error.message, "error")  # the form may not be on the page in this mode
         else:
             db.session.commit()
             flash(f"Funding account saved for {project.name}.", "success")
-    else:
-        flash("Choose one of your active funding accounts.", "error")
-    return htmx.redirect_to(url_for("invoicing.list_projects"))
+            return htmx.redirect_to(url_for("invoicing.show_project", project_id=project.id))
+    elif form.funding_account_id.errors:
+        form.funding_account_id.errors = ["Choose one of your active funding accounts."]
+    return htmx.render(
+        "invoicing/project.html", "invoicing/_project.html", **_project_page(project, form)
+    )

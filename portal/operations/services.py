@@ -42,8 +42,6 @@ def create_payor(name: str, slug: str, *, actor_user_id: int) -> Company:
     if not name.strip():
         raise InvalidInput("Enter the company's name.", field="name")
     company = companies.create_company(slug, name, CompanyKind.PAYOR)
-    db.session.add(ImplementationProject(company_id=company.id))
-    db.session.flush()
     audit.record(
         "operations:payor:created",
         actor_user_id=actor_user_id,
@@ -136,15 +134,18 @@ def update_profile(company: Company, data: ProfileInput, *, actor_user_id: int) 
 
 
 def project_of(company: Company) -> ImplementationProject:
-    """The payor's implementation project (created for payors made before projects existed)."""
-    project = db.session.scalar(
+    """The payor's implementation project (made with the payor; see ``_make_project``)."""
+    return db.session.scalars(
         sa.select(ImplementationProject).where(ImplementationProject.company_id == company.id)
-    )
-    if project is None:
-        project = ImplementationProject(company_id=company.id)
-        db.session.add(project)
-        db.session.flush()
-    return project
+    ).one()
+
+
+def _make_project(company: Company) -> None:
+    if company.kind is CompanyKind.PAYOR:
+        db.session.add(ImplementationProject(company_id=company.id))
+
+
+companies.COMPANY_CREATED.append(_make_project)
 
 
 def add_payor_user(

@@ -330,7 +330,6 @@ def show_implementation(company_id: int):
     """The implementation project: three steps, each a checklist derived from real state."""
     company = queries.payor(company_id)
     page = _implementation_page(company)
-    db.session.commit()  # a project created for an older payor
     return render_template("operations/implementation.html", **page)
 
 

@@ -11,6 +11,7 @@ from stdnum.us import ein as ein_number
 from stdnum.us import rtn
 from stdnum.us import ssn as ssn_number
 
+from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind
 from portal.core import audit
 from portal.core.db import db, utcnow
@@ -413,14 +414,18 @@ def deactivate(account: FundingAccount, *, actor_user_id: int) -> None:
 
 
 def controls_of(company: Company) -> PaymentControls:
-    controls = db.session.scalar(
+    """The payor's payment controls (made with the payor; see ``_make_controls``)."""
+    return db.session.scalars(
         sa.select(PaymentControls).where(PaymentControls.company_id == company.id)
-    )
-    if controls is None:
-        controls = PaymentControls(company_id=company.id)
-        db.session.add(controls)
-        db.session.flush()
-    return controls
+    ).one()
+
+
+def _make_controls(company: Company) -> None:
+    if company.kind is CompanyKind.PAYOR:
+        db.session.add(PaymentControls(company_id=company.id))
+
+
+companies.COMPANY_CREATED.append(_make_controls)
 
 
 def update_controls(

@@ -59,7 +59,6 @@ def _page(**forms):
 def show():
     """Business entities, funding accounts and payment controls."""
     page = _page()
-    db.session.commit()  # default controls for a payor that never saved them
     return render_template("payment_settings/show.html", **page)
 
 

@@ -85,14 +85,15 @@ def test_duplicate_project_numbers_are_refused(client, admin) -> None:
     assert len(projects()) == 1
 
 
-def test_pay_per_project_is_an_htmx_row_swap(client, admin) -> None:
+def test_pay_per_project_is_an_htmx_swap_of_the_project(client, admin) -> None:
     client.submit("/projects", PROJECT, token_from="/projects")
     [project] = projects()
     response = client.submit(
         f"/projects/{project.id}/pay", {"enabled": "off"}, token_from="/projects", htmx=True
     )
     body = response.get_data(as_text=True)
-    assert body.startswith(f'<tbody id="project-{project.id}">') and "Turn on" in body
+    assert f'<div id="project-{project.id}"' in body and "Turn Pay on" in body
+    assert "<html" not in body, "only the project's part of its page"
     assert projects()[0].pay_enabled is False
 
 
@@ -137,13 +138,13 @@ def test_funding_account_fixed_per_project_only_in_that_mode(client, admin, payo
     db.session.commit()
     client.submit("/projects", PROJECT, token_from="/projects")
     [project] = projects()
-    client.submit(
+    response = client.submit(
         f"/projects/{project.id}/funding-account",
         {"funding_account_id": str(account.id)},
         token_from="/projects",
     )
     assert projects()[0].funding_account_id is None
-    assert "chosen for each disbursement" in client.get("/projects").get_data(as_text=True)
+    assert "chosen for each disbursement" in response.get_data(as_text=True)
     set_controls(payor, funding_account_mode=FundingAccountMode.FIXED_PER_PROJECT)
     client.submit(
         f"/projects/{project.id}/funding-account",
