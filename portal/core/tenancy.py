@@ -9,6 +9,7 @@ company. Jobs and commands run unscoped, as the system.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -80,6 +81,17 @@ def unscoped() -> Iterator[None]:
         _current_company.reset(token)
 
 
+@functools.lru_cache(maxsize=4096)
+def _criteria_for(company_id: int, models: int) -> tuple[Any, ...]:
+    """The loader criteria of every company-owned model for one company, built once (and
+    again should a model be declared later: ``models`` counts them). Each statement still
+    carries them all, so a related company-owned row loaded with it is scoped too."""
+    return tuple(
+        with_loader_criteria(model, model.tenant_criteria(company_id), include_aliases=True)
+        for model in _owned_models
+    )
+
+
 @sa.event.listens_for(PortalSession, "do_orm_execute")
 def _apply_tenant_scope(state: ORMExecuteState) -> None:
     company_id = _current_company.get()
@@ -87,9 +99,4 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(model, model.tenant_criteria(company_id), include_aliases=True)
-            for model in _owned_models
-        )
-    )
+    state.statement = state.statement.options(*_criteria_for(company_id, len(_owned_models)))
