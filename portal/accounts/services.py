@@ -35,12 +35,21 @@ def init_app(app: Flask) -> None:
     else:
         hasher = PasswordHasher()
     app.extensions["trestle.password_hasher"] = hasher
-    # Verified against when the email is unknown, so both paths cost the same time.
-    app.extensions["trestle.dummy_hash"] = hasher.hash(secrets.token_hex(16))
 
 
 def password_hasher() -> PasswordHasher:
     return current_app.extensions["trestle.password_hasher"]
+
+
+def dummy_hash() -> str:
+    """A hash verified against when the email is unknown, so both paths cost the same time.
+
+    Made at the first sign-in attempt, once per process (not at start-up: a web worker or
+    command that never checks a password never pays for an argon2 hash)."""
+    extensions = current_app.extensions
+    if "trestle.dummy_hash" not in extensions:
+        extensions["trestle.dummy_hash"] = password_hasher().hash(secrets.token_hex(16))
+    return extensions["trestle.dummy_hash"]
 
 
 MIN_PASSWORD_LENGTH = 12
@@ -130,9 +139,7 @@ def authenticate_password(email: str, password: str, ip_address: str | None) -> 
     ok = False
     try:
         ok = password_hasher().verify(
-            user.password_hash
-            if user and user.password_hash
-            else current_app.extensions["trestle.dummy_hash"],
+            user.password_hash if user and user.password_hash else dummy_hash(),
             password,
         )
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -240,3 +240,18 @@ def test_an_admins_mfa_reset_signs_the_teammate_out_everywhere(app, client) -> N
         token_from="/company/members",
     )
     assert lands_on_sign_in(teammate_browser)
+
+
+def test_the_unknown_email_hash_is_made_at_the_first_attempt_and_once(
+    app, client, test_env, tmp_path
+) -> None:
+    from tests.conftest import build_app
+
+    assert "trestle.dummy_hash" not in build_app(test_env, str(tmp_path)).extensions, (
+        "not at start-up"
+    )
+    app.extensions.pop("trestle.dummy_hash", None)
+    client.submit("/login", {"email": "ghost@example.com", "password": "nope nope nope"})
+    first = app.extensions["trestle.dummy_hash"]
+    client.submit("/login", {"email": "ghost2@example.com", "password": "nope nope nope"})
+    assert app.extensions["trestle.dummy_hash"] == first
