@@ -170,3 +170,31 @@ def sign_in_fresh_admin(client, payor: Company) -> tuple[User, Authenticator]:
     sign_in(client, user, phone)
     step_up(client, phone)
     return user, phone
+
+
+def add_entity_with_controller(payor: Company, legal_name: str, *, actor_user_id: int):
+    """A business entity of ``payor`` with its controller (what the bank needs of one)."""
+    from datetime import date
+
+    from portal.payment_settings import services as payment_settings
+    from portal.payment_settings.models import PersonRole
+
+    with tenancy.unscoped():
+        entity = payment_settings.save_entity(
+            payor,
+            payment_settings.EntityInput(
+                legal_name, None, "1 Main St", None, "Austin", "TX", "78701", "DE", "12-3456789"
+            ),
+            actor_user_id=actor_user_id,
+        )
+        person = payment_settings.add_person(
+            entity,
+            role=PersonRole.CONTROLLER,
+            full_name=f"Controller of {legal_name}",
+            title=None,
+            ownership_percent=None,
+            date_of_birth=date(1980, 1, 1),
+            ssn="123-45-6789",
+            actor_user_id=actor_user_id,
+        )
+    return entity, person

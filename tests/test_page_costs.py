@@ -29,8 +29,14 @@ from portal.operations import services as operations
 from portal.operations.models import ContactKind, TrainingTopic
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as payment_settings
-from portal.payment_settings.models import AccountType, PersonRole
-from tests.factories import make_company, make_user, sign_in, step_up
+from portal.payment_settings.models import AccountType
+from tests.factories import (
+    add_entity_with_controller,
+    make_company,
+    make_user,
+    sign_in,
+    step_up,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -83,31 +89,7 @@ def grow(world: World, n: int) -> None:
     with tenancy.unscoped():
         existing = len(settings_queries.funding_accounts(payor.id))
         for k in range(existing, existing + n):
-            entity = payment_settings.save_entity(
-                payor,
-                payment_settings.EntityInput(
-                    f"Entity {k} LLC",
-                    None,
-                    "1 Main St",
-                    None,
-                    "Austin",
-                    "TX",
-                    "78701",
-                    "DE",
-                    "12-3456789",
-                ),
-                actor_user_id=admin.id,
-            )
-            payment_settings.add_person(
-                entity,
-                role=PersonRole.CONTROLLER,
-                full_name=f"Controller {k}",
-                title=None,
-                ownership_percent=None,
-                date_of_birth=date(1980, 1, 1),
-                ssn="123-45-6789",
-                actor_user_id=admin.id,
-            )
+            entity, _ = add_entity_with_controller(payor, f"Entity {k} LLC", actor_user_id=admin.id)
             number = f"{9000000 + k}"
             payment_settings.add_funding_account(
                 payor,

@@ -3,7 +3,6 @@
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -16,8 +15,16 @@ from portal.core.db import db
 from portal.invoicing import services as invoicing
 from portal.operations import services as operations
 from portal.payment_settings import services as payment_settings
-from portal.payment_settings.models import AccountType, PersonRole
-from tests.factories import Authenticator, make_company, make_user, membership_of, sign_in, step_up
+from portal.payment_settings.models import AccountType
+from tests.factories import (
+    Authenticator,
+    add_entity_with_controller,
+    make_company,
+    make_user,
+    membership_of,
+    sign_in,
+    step_up,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -33,31 +40,7 @@ class World:
 
 def payor_objects(payor, user) -> dict[str, object]:
     """One of each object a payor's routes take an id of, made by one of its users."""
-    entity = payment_settings.save_entity(
-        payor,
-        payment_settings.EntityInput(
-            f"{payor.name} LLC",
-            None,
-            "1 Main St",
-            None,
-            "Austin",
-            "TX",
-            "78701",
-            "DE",
-            "12-3456789",
-        ),
-        actor_user_id=user.id,
-    )
-    person = payment_settings.add_person(
-        entity,
-        role=PersonRole.CONTROLLER,
-        full_name="A Boss",
-        title=None,
-        ownership_percent=None,
-        date_of_birth=date(1980, 1, 1),
-        ssn="123-45-6789",
-        actor_user_id=user.id,
-    )
+    entity, person = add_entity_with_controller(payor, f"{payor.name} LLC", actor_user_id=user.id)
     account = payment_settings.add_funding_account(
         payor,
         payment_settings.FundingAccountInput(
