@@ -845,6 +845,14 @@ def serve_and_measure(
 # --------------------------------------------------------------------------- reporting
 
 
+def figure(value: float, decimals: int = 0) -> str:
+    """A number with as many decimals as it needs to show two significant digits."""
+    for places in range(decimals, 4):
+        if value == 0 or abs(value) >= 10 ** (1 - places):
+            return f"{value:.{places}f}"
+    return f"{value:.4f}"
+
+
 def print_table(report: dict) -> None:
     clients = report["clients"]
     rows = [("", "baseline", report["baseline"])] + [
@@ -862,8 +870,8 @@ def print_table(report: dict) -> None:
         line = f"{who:<12}{name:<18}{small!s:>7} →{large!s:>5}{row['bytes'] / 1024:>8.1f}"
         for c in clients:
             r = row["clients"][str(c)]
-            line += f"  │ {r['rps']:>6.0f}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
-            line += f"{r['ratio_to_baseline']:>7.2f}"
+            line += f"  │ {figure(r['rps']):>6}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
+            line += f"{figure(r['ratio_to_baseline'], 2):>7}"
         problems = [
             f"{s} ({n})"
             for c in clients
@@ -871,7 +879,7 @@ def print_table(report: dict) -> None:
             if s != "200"
         ]
         problems += [
-            f"only {level['requests']} requests at {c} in {report['max_seconds']:.0f} s"
+            f"{level['requests']} requests at {c} in {report['max_seconds']:.0f} s"
             for c, level in ((c, row["clients"][str(c)]) for c in clients)
             if level["requests"] < report["requests"]
         ]
