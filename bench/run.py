@@ -544,15 +544,7 @@ def grow_payor(company, sizes: Sizes, others: list) -> None:
                 "before": {"default": old.nickname},
                 "after": {"default": new.nickname},
             }
-        member = members[n % len(members)]
-        role = {"user_id": member.user_id, "role": Role.VIEWER.value}
-        granted = n % 4 == 1
-        return "companies:role:granted" if granted else "companies:role:removed", {
-            "object_type": "membership",
-            "object_id": member.id,
-            "before": None if granted else role,
-            "after": role if granted else None,
-        }
+        return role_change(members[n % len(members)], Role.VIEWER, granted=n % 4 == 1)
 
     top_up_audit_events(company.id, sizes.audit_events, event, admin_id)
 
@@ -575,16 +567,20 @@ def grow_payee(company, sizes: Sizes, others: list) -> None:
         member = members[n % len(members)]
         if n % 3 == 0:
             return "accounts:mfa:reset", {"object_type": "user", "object_id": member.user_id}
-        role = {"user_id": member.user_id, "role": Role.PAYEE_ADMIN.value}
-        granted = n % 3 == 1
-        return "companies:role:granted" if granted else "companies:role:removed", {
-            "object_type": "membership",
-            "object_id": member.id,
-            "before": None if granted else role,
-            "after": role if granted else None,
-        }
+        return role_change(member, Role.PAYEE_ADMIN, granted=n % 3 == 1)
 
     top_up_audit_events(company.id, sizes.audit_events, event, admin_id)
+
+
+def role_change(member, role, *, granted: bool) -> tuple[str, dict[str, Any]]:
+    """The audit event of ``role`` granted to (or removed from) ``member``."""
+    values = {"user_id": member.user_id, "role": role.value}
+    return "companies:role:granted" if granted else "companies:role:removed", {
+        "object_type": "membership",
+        "object_id": member.id,
+        "before": None if granted else values,
+        "after": values if granted else None,
+    }
 
 
 def top_up_audit_events(

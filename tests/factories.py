@@ -198,3 +198,44 @@ def add_entity_with_controller(payor: Company, legal_name: str, *, actor_user_id
             actor_user_id=actor_user_id,
         )
     return entity, person
+
+
+def add_funding_account(entity, nickname: str, routing: str, number: str, *, actor_user_id: int):
+    """A checking account of ``entity``'s payor (the number typed twice, as the form asks)."""
+    from portal.payment_settings import services as payment_settings
+    from portal.payment_settings.models import AccountType
+
+    with tenancy.unscoped():
+        payor = db.session.get(Company, entity.company_id)
+        return payment_settings.add_funding_account(
+            payor,
+            payment_settings.FundingAccountInput(
+                entity.id,
+                nickname,
+                routing,
+                number,
+                number,
+                AccountType.CHECKING,
+                None,
+                None,
+                False,
+            ),
+            actor_user_id=actor_user_id,
+        )
+
+
+def add_project(payor: Company, number: str, *, actor_user_id: int, name: str = "Tower"):
+    """A project of ``payor`` in Austin, Texas."""
+    from portal.invoicing import services as invoicing
+
+    with tenancy.unscoped():
+        return invoicing.create_project(
+            payor,
+            name=name,
+            number=number,
+            address_line1="1 Main St",
+            city="Austin",
+            region="TX",
+            postal_code="78701",
+            actor_user_id=actor_user_id,
+        )

@@ -24,14 +24,13 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Role
 from portal.core import audit, crypto, tenancy
 from portal.core.db import db
-from portal.invoicing import services as invoicing
 from portal.operations import services as operations
 from portal.operations.models import ContactKind, TrainingTopic
 from portal.payment_settings import queries as settings_queries
-from portal.payment_settings import services as payment_settings
-from portal.payment_settings.models import AccountType
 from tests.factories import (
     add_entity_with_controller,
+    add_funding_account,
+    add_project,
     make_company,
     make_user,
     sign_in,
@@ -90,32 +89,14 @@ def grow(world: World, n: int) -> None:
         existing = len(settings_queries.funding_accounts(payor.id))
         for k in range(existing, existing + n):
             entity, _ = add_entity_with_controller(payor, f"Entity {k} LLC", actor_user_id=admin.id)
-            number = f"{9000000 + k}"
-            payment_settings.add_funding_account(
-                payor,
-                payment_settings.FundingAccountInput(
-                    entity.id,
-                    f"Account {k}",
-                    ROUTING_NUMBERS[k % len(ROUTING_NUMBERS)],
-                    number,
-                    number,
-                    AccountType.CHECKING,
-                    None,
-                    None,
-                    False,
-                ),
+            add_funding_account(
+                entity,
+                f"Account {k}",
+                ROUTING_NUMBERS[k % len(ROUTING_NUMBERS)],
+                f"{9000000 + k}",
                 actor_user_id=admin.id,
             )
-            invoicing.create_project(
-                payor,
-                name=f"Tower {k}",
-                number=f"T-{k:04d}",
-                address_line1="1 Main St",
-                city="Austin",
-                region="TX",
-                postal_code="78701",
-                actor_user_id=admin.id,
-            )
+            add_project(payor, f"T-{k:04d}", name=f"Tower {k}", actor_user_id=admin.id)
             project = operations.project_of(payor)
             operations.add_contact(
                 project,

@@ -12,13 +12,12 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
-from portal.invoicing import services as invoicing
 from portal.operations import services as operations
-from portal.payment_settings import services as payment_settings
-from portal.payment_settings.models import AccountType
 from tests.factories import (
     Authenticator,
     add_entity_with_controller,
+    add_funding_account,
+    add_project,
     make_company,
     make_user,
     membership_of,
@@ -41,31 +40,10 @@ class World:
 def payor_objects(payor, user) -> dict[str, object]:
     """One of each object a payor's routes take an id of, made by one of its users."""
     entity, person = add_entity_with_controller(payor, f"{payor.name} LLC", actor_user_id=user.id)
-    account = payment_settings.add_funding_account(
-        payor,
-        payment_settings.FundingAccountInput(
-            entity.id,
-            "Operating",
-            "021000021",
-            f"12345{payor.id:04d}",
-            f"12345{payor.id:04d}",
-            AccountType.CHECKING,
-            None,
-            None,
-            False,
-        ),
-        actor_user_id=user.id,
+    account = add_funding_account(
+        entity, "Operating", "021000021", f"12345{payor.id:04d}", actor_user_id=user.id
     )
-    project = invoicing.create_project(
-        payor,
-        name="Tower",
-        number=f"T-{payor.id}",
-        address_line1="1 Main St",
-        city="Austin",
-        region="TX",
-        postal_code="78701",
-        actor_user_id=user.id,
-    )
+    project = add_project(payor, f"T-{payor.id}", actor_user_id=user.id)
     designation = operations.designate_admins(
         payor,
         form_file=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
