@@ -121,6 +121,14 @@ def grow(world: World, n: int) -> None:
                 user_ids=[admin.id],
                 actor_user_id=admin.id,
             )
+            # The operator's signed-in world is every payor: one more, with a member.
+            other = operations.create_payor(f"Other Payor {k}", f"other-{k}", actor_user_id=None)
+            other_admin = accounts.create_user(f"admin{k}@other.example.com", f"Admin {k}", None)
+            company_services.grant_role(
+                company_services.add_member(other, other_admin, actor_user_id=None),
+                Role.PAYMENTS_ADMIN,
+                actor_user_id=None,
+            )
             for company, role in ((payor, Role.DISBURSER), (payee, Role.PAYEE_ADMIN)):
                 user = accounts.create_user(
                     f"member{k}-{company.id}@example.com", f"Member {k}", None

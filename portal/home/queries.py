@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from portal.companies.models import CompanyKind, Membership, Role
 from portal.operations import queries as operations
-from portal.operations.queries import ChecklistItem, PayorProgress
+from portal.operations.queries import ChecklistItem, PayorQueue
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Queue:
 
 @dataclass(frozen=True)
 class Home:
-    operator_payors: list[PayorProgress] | None = None
+    operator_payors: PayorQueue | None = None
     # For each payor, where the operator completes each of its checklist items.
     operator_links: dict[int, dict[str, str]] = field(default_factory=dict)
     setup_left: list[ChecklistItem] | None = None
@@ -134,7 +134,7 @@ def home_for(membership: Membership | None) -> Home:
         operator_payors = operations.payors_by_progress()
         operator_links = {
             row.company.id: operations.checklist_links(row.company, operations.OPERATOR_SCREENS)
-            for row in operator_payors
+            for row in operator_payors.rows
         }
     if company.kind is CompanyKind.PAYOR and Role.PAYMENTS_ADMIN in roles:
         setup_left = operations.implementation_progress(company).blockers

@@ -4,7 +4,7 @@ a payor's own admins may also read."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -115,13 +115,6 @@ def payor_table(state: TableState) -> TablePage:
         )
     rows = [PayorRow(company, project) for company, project in page.rows]
     return dataclasses.replace(page, rows=rows)
-
-
-def all_payors() -> list[PayorRow]:
-    """Every payor with its implementation project, by name."""
-    with tenancy.unscoped():
-        rows = db.session.execute(payors_statement().order_by(Company.name)).all()
-    return [PayorRow(company, project) for company, project in rows]
 
 
 def payor(company_id: int) -> Company:
@@ -239,23 +232,6 @@ def designation_form(company_id: int, designation_id: int) -> AdminDesignation:
     return designation
 
 
-def payments_users_without_mfa(company_id: int) -> list[User]:
-    with tenancy.unscoped():
-        return list(
-            db.session.scalars(
-                sa.select(User)
-                .join(Membership, Membership.user_id == User.id)
-                .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-                .where(
-                    Membership.company_id == company_id,
-                    MembershipRole.role.in_(PAYMENT_ROLES),
-                    User.totp_secret.is_(None),
-                )
-                .distinct()
-            )
-        )
-
-
 # --------------------------------------------------------------------------- checklist
 
 
@@ -312,36 +288,126 @@ def _not_available(key: str, label: str) -> ChecklistItem:
     )
 
 
-def implementation_checklist(
-    company: Company, project: ImplementationProject | None
-) -> list[ChecklistStep]:
-    """The three steps, every item derived from the system's state (or recorded by an operator
-    where only people can attest it)."""
-    from portal.banking.queries import deposit_account_of
-    from portal.companies.queries import features_of
-    from portal.payment_settings import queries as payment_queries
+@dataclass(frozen=True)
+class ChecklistFacts:
+    """What one payor's checklist is derived from, read for many payors at once."""
+
+    features: dict
+    sso_configured: bool = False
+    role_counts: dict[Role, int] = field(default_factory=dict)
+    payments_users: int = 0
+    without_mfa: list[str] = field(default_factory=list)  # emails
+    deposit: tuple[str, str] | None = None  # bank name, last four
+    entities: int = 0
+    complete_entities: int = 0
+    active_accounts: list[tuple[str, str]] = field(default_factory=list)  # nickname, last four
+
+
+def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
+    """The checklist's facts for every company of ``company_ids``, in a fixed number of
+    statements (one per kind of fact, grouped by company), however many companies."""
+    from portal.banking.models import DepositAccount
+    from portal.companies.models import Feature, FeatureActivation
+    from portal.payment_settings.models import BusinessEntity, FundingAccount
     from portal.payment_settings.services import entity_gaps
     from portal.sso.models import SsoConnection
 
+    if not company_ids:
+        return {}
+    ids = list(company_ids)
     with tenancy.unscoped():
-        features = features_of(company.id)
-        sso_configured = (
-            db.session.scalar(
-                sa.select(SsoConnection.id).where(
-                    SsoConnection.company_id == company.id, SsoConnection.enabled.is_(True)
+        enabled: dict[int, dict] = {company_id: {} for company_id in ids}
+        for company_id, feature, on in db.session.execute(
+            sa.select(
+                FeatureActivation.company_id, FeatureActivation.feature, FeatureActivation.enabled
+            ).where(FeatureActivation.company_id.in_(ids))
+        ):
+            enabled[company_id][feature] = on
+        sso = set(
+            db.session.scalars(
+                sa.select(SsoConnection.company_id).where(
+                    SsoConnection.company_id.in_(ids), SsoConnection.enabled.is_(True)
                 )
             )
-            is not None
         )
-        members = payor_members(company.id)
-        without_mfa = payments_users_without_mfa(company.id)
-        deposit = deposit_account_of(company.id)
-        entities = payment_queries.entities(company.id)
-        complete_entities = [e for e in entities if not entity_gaps(e)]
-        active_accounts = [a for a in payment_queries.funding_accounts(company.id) if a.active]
-    holders = {role: [m for m in members if role in m.role_set] for role in Role}
-    payments_users = [m for m in members if m.role_set & PAYMENT_ROLES]
-    admins = holders[Role.PAYMENTS_ADMIN]
+        role_counts: dict[int, dict[Role, int]] = {company_id: {} for company_id in ids}
+        for company_id, role, count in db.session.execute(
+            sa.select(
+                Membership.company_id, MembershipRole.role, sa.func.count(Membership.id.distinct())
+            )
+            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+            .where(Membership.company_id.in_(ids))
+            .group_by(Membership.company_id, MembershipRole.role)
+        ):
+            role_counts[company_id][role] = count
+        payments_users: dict[int, int] = {}
+        without_mfa: dict[int, list[str]] = {company_id: [] for company_id in ids}
+        for company_id, email, enrolled in db.session.execute(
+            sa.select(Membership.company_id, User.email, User.totp_enrolled_at.is_not(None))
+            .join(User, User.id == Membership.user_id)
+            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+            .where(Membership.company_id.in_(ids), MembershipRole.role.in_(PAYMENT_ROLES))
+            .distinct()
+            .order_by(Membership.company_id, User.email)
+        ):
+            payments_users[company_id] = payments_users.get(company_id, 0) + 1
+            if not enrolled:
+                without_mfa[company_id].append(email)
+        deposits = {
+            company_id: (bank, last4)
+            for company_id, bank, last4 in db.session.execute(
+                sa.select(
+                    DepositAccount.company_id,
+                    DepositAccount.bank_name,
+                    DepositAccount.account_last4,
+                ).where(DepositAccount.company_id.in_(ids))
+            )
+        }
+        entities: dict[int, list] = {company_id: [] for company_id in ids}
+        for entity in db.session.scalars(
+            sa.select(BusinessEntity)
+            .where(BusinessEntity.company_id.in_(ids))
+            .options(sa.orm.lazyload(BusinessEntity.funding_accounts))
+        ):
+            entities[entity.company_id].append(entity)
+        accounts: dict[int, list[tuple[str, str]]] = {company_id: [] for company_id in ids}
+        for company_id, nickname, last4 in db.session.execute(
+            sa.select(
+                FundingAccount.company_id, FundingAccount.nickname, FundingAccount.account_last4
+            )
+            .where(FundingAccount.company_id.in_(ids), FundingAccount.active.is_(True))
+            .order_by(FundingAccount.nickname)
+        ):
+            accounts[company_id].append((nickname, last4))
+    return {
+        company_id: ChecklistFacts(
+            features={feature: enabled[company_id].get(feature, False) for feature in Feature},
+            sso_configured=company_id in sso,
+            role_counts=role_counts[company_id],
+            payments_users=payments_users.get(company_id, 0),
+            without_mfa=without_mfa[company_id],
+            deposit=deposits.get(company_id),
+            entities=len(entities[company_id]),
+            complete_entities=sum(not entity_gaps(e) for e in entities[company_id]),
+            active_accounts=accounts[company_id],
+        )
+        for company_id in ids
+    }
+
+
+def implementation_checklist(
+    company: Company, project: ImplementationProject | None, facts: ChecklistFacts | None = None
+) -> list[ChecklistStep]:
+    """The three steps, every item derived from the system's state (or recorded by an operator
+    where only people can attest it). ``facts`` are read when not given."""
+    if facts is None:
+        facts = checklist_facts([company.id])[company.id]
+    features = facts.features
+    sso_configured = facts.sso_configured
+    without_mfa = facts.without_mfa
+    deposit = facts.deposit
+    admins = facts.role_counts.get(Role.PAYMENTS_ADMIN, 0)
+    disbursers = facts.role_counts.get(Role.DISBURSER, 0)
     off = [f.label for f, on in features.items() if not on]
     trainings = {t.topic: t for t in (project.trainings if project else [])}
 
@@ -368,27 +434,27 @@ def implementation_checklist(
             ChecklistItem(
                 "mfa",
                 "Every payments user enrolled in MFA",
-                bool(payments_users) and not without_mfa,
+                bool(facts.payments_users) and not without_mfa,
                 "No payments users yet."
-                if not payments_users
+                if not facts.payments_users
                 else (
                     "All enrolled."
                     if not without_mfa
-                    else "Not yet: " + ", ".join(sorted(u.email for u in without_mfa)) + "."
+                    else "Not yet: " + ", ".join(without_mfa) + "."
                 ),
             ),
             ChecklistItem(
                 "deposit_account",
                 "Deposit account opened",
                 deposit is not None,
-                f"{deposit.bank_name} ••••{deposit.account_last4}" if deposit else "Not opened.",
+                f"{deposit[0]} ••••{deposit[1]}" if deposit else "Not opened.",
             ),
             ChecklistItem(
                 "admins",
                 "Payments Admins designated",
                 bool(admins),
-                f"{len(admins)} designated"
-                + ("" if len(admins) >= 2 else " (at least two are recommended)")
+                f"{admins} designated"
+                + ("" if admins >= 2 else " (at least two are recommended)")
                 + ".",
             ),
         ],
@@ -400,23 +466,23 @@ def implementation_checklist(
             ChecklistItem(
                 "business_entity",
                 "Business entity complete",
-                bool(complete_entities),
-                f"{len(complete_entities)} of {len(entities)} complete."
-                if entities
+                bool(facts.complete_entities),
+                f"{facts.complete_entities} of {facts.entities} complete."
+                if facts.entities
                 else "None added.",
             ),
             ChecklistItem(
                 "funding_account",
                 "Funding account added",
-                bool(active_accounts),
-                ", ".join(f"{a.nickname} ••••{a.account_last4}" for a in active_accounts)
+                bool(facts.active_accounts),
+                ", ".join(f"{nickname} ••••{last4}" for nickname, last4 in facts.active_accounts)
                 or "None added.",
             ),
             ChecklistItem(
                 "disbursers",
                 "Disbursers assigned",
-                bool(holders[Role.DISBURSER]),
-                f"{len(holders[Role.DISBURSER])} assigned.",
+                bool(disbursers),
+                f"{disbursers} assigned.",
             ),
             _not_available("first_payees", "First payees onboarded and approved"),
             *[
@@ -509,10 +575,16 @@ class PayorProgress:
     blockers: list[ChecklistItem]
 
 
-def implementation_progress(company: Company) -> PayorProgress:
-    """Where the payor stands: its current step, percent of all items done, what is left."""
-    project = project_for(company.id)
-    steps = implementation_checklist(company, project)
+def implementation_progress(
+    company: Company,
+    project: ImplementationProject | None = None,
+    facts: ChecklistFacts | None = None,
+) -> PayorProgress:
+    """Where the payor stands: its current step, percent of all items done, what is left.
+    ``project`` and ``facts`` are read when not given (a list passes both)."""
+    if facts is None:
+        project = project_for(company.id)
+    steps = implementation_checklist(company, project, facts)
     items = [item for step in steps for item in step.items]
     percent = round(100 * sum(item.met for item in items) / len(items))
     if project is None:
@@ -526,17 +598,26 @@ def implementation_progress(company: Company) -> PayorProgress:
     return PayorProgress(company, project, status, percent, blockers)
 
 
-def payors_by_progress() -> list[PayorProgress]:
-    """Every payor, most stuck first (least done, then longest under way); closed last.
+@dataclass(frozen=True)
+class PayorQueue:
+    """The most stuck payors still in implementation, and how many there are in all."""
 
-    The checklist is computed per payor (about ten statements each): fine for the payors an
-    operations team onboards at once, and the performance issue makes it set-based."""
-    rows = [implementation_progress(row.company) for row in all_payors()]
-    return sorted(
-        rows,
-        key=lambda p: (
-            p.status is ImplementationStatus.CLOSED,
-            p.percent,
-            p.project.created_at if p.project else p.company.created_at,
-        ),
+    rows: list[PayorProgress]
+    total: int
+
+
+def payors_by_progress(limit: int = 10) -> PayorQueue:
+    """The payors whose implementation is not closed, most stuck first (least done, then
+    longest under way): the first ``limit`` of them, in a fixed number of statements."""
+    with tenancy.unscoped():
+        payors = db.session.execute(
+            payors_statement().where(ImplementationProject.closed_at.is_(None))
+        ).all()
+        facts = checklist_facts([company.id for company, _ in payors])
+    rows = [
+        implementation_progress(company, project, facts[company.id]) for company, project in payors
+    ]
+    rows.sort(
+        key=lambda p: (p.percent, p.project.created_at if p.project else p.company.created_at)
     )
+    return PayorQueue(rows[:limit], len(rows))
