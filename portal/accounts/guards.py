@@ -71,7 +71,9 @@ login_required = _login_required
 @login_manager.user_loader
 def load_user(cookie_id: str) -> User | None:
     with tenancy.unscoped():
-        found = services.load_session_user(cookie_id)
+        found = services.load_session_user(
+            cookie_id, *company_queries.memberships_loaded_with_user()
+        )
     if found is None:
         return None
     user, session_row = found
@@ -101,7 +103,7 @@ def _identify_request() -> Any:
     if not current_user.is_authenticated:
         return None
     session_row = g.get("user_session")
-    memberships = company_queries.memberships_of(current_user.id)
+    memberships = company_queries.loaded_memberships(current_user)
     idle_limit = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if session_row is not None and services.idle_too_long(
         session_row, holds_a_role=any(m.role_set for m in memberships), limit=idle_limit
@@ -142,7 +144,7 @@ def _identify_request() -> Any:
     g.company = chosen.company if chosen else None
     tenancy.reset(g.tenant_token)
     g.tenant_token = tenancy.scope_to(chosen.company_id if chosen else None)
-    if current_user.recovery_codes_to_show and request.endpoint not in RECOVERY_CODE_ENDPOINTS:
+    if current_user.recovery_codes_waiting and request.endpoint not in RECOVERY_CODE_ENDPOINTS:
         return htmx.redirect_to(url_for("accounts.show_recovery_codes"))
     return None
 
@@ -180,7 +182,7 @@ def requires_feature(feature: Feature) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             company = g.get("company")
-            if company is None or not company_queries.feature_enabled(company.id, feature):
+            if company is None or not company_queries.features_in(company)[feature]:
                 abort(404)
             return view(*args, **kwargs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from portal.core.crypto import encrypted_column
 from portal.core.db import db, utcnow
@@ -37,6 +37,11 @@ class User(db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Recovery codes shown once after (re)generation, until the user confirms saving them.
     recovery_codes_to_show: Mapped[str | None] = encrypted_column()
+    # Whether codes wait to be shown: loaded with the row, so every request's check reads
+    # (and decrypts) nothing more.
+    recovery_codes_waiting: Mapped[bool] = column_property(
+        recovery_codes_to_show.column.is_not(None)
+    )
     step_up_failures: Mapped[int] = mapped_column(default=0)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")  # noqa: F821

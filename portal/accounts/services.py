@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
+from sqlalchemy.sql.base import ExecutableOption
 
 from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserSession
 from portal.config import REMEMBER_LIFETIME
@@ -211,22 +212,30 @@ def start_session(
     return key
 
 
-def load_session_user(cookie_id: str) -> tuple[User, UserSession] | None:
-    """Resolve a flask-login id (``user_id:session_key``) to a live session, or None."""
+def load_session_user(
+    cookie_id: str, *options: ExecutableOption
+) -> tuple[User, UserSession] | None:
+    """Resolve a flask-login id (``user_id:session_key``) to a live session, or None.
+    ``options`` load more with the user in the same statement (the request's memberships)."""
     user_id, _, key = cookie_id.partition(":")
     if not is_ascii_digits(user_id) or not key:
         return None
-    row = db.session.execute(
-        sa.select(User, UserSession)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            User.id == int(user_id),
-            UserSession.key_hash == hash_token(key),
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > utcnow(),
-            User.is_active.is_(True),
+    row = (
+        db.session.execute(
+            sa.select(User, UserSession)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(
+                User.id == int(user_id),
+                UserSession.key_hash == hash_token(key),
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > utcnow(),
+                User.is_active.is_(True),
+            )
+            .options(*options)
         )
-    ).first()
+        .unique()
+        .first()
+    )
     if row is None:
         return None
     user, session_row = row

@@ -87,6 +87,11 @@ class Company(db.Model):
     primary_contact_email: Mapped[str | None] = mapped_column(sa.String(254))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="company")
+    # Read through ``companies.queries.features_in``; the signed-in memberships load it
+    # with the companies (one statement for every page's navigation and feature checks).
+    feature_activations: Mapped[list[FeatureActivation]] = relationship(
+        viewonly=True, order_by="FeatureActivation.id"
+    )
 
     __table_args__ = (
         sa.CheckConstraint("slug = lower(slug) AND length(slug) >= 2", name="slug_lowercase"),

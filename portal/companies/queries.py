@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import ExecutableOption
 
 from portal.accounts.models import User
 from portal.companies.models import Company, Feature, FeatureActivation, Membership
@@ -15,14 +17,26 @@ from portal.core.tables import Column, TablePage, TableState, paginate
 def memberships_of(user_id: int) -> list[Membership]:
     """Every company the user belongs to (across tenants: it is the user's own list)."""
     with tenancy.unscoped():
-        return list(
-            db.session.scalars(
-                sa.select(Membership)
-                .join(Company, Company.id == Membership.company_id)
-                .where(Membership.user_id == user_id)
-                .order_by(Company.name)
-            ).unique()
+        user = db.session.scalar(
+            sa.select(User).where(User.id == user_id).options(*memberships_loaded_with_user())
         )
+    return loaded_memberships(user) if user else []
+
+
+def memberships_loaded_with_user() -> tuple[ExecutableOption, ...]:
+    """Loader options that bring a user's memberships along in the user's own statement:
+    each company with its features, each membership's roles (a request needs them all)."""
+    return (
+        joinedload(User.memberships).options(
+            joinedload(Membership.roles),
+            joinedload(Membership.company).joinedload(Company.feature_activations),
+        ),
+    )
+
+
+def loaded_memberships(user: User) -> list[Membership]:
+    """The user's memberships by company name (loaded with the user, or now)."""
+    return sorted(user.memberships, key=lambda m: (m.company.name, m.id))
 
 
 MEMBER_COLUMNS = (
@@ -92,6 +106,13 @@ def features_of(company_id: int) -> dict[Feature, bool]:
             sa.select(FeatureActivation).where(FeatureActivation.company_id == company_id)
         ).all()
     enabled = {row.feature: row.enabled for row in rows}
+    return {feature: enabled.get(feature, False) for feature in Feature}
+
+
+def features_in(company: Company) -> dict[Feature, bool]:
+    """Every feature and whether it is on, from the company's loaded activations (the
+    signed-in memberships load them: no statement for the current company)."""
+    enabled = {row.feature: row.enabled for row in company.feature_activations}
     return {feature: enabled.get(feature, False) for feature in Feature}
 
 

@@ -312,6 +312,7 @@ def set_feature(
     row.changed_at = utcnow()
     row.changed_by_user_id = actor_user_id
     db.session.flush()
+    db.session.expire(company, ["feature_activations"])
     audit.record(
         f"companies:feature:{'activated' if enabled else 'deactivated'}",
         actor_user_id=actor_user_id,

@@ -36,7 +36,7 @@ def layout_helpers() -> dict:
         membership = g.get("membership")
         if not current_user.is_authenticated:
             return []
-        features = company_queries.features_of(membership.company_id) if membership else {}
+        features = company_queries.features_in(membership.company) if membership else {}
         return navigation.primary_navigation(membership, features)
 
     def company_menu() -> list[MenuLink]:

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from portal.accounts.models import User
 from portal.companies.models import (
@@ -367,7 +368,7 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
         for entity in db.session.scalars(
             sa.select(BusinessEntity)
             .where(BusinessEntity.company_id.in_(ids))
-            .options(sa.orm.lazyload(BusinessEntity.funding_accounts))
+            .options(lazyload(BusinessEntity.funding_accounts))
         ):
             entities[entity.company_id].append(entity)
         accounts: dict[int, list[tuple[str, str]]] = {company_id: [] for company_id in ids}
