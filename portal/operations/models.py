@@ -43,11 +43,13 @@ class ImplementationProject(TenantOwned, db.Model):
     closed_at: Mapped[datetime | None]
     closed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
+    # Loaded only where shown (a page of them at a time); the checklist reads its facts
+    # set-based (``operations.queries.checklist_facts``).
     contacts: Mapped[list[ProjectContact]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="ProjectContact.id"
+        cascade="all, delete-orphan", order_by="ProjectContact.id"
     )
     trainings: Mapped[list[TrainingSession]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="TrainingSession.held_on"
+        cascade="all, delete-orphan", order_by="TrainingSession.held_on"
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from portal.accounts.models import User
 from portal.companies.models import (
@@ -25,7 +26,12 @@ from portal.core.errors import NotFound
 from portal.core.models import StoredFile
 from portal.core.status import Status, Tone
 from portal.core.tables import Column, TablePage, TableState, paginate
-from portal.operations.models import AdminDesignation, ImplementationProject, TrainingTopic
+from portal.operations.models import (
+    AdminDesignation,
+    ImplementationProject,
+    TrainingSession,
+    TrainingTopic,
+)
 
 
 def search_payor_users(text: str, limit: int = 50) -> list[tuple[User, list[str]]]:
@@ -302,6 +308,7 @@ class ChecklistFacts:
     entities: int = 0
     complete_entities: int = 0
     active_accounts: list[tuple[str, str]] = field(default_factory=list)  # nickname, last four
+    trainings: dict[TrainingTopic, date] = field(default_factory=dict)  # latest held on
 
 
 def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
@@ -331,29 +338,31 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
                 )
             )
         )
+        # Every role held at each company, with its holder's email and MFA state: role
+        # counts and the payments users without MFA come from the same rows.
         role_counts: dict[int, dict[Role, int]] = {company_id: {} for company_id in ids}
-        for company_id, role, count in db.session.execute(
+        payments_people: dict[int, dict[str, bool]] = {company_id: {} for company_id in ids}
+        for company_id, role, email, enrolled in db.session.execute(
             sa.select(
-                Membership.company_id, MembershipRole.role, sa.func.count(Membership.id.distinct())
+                Membership.company_id,
+                MembershipRole.role,
+                User.email,
+                User.totp_enrolled_at.is_not(None),
             )
-            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-            .where(Membership.company_id.in_(ids))
-            .group_by(Membership.company_id, MembershipRole.role)
-        ):
-            role_counts[company_id][role] = count
-        payments_users: dict[int, int] = {}
-        without_mfa: dict[int, list[str]] = {company_id: [] for company_id in ids}
-        for company_id, email, enrolled in db.session.execute(
-            sa.select(Membership.company_id, User.email, User.totp_enrolled_at.is_not(None))
             .join(User, User.id == Membership.user_id)
             .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-            .where(Membership.company_id.in_(ids), MembershipRole.role.in_(PAYMENT_ROLES))
-            .distinct()
-            .order_by(Membership.company_id, User.email)
+            .where(Membership.company_id.in_(ids))
         ):
-            payments_users[company_id] = payments_users.get(company_id, 0) + 1
-            if not enrolled:
-                without_mfa[company_id].append(email)
+            role_counts[company_id][role] = role_counts[company_id].get(role, 0) + 1
+            if role in PAYMENT_ROLES:
+                payments_people[company_id][email] = enrolled
+        trainings: dict[int, dict[TrainingTopic, date]] = {company_id: {} for company_id in ids}
+        for company_id, topic, held_on in db.session.execute(
+            sa.select(TrainingSession.company_id, TrainingSession.topic, TrainingSession.held_on)
+            .where(TrainingSession.company_id.in_(ids))
+            .order_by(TrainingSession.held_on)
+        ):
+            trainings[company_id][topic] = held_on  # the latest session of each topic
         deposits = {
             company_id: (bank, last4)
             for company_id, bank, last4 in db.session.execute(
@@ -368,8 +377,8 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
         for entity in db.session.scalars(
             sa.select(BusinessEntity)
             .where(BusinessEntity.company_id.in_(ids))
-            .options(lazyload(BusinessEntity.funding_accounts))
-        ):
+            .options(joinedload(BusinessEntity.people), lazyload(BusinessEntity.funding_accounts))
+        ).unique():
             entities[entity.company_id].append(entity)
         accounts: dict[int, list[tuple[str, str]]] = {company_id: [] for company_id in ids}
         for company_id, nickname, last4 in db.session.execute(
@@ -385,8 +394,9 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
             features={feature: enabled[company_id].get(feature, False) for feature in Feature},
             sso_configured=company_id in sso,
             role_counts=role_counts[company_id],
-            payments_users=payments_users.get(company_id, 0),
-            without_mfa=without_mfa[company_id],
+            payments_users=len(payments_people[company_id]),
+            without_mfa=sorted(e for e, on in payments_people[company_id].items() if not on),
+            trainings=trainings[company_id],
             deposit=deposits.get(company_id),
             entities=len(entities[company_id]),
             complete_entities=sum(not entity_gaps(e) for e in entities[company_id]),
@@ -410,7 +420,7 @@ def implementation_checklist(
     admins = facts.role_counts.get(Role.PAYMENTS_ADMIN, 0)
     disbursers = facts.role_counts.get(Role.DISBURSER, 0)
     off = [f.label for f, on in features.items() if not on]
-    trainings = {t.topic: t for t in (project.trainings if project else [])}
+    trainings = facts.trainings
 
     step1 = ChecklistStep(
         1,
@@ -491,7 +501,7 @@ def implementation_checklist(
                     f"training_{topic.value}",
                     f"Training held: {topic.label}",
                     topic in trainings,
-                    f"Held {trainings[topic].held_on:%B %-d, %Y}."
+                    f"Held {trainings[topic]:%B %-d, %Y}."
                     if topic in trainings
                     else "Not held yet.",
                 )
