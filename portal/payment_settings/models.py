@@ -81,6 +81,13 @@ class AccountType(enum.StrEnum):
     SAVINGS = "savings"
 
 
+class EntityStatus(Status):
+    """Whether a business entity has what the bank's business verification asks for."""
+
+    COMPLETE = "complete", "Complete", Tone.SUCCESS
+    INCOMPLETE = "incomplete", "Incomplete", Tone.WARNING
+
+
 class FundingAccountStatus(Status):
     ACTIVE = "active", "Active", Tone.SUCCESS
     DEACTIVATED = "deactivated", "Deactivated", Tone.NEUTRAL

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, lazyload, selectinload
 
 from portal.core.db import db
 from portal.core.errors import NotFound
+from portal.core.tables import Column, TablePage, TableState, paginate
 from portal.payment_settings.models import BusinessEntity, EntityPerson, FundingAccount
 
 
@@ -52,3 +54,107 @@ def funding_account(account_id: int) -> FundingAccount:
     if found is None:
         raise NotFound("No such funding account.")
     return found
+
+
+# --------------------------------------------------------------------------- lists
+
+ENTITY_COLUMNS = (
+    Column("legal_name", "Legal name", sortable=True),
+    Column("incorporated", "Incorporated in", sortable=True),
+    Column("ein", "EIN"),
+    Column("status", "Business verification"),
+)
+
+
+def entity_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=ENTITY_COLUMNS, default_sort="legal_name", filters=("q",)
+    )
+
+
+def entity_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the payor's business entities, each with its owners and controllers
+    (what its completeness is judged by): three statements, whatever the number."""
+    stmt = (
+        sa.select(BusinessEntity)
+        .where(BusinessEntity.company_id == company_id)
+        .options(selectinload(BusinessEntity.people), lazyload(BusinessEntity.funding_accounts))
+    )
+    if text := state.filter("q").lower():
+        pattern = f"%{text}%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(BusinessEntity.legal_name).like(pattern),
+                sa.func.lower(sa.func.coalesce(BusinessEntity.dba, "")).like(pattern),
+            )
+        )
+    return paginate(
+        stmt,
+        state,
+        {
+            "legal_name": sa.func.lower(BusinessEntity.legal_name),
+            "incorporated": BusinessEntity.incorporation_state,
+        },
+        tiebreak=BusinessEntity.id,
+    )
+
+
+ACCOUNT_COLUMNS = (
+    Column("nickname", "Nickname", sortable=True),
+    Column("entity", "Entity", sortable=True),
+    Column("routing", "Routing"),
+    Column("account", "Account"),
+    Column("type", "Type"),
+    Column("status", "Status", sortable=True),
+)
+ACCOUNT_STATUSES = ("active", "deactivated")
+
+
+def funding_account_list_state(args) -> TableState:
+    return TableState.from_args(
+        args,
+        columns=ACCOUNT_COLUMNS,
+        default_sort="nickname",
+        filters=("q", "status", "entity"),
+    )
+
+
+def funding_account_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the payor's funding accounts with their entity's name (one join)."""
+    stmt = (
+        sa.select(FundingAccount)
+        .join(BusinessEntity, BusinessEntity.id == FundingAccount.entity_id)
+        .where(FundingAccount.company_id == company_id)
+        .options(
+            contains_eager(FundingAccount.entity).options(
+                lazyload(BusinessEntity.people), lazyload(BusinessEntity.funding_accounts)
+            )
+        )
+    )
+    if text := state.filter("q").lower():
+        stmt = stmt.where(sa.func.lower(FundingAccount.nickname).like(f"%{text}%"))
+    if state.filter("status") in ACCOUNT_STATUSES:
+        stmt = stmt.where(FundingAccount.active.is_(state.filter("status") == "active"))
+    if (entity_id := state.filter("entity")).isascii() and entity_id.isdecimal():
+        stmt = stmt.where(FundingAccount.entity_id == int(entity_id[:9]))
+    return paginate(
+        stmt,
+        state,
+        {
+            "nickname": sa.func.lower(FundingAccount.nickname),
+            "entity": sa.func.lower(BusinessEntity.legal_name),
+            # Active first when ascending.
+            "status": sa.case((FundingAccount.active, 0), else_=1),
+        },
+        tiebreak=FundingAccount.id,
+    )
+
+
+def entity_account_counts(entity_id: int) -> tuple[int, int]:
+    """How many funding accounts the entity has: (active, all)."""
+    active, total = db.session.execute(
+        sa.select(sa.func.count().filter(FundingAccount.active.is_(True)), sa.func.count()).where(
+            FundingAccount.entity_id == entity_id
+        )
+    ).one()
+    return active or 0, total or 0

@@ -21,6 +21,7 @@ from portal.payment_settings.models import (
     AccountType,
     BusinessEntity,
     EntityPerson,
+    EntityStatus,
     FundingAccount,
     FundingAccountMode,
     PaymentControls,
@@ -268,6 +269,10 @@ def entity_gaps(entity: BusinessEntity) -> list[str]:
     if not any(p.role is PersonRole.CONTROLLER for p in entity.people):
         gaps.append("a controller (someone with significant management responsibility)")
     return gaps
+
+
+def entity_status(entity: BusinessEntity) -> EntityStatus:
+    return EntityStatus.INCOMPLETE if entity_gaps(entity) else EntityStatus.COMPLETE
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, render_template, url_for
+from flask import Blueprint, abort, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
@@ -14,7 +14,12 @@ from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.payment_settings import queries, services
 from portal.payment_settings.forms import ControlsForm, EntityForm, FundingAccountForm, PersonForm
-from portal.payment_settings.models import AccountType, FundingAccountMode, PersonRole
+from portal.payment_settings.models import (
+    AccountType,
+    FundingAccountMode,
+    FundingAccountStatus,
+    PersonRole,
+)
 
 blueprint = Blueprint("payment_settings", __name__, url_prefix="/settings/payments")
 
@@ -28,38 +33,93 @@ def person_form_for(entity_id: int, **kwargs) -> PersonForm:
     return PersonForm(prefix=f"entity-{entity_id}", **kwargs)
 
 
-def _page(**forms):
+def _entities_page(entity_form: EntityForm | None = None):
     company = g.company
-    entities = queries.entities(company.id)
-    account_form = forms.get("account_form") or FundingAccountForm()
-    account_form.entity_id.choices = [(e.id, e.legal_name) for e in entities]
+    return {
+        "company": company,
+        "table": queries.entity_table(company.id, queries.entity_list_state(request.args)),
+        "entity_status": services.entity_status,
+        "entity_form": entity_form or EntityForm(),
+    }
+
+
+def _entity_page(entity, *, person_form=None, account_form=None):
+    if account_form is None:
+        account_form = FundingAccountForm(formdata=None, entity_id=entity.id)
+    active_accounts, all_accounts = queries.entity_account_counts(entity.id)
+    return {
+        "company": g.company,
+        "entity": entity,
+        "gaps": services.entity_gaps(entity),
+        "status": services.entity_status(entity),
+        "person_form": person_form or person_form_for(entity.id, formdata=None),
+        "account_form": account_form,
+        "active_accounts": active_accounts,
+        "all_accounts": all_accounts,
+        "confirm": ConfirmForm(),
+    }
+
+
+def _accounts_page():
+    company = g.company
+    return {
+        "company": company,
+        "table": queries.funding_account_table(
+            company.id, queries.funding_account_list_state(request.args)
+        ),
+        "statuses": FundingAccountStatus,
+        "confirm": ConfirmForm(),
+    }
+
+
+def _controls_page(controls_form: ControlsForm | None = None):
+    company = g.company
     controls = services.controls_of(company)
     return {
         "company": company,
-        "entities": entities,
-        "gaps": {e.id: services.entity_gaps(e) for e in entities},
-        "accounts": queries.funding_accounts(company.id),
-        "entity_form": forms.get("entity_form") or EntityForm(),
-        # One form per entity, each with its own field ids (a page may show several).
-        "person_forms": {
-            e.id: forms["person_form"]
-            if forms.get("person_entity_id") == e.id
-            else person_form_for(e.id, formdata=None)
-            for e in entities
-        },
-        "person_entity_id": forms.get("person_entity_id"),
-        "account_form": account_form,
-        "controls_form": forms.get("controls_form") or ControlsForm(obj=controls, formdata=None),
-        "confirm": ConfirmForm(),
+        "controls_form": controls_form or ControlsForm(obj=controls, formdata=None),
     }
 
 
 @blueprint.get("")
 @admin_only
 def show():
-    """Business entities, funding accounts and payment controls."""
-    page = _page()
-    return render_template("payment_settings/show.html", **page)
+    """The payor's business entities (one page of the table) and a form to add one."""
+    return htmx.add_vary(
+        htmx.render(
+            "payment_settings/show.html",
+            "payment_settings/_entity_results.html",
+            **_entities_page(),
+        )
+    )
+
+
+@blueprint.get("/entities/<int:entity_id>")
+@admin_only
+def show_entity(entity_id: int):
+    """One business entity: its details, owners and controllers, and its funding accounts."""
+    entity = queries.entity(entity_id)
+    return render_template("payment_settings/entity.html", **_entity_page(entity))
+
+
+@blueprint.get("/funding-accounts")
+@admin_only
+def list_funding_accounts():
+    """The payor's funding accounts: one page of the table, each with its actions."""
+    return htmx.add_vary(
+        htmx.render(
+            "payment_settings/funding_accounts.html",
+            "payment_settings/_account_results.html",
+            **_accounts_page(),
+        )
+    )
+
+
+@blueprint.get("/controls")
+@admin_only
+def show_controls():
+    """The payment controls and the payee invitation message."""
+    return render_template("payment_settings/controls.html", **_controls_page())
 
 
 @blueprint.post("/entities")
@@ -70,14 +130,16 @@ def add_entity():
     form = EntityForm()
     if form.validate_on_submit():
         try:
-            services.save_entity(g.company, _entity_input(form), actor_user_id=current_user.id)
+            entity = services.save_entity(
+                g.company, _entity_input(form), actor_user_id=current_user.id
+            )
         except DomainError as error:
             show_error(form, error)
         else:
             db.session.commit()
             flash("Business entity saved. Add its owners and controllers next.", "success")
-            return htmx.redirect_to(url_for("payment_settings.show"))
-    return render_template("payment_settings/show.html", **_page(entity_form=form))
+            return htmx.redirect_to(url_for("payment_settings.show_entity", entity_id=entity.id))
+    return render_template("payment_settings/show.html", **_entities_page(entity_form=form))
 
 
 @blueprint.post("/entities/<int:entity_id>/people")
@@ -104,10 +166,8 @@ def add_person(entity_id: int):
         else:
             db.session.commit()
             flash(f"{form.full_name.data} added to {entity.legal_name.rstrip('.')}.", "success")
-            return htmx.redirect_to(url_for("payment_settings.show"))
-    return render_template(
-        "payment_settings/show.html", **_page(person_form=form, person_entity_id=entity.id)
-    )
+            return htmx.redirect_to(url_for("payment_settings.show_entity", entity_id=entity.id))
+    return render_template("payment_settings/entity.html", **_entity_page(entity, person_form=form))
 
 
 @blueprint.post("/entities/<int:entity_id>/people/<int:person_id>/remove")
@@ -120,22 +180,24 @@ def remove_person(entity_id: int, person_id: int):
     services.remove_person(person, actor_user_id=current_user.id)
     db.session.commit()
     flash(removed, "success")
-    return htmx.redirect_to(url_for("payment_settings.show"))
+    return htmx.redirect_to(url_for("payment_settings.show_entity", entity_id=entity_id))
 
 
 @blueprint.post("/funding-accounts")
 @admin_only
 @step_up(action="Add a funding account")
 def add_funding_account():
-    """Add a funding account (numbers entered twice; never edited afterwards)."""
+    """Add a funding account to one of the payor's entities (numbers entered twice; never
+    edited afterwards). The form is on the entity's page."""
     form = FundingAccountForm()
-    form.entity_id.choices = [(e.id, e.legal_name) for e in queries.entities(g.company.id)]
+    entity = _posted_entity(form)
+    form.entity_id.choices = [(entity.id, entity.legal_name)]
     if form.validate_on_submit():
         try:
             services.add_funding_account(
                 g.company,
                 services.FundingAccountInput(
-                    entity_id=form.entity_id.data,
+                    entity_id=entity.id,
                     nickname=form.nickname.data,
                     routing_number=form.routing_number.data,
                     account_number=form.account_number.data,
@@ -151,9 +213,19 @@ def add_funding_account():
             show_error(form, error)
         else:
             db.session.commit()
-            flash("Funding account added.", "success")
-            return htmx.redirect_to(url_for("payment_settings.show"))
-    return render_template("payment_settings/show.html", **_page(account_form=form))
+            flash(f"Funding account {form.nickname.data.strip()} added.", "success")
+            return htmx.redirect_to(url_for("payment_settings.list_funding_accounts"))
+    return render_template(
+        "payment_settings/entity.html", **_entity_page(entity, account_form=form)
+    )
+
+
+def _posted_entity(form: FundingAccountForm):
+    """The entity a funding account form names: one of the payor's own, or 404."""
+    raw = form.entity_id.raw_data[0] if form.entity_id.raw_data else ""
+    if not (raw.isascii() and raw.isdecimal() and len(raw) <= 9):
+        abort(404)
+    return queries.entity(int(raw))
 
 
 @blueprint.post("/funding-accounts/<int:account_id>/<action>")
@@ -179,7 +251,7 @@ def change_funding_account(account_id: int, action: str):
             else f"{account.nickname} is deactivated: it can no longer fund payments.",
             "success",
         )
-    return htmx.redirect_to(url_for("payment_settings.show"))
+    return htmx.redirect_to(url_for("payment_settings.list_funding_accounts"))
 
 
 @blueprint.post("/controls")
@@ -199,8 +271,8 @@ def update_controls():
         )
         db.session.commit()
         flash("Payment controls saved.", "success")
-        return htmx.redirect_to(url_for("payment_settings.show"))
-    return render_template("payment_settings/show.html", **_page(controls_form=form))
+        return htmx.redirect_to(url_for("payment_settings.show_controls"))
+    return render_template("payment_settings/controls.html", **_controls_page(controls_form=form))
 
 
 @blueprint.post("/invitation-preview")

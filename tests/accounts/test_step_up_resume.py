@@ -397,7 +397,7 @@ def test_a_stale_full_page_form_without_a_file_is_resumed(client) -> None:
     _admin, phone = sign_in_fresh_admin(client, payor)
     entity_id = add_entity(client)
     go_stale(client)
-    page = client.get("/settings/payments").get_data(as_text=True)
+    page = client.get(f"/settings/payments/entities/{entity_id}").get_data(as_text=True)
     assert 'name="step_up_code"' in page, "the stale form offers its own code field"
     response = client.submit(
         "/settings/payments/funding-accounts",
@@ -410,10 +410,13 @@ def test_a_stale_full_page_form_without_a_file_is_resumed(client) -> None:
     finishing = verify_and_open_finishing_page(client, location, phone)
     assert "finishing: Add a funding account" in page_text(finishing)
     done = resume(client, finishing)
-    assert done.status_code == 303 and done.headers["Location"] == "/settings/payments"
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/settings/payments/funding-accounts"
     with tenancy.unscoped():
         assert db.session.scalars(sa.select(FundingAccount.nickname)).all() == ["Payroll"]
-    assert "Funding account added." in page_text(client.get("/settings/payments"))
+    assert "Funding account Payroll added." in page_text(
+        client.get("/settings/payments/funding-accounts")
+    )
     again = resume(client, finishing)
     assert again.status_code == 303
     assert EXPIRED in page_text(client.get(again.headers["Location"], follow_redirects=True))
@@ -456,7 +459,7 @@ def test_a_stale_htmx_deactivate_is_resumed_and_redirects(client) -> None:
     assert "finishing: Make default or deactivate a funding account" in page_text(finishing)
     done = resume(client, finishing)
     assert done.status_code == 303
-    assert done.headers["Location"] == "/settings/payments"
+    assert done.headers["Location"] == "/settings/payments/funding-accounts"
     db.session.expire_all()
     assert not db.session.get(FundingAccount, reserve.id).active
 

@@ -53,10 +53,14 @@ def person_fields(entity_id: int, **fields: str) -> dict[str, str]:
 
 
 def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
-    assert add_entity(client).status_code == 303
+    response = add_entity(client)
+    assert response.status_code == 303
     eid = entity_id()
-    page = client.get("/settings/payments").get_data(as_text=True)
-    assert "Incomplete: add a controller" in page and "EIN ••-•••6789" in page
+    assert response.headers["Location"].endswith(f"/settings/payments/entities/{eid}")
+    listing = client.get("/settings/payments").get_data(as_text=True)
+    assert "Granite Works LLC" in listing and "Incomplete" in listing and "••-•••6789" in listing
+    page = client.get(f"/settings/payments/entities/{eid}").get_data(as_text=True)
+    assert "Incomplete: add a controller" in page and "••-•••6789" in page
     response = client.submit(
         f"/settings/payments/entities/{eid}/people",
         person_fields(
@@ -82,7 +86,7 @@ def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
         ),
         token_from="/settings/payments",
     )
-    page = client.get("/settings/payments").get_data(as_text=True)
+    page = client.get(f"/settings/payments/entities/{eid}").get_data(as_text=True)
     assert "Complete for the bank" in page
     assert "123-45-6789" not in page and "•••-••-6789" in page
     raw = db.session.execute(sa.text("SELECT ssn, date_of_birth FROM entity_person")).all()
@@ -99,7 +103,8 @@ def test_admin_adds_an_entity_with_owner_and_controller(client, admin) -> None:
         token_from="/settings/payments",
     )
     assert response.status_code == 303
-    assert "Olive Owner removed from" in client.get("/settings/payments").get_data(as_text=True)
+    page = client.get(f"/settings/payments/entities/{eid}").get_data(as_text=True)
+    assert "Olive Owner removed from" in page
     assert count(EntityPerson) == 1
 
 
@@ -176,7 +181,7 @@ def test_admin_adds_a_funding_account_shown_masked(client, admin) -> None:
     with tenancy.unscoped():
         account = db.session.scalar(sa.select(FundingAccount))
     assert account.is_default and account.account_last4 == "6789"
-    page = client.get("/settings/payments").get_data(as_text=True)
+    page = client.get("/settings/payments/funding-accounts").get_data(as_text=True)
     assert "••••6789" in page and "000123456789" not in page
     raw = db.session.execute(sa.text("SELECT account_number FROM funding_account")).scalar()
     assert "123456789" not in raw
@@ -372,16 +377,73 @@ def test_the_database_allows_one_default_account_per_payor(client, admin, payor)
     db.session.rollback()
 
 
-def test_a_page_with_two_entities_has_no_duplicate_ids(client, admin) -> None:
+def test_an_entity_page_has_no_duplicate_ids(client, admin) -> None:
     import re
     from collections import Counter
 
     add_entity(client)
-    add_entity(client, legal_name="Granite Holdings LLC")
-    page = client.get("/settings/payments").get_data(as_text=True)
+    page = client.get(f"/settings/payments/entities/{entity_id()}").get_data(as_text=True)
     ids = Counter(re.findall(r'\sid="([^"]+)"', page))
     assert [name for name, seen in ids.items() if seen > 1] == []
-    assert page.count('for="entity-') >= 2 * 6, "each entity's labels point at its own fields"
+    assert page.count('for="entity-') >= 6, "the person form's labels point at its fields"
+
+
+def test_entities_and_accounts_are_paginated_tables(client, admin, payor) -> None:
+    """Twelve entities with an account each: a page of ten, then two; filters and sorts."""
+    from tests.factories import add_entity_with_controller, add_funding_account
+
+    with tenancy.unscoped():
+        for k in range(12):
+            entity, _ = add_entity_with_controller(payor, f"Entity {k:02d} LLC", actor_user_id=None)
+            add_funding_account(
+                entity, f"Account {k:02d}", "021000021", f"{7000000 + k}", actor_user_id=None
+            )
+    db.session.commit()
+    first = client.get("/settings/payments?per_page=10").get_data(as_text=True)
+    assert first.count("/settings/payments/entities/") >= 10
+    assert "Entity 00 LLC" in first and "Entity 10 LLC" not in first
+    second = client.get("/settings/payments?per_page=10&page=2").get_data(as_text=True)
+    assert "Entity 10 LLC" in second and "Entity 11 LLC" in second and "Entity 00" not in second
+    desc = client.get("/settings/payments?per_page=10&dir=desc").get_data(as_text=True)
+    assert "Entity 11 LLC" in desc and "Entity 00 LLC" not in desc
+    found = client.get("/settings/payments?q=entity+07").get_data(as_text=True)
+    assert "Entity 07 LLC" in found and "Entity 08 LLC" not in found
+
+    accounts = client.get("/settings/payments/funding-accounts?per_page=10&page=2")
+    html = accounts.get_data(as_text=True)
+    assert "Account 10" in html and "Account 11" in html and "Account 00" not in html
+    fragment = client.get(
+        "/settings/payments/funding-accounts?q=account+03", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Account 03" in fragment and "Account 04" not in fragment
+    assert "<html" not in fragment, "an htmx request gets the table alone"
+    with tenancy.unscoped():
+        one = db.session.scalar(
+            sa.select(BusinessEntity.id).where(BusinessEntity.legal_name == "Entity 05 LLC")
+        )
+    by_entity = client.get(f"/settings/payments/funding-accounts?entity={one}").get_data(
+        as_text=True
+    )
+    assert "Account 05" in by_entity and "Account 06" not in by_entity
+    inactive = client.get("/settings/payments/funding-accounts?status=deactivated")
+    assert "No funding account matches these filters." in inactive.get_data(as_text=True)
+
+
+def test_a_funding_account_cannot_be_added_to_another_payors_entity(client, admin) -> None:
+    from tests.factories import add_entity_with_controller
+
+    other = make_paying_payor()
+    with tenancy.unscoped():
+        theirs, _ = add_entity_with_controller(other, "Other Holdings LLC", actor_user_id=None)
+        theirs_id = theirs.id
+    db.session.commit()
+    response = client.submit(
+        "/settings/payments/funding-accounts",
+        {"entity_id": str(theirs_id), **ACCOUNT},
+        token_from="/settings/payments",
+    )
+    assert response.status_code == 404
+    assert count(FundingAccount) == 0
 
 
 def test_the_same_account_cannot_be_added_twice_even_under_another_entity(client, admin) -> None:
