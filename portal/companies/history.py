@@ -83,7 +83,8 @@ class Names:
 
 
 def resolve_names(events: Iterable[AuditEvent]) -> Names:
-    """One query per kind of id the events mention (none for kinds they do not)."""
+    """The names of every id the events mention, in one statement (none when they
+    mention no id)."""
     wanted: dict[str, set[int]] = {
         "user": set(),
         "membership": set(),
@@ -103,25 +104,47 @@ def resolve_names(events: Iterable[AuditEvent]) -> Names:
                 i for i in map(_as_int, payload.get("user_ids") or ()) if i is not None
             )
 
-    def lookup(key: Any, label: Any, ids: set[int], *where: Any) -> dict[int, str]:
-        if not ids:
-            return {}
-        rows = db.session.execute(sa.select(key, label).where(key.in_(ids), *where))
-        return {row[0]: row[1] for row in rows}
-
-    memberships = lookup(
-        Membership.id,
-        User.name,
-        wanted["membership"],
-        Membership.user_id == User.id,
-    )
+    branches = [
+        sa.select(sa.literal(kind).label("kind"), key.label("id"), label.label("name")).where(
+            key.in_(ids), *where
+        )
+        for kind, key, label, ids, where in (
+            ("user", User.id, User.name, wanted["user"], ()),
+            (
+                "membership",
+                Membership.id,
+                User.name,
+                wanted["membership"],
+                (Membership.user_id == User.id,),
+            ),
+            ("project", Project.id, Project.name, wanted["project"], ()),
+            (
+                "funding_account",
+                FundingAccount.id,
+                FundingAccount.nickname,
+                wanted["funding_account"],
+                (),
+            ),
+        )
+        if ids
+    ]
+    found: dict[str, dict[int, str]] = {
+        "user": {},
+        "membership": {},
+        "project": {},
+        "funding_account": {},
+    }
+    if branches:
+        # One statement whatever kinds the page mentions (the tenancy filter applies to
+        # every branch, as to any statement).
+        statement = branches[0] if len(branches) == 1 else sa.union_all(*branches)
+        for kind, object_id, name in db.session.execute(statement):
+            found[kind][object_id] = name
     return Names(
-        users=lookup(User.id, User.name, wanted["user"]),
-        memberships=memberships,
-        projects=lookup(Project.id, Project.name, wanted["project"]),
-        funding_accounts=lookup(
-            FundingAccount.id, FundingAccount.nickname, wanted["funding_account"]
-        ),
+        users=found["user"],
+        memberships=found["membership"],
+        projects=found["project"],
+        funding_accounts=found["funding_account"],
     )
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from portal.companies import history
 from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Role
-from portal.core import tenancy
+from portal.core import audit, tenancy
 from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.invoicing import services as invoicing
@@ -295,3 +295,39 @@ def test_dates_nobody_means_are_ignored_not_a_500(client, summit, sam, until) ->
     assert response.status_code == 200
     assert f'value="{until}"' not in response.get_data(as_text=True)
     assert client.get(f"/company/history.csv?since={until}").status_code == 200
+
+
+def test_names_of_another_companys_rows_are_never_shown(client, summit, sam) -> None:
+    """An event that mentions another payor's project and funding account (ids are only
+    numbers) names neither: the one name lookup is tenant-scoped in every branch."""
+    from tests.factories import add_entity_with_controller, add_funding_account, add_project
+
+    other = make_company(CompanyKind.PAYOR, name="Other Builders")
+    with tenancy.unscoped():
+        secret_project = add_project(other, "X-1", name="Secret Tower", actor_user_id=None)
+        entity, _ = add_entity_with_controller(other, "Other Holdings LLC", actor_user_id=None)
+        secret_account = add_funding_account(
+            entity, "Secret Account", "021000021", "7000001", actor_user_id=None
+        )
+        own_project = add_project(summit, "S-1", name="Own Tower", actor_user_id=sam.id)
+        for object_type, object_id in (
+            ("project", secret_project.id),
+            ("funding_account", secret_account.id),
+            ("project", own_project.id),
+        ):
+            audit.record(
+                "invoicing:project:pay_changed"
+                if object_type == "project"
+                else "payment_settings:funding_account:deactivated",
+                actor_user_id=sam.id,
+                company_id=summit.id,
+                object_type=object_type,
+                object_id=object_id,
+                before={"pay_enabled": False},
+                after={"pay_enabled": True},
+            )
+    db.session.commit()
+    body = client.get("/company/history").get_data(as_text=True)
+    assert "Own Tower" in body, "the company's own names are found"
+    assert "Secret Tower" not in body and "Secret Account" not in body
+    assert "a deleted project" in body and "a deleted funding account" in body
