@@ -124,7 +124,7 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
     admin.get_by_label("EIN").fill("12-3456789")
     admin.get_by_role("button", name="Save business entity").click()
     admin.get_by_text("Incomplete: add a controller").wait_for()
-    admin.get_by_text("Add an owner or controller").click()
+    # A new entity's page opens its owner-or-controller form: that is the next step.
     admin.get_by_label("Role").select_option("controller")
     admin.get_by_label("Full legal name").fill("Cora CFO")
     admin.get_by_label("Date of birth").fill("1979-05-04")
@@ -138,7 +138,7 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
     admin.get_by_label("Account number", exact=True).fill("000123456789")
     admin.get_by_label("Account number again").fill("000123456789")
     admin.get_by_role("button", name="Add funding account").click()
-    admin.get_by_text("Funding account added.").wait_for()
+    admin.get_by_text("Funding account Operating added.").wait_for()
     assert admin.get_by_text("••••6789").first.is_visible()
     context.close()
 
