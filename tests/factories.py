@@ -164,12 +164,22 @@ def make_paying_payor() -> Company:
     return company
 
 
-def sign_in_fresh_admin(client, payor: Company) -> tuple[User, Authenticator]:
-    """A Payments Admin of ``payor``, signed in on ``client`` and just verified."""
-    user, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+def sign_in_fresh(client, company: Company, roles: tuple[Role, ...]) -> tuple[User, Authenticator]:
+    """A new person of ``company`` with ``roles``, signed in on ``client`` and just verified."""
+    user, phone = make_user(company, roles)
     sign_in(client, user, phone)
     step_up(client, phone)
     return user, phone
+
+
+def sign_in_fresh_admin(client, payor: Company) -> tuple[User, Authenticator]:
+    """A Payments Admin of ``payor``, signed in on ``client`` and just verified."""
+    return sign_in_fresh(client, payor, (Role.PAYMENTS_ADMIN,))
+
+
+def sign_in_fresh_operator(client) -> tuple[User, Authenticator]:
+    """A Trestle operator, signed in on ``client`` and just verified."""
+    return sign_in_fresh(client, make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
 
 
 def add_entity_with_controller(payor: Company, legal_name: str, *, actor_user_id: int):

@@ -29,6 +29,7 @@ from portal.core.tables import Column, TablePage, TableState, paginate
 from portal.operations.models import (
     AdminDesignation,
     ImplementationProject,
+    ProjectContact,
     TrainingSession,
     TrainingTopic,
 )
@@ -532,7 +533,7 @@ PAYOR_SCREENS: dict[str, tuple[str, str]] = {
     "sso": ("sso.setup", ""),
     "mfa": ("companies.list_members", ""),
     "business_entity": ("payment_settings.show", "entities-heading"),
-    "funding_account": ("payment_settings.show", "accounts-heading"),
+    "funding_account": ("payment_settings.list_funding_accounts", "accounts-heading"),
     "disbursers": ("companies.list_members", ""),
 }
 
@@ -632,3 +633,102 @@ def payors_by_progress(limit: int = 10) -> PayorQueue:
         key=lambda p: (p.percent, p.project.created_at if p.project else p.company.created_at)
     )
     return PayorQueue(rows[:limit], len(rows))
+
+
+# --------------------------------------------------------------------------- contacts, trainings
+# Read in the caller's scope, like the designation forms: the operator console's (unscoped by
+# ``operator_only``) or the payor's own request's, and always filtered by ``company_id``.
+
+RECENT_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class RecentRows:
+    """The newest rows of a list, and how many there are in all."""
+
+    rows: list
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def _recent(stmt: sa.Select, limit: int) -> RecentRows:
+    # One statement: the window count is taken before LIMIT, so it counts every row.
+    rows = db.session.execute(stmt.add_columns(sa.func.count().over()).limit(limit)).all()
+    return RecentRows([row[0] for row in rows], rows[0][1] if rows else 0)
+
+
+def recent_contacts(company_id: int, limit: int = RECENT_LIMIT) -> RecentRows:
+    """The payor's newest key contacts and technical leads, and how many there are."""
+    return _recent(
+        sa.select(ProjectContact)
+        .where(ProjectContact.company_id == company_id)
+        .order_by(ProjectContact.id.desc()),
+        limit,
+    )
+
+
+def recent_trainings(company_id: int, limit: int = RECENT_LIMIT) -> RecentRows:
+    """The payor's latest training sessions (by the day held), and how many there are."""
+    return _recent(
+        sa.select(TrainingSession)
+        .where(TrainingSession.company_id == company_id)
+        .order_by(TrainingSession.held_on.desc(), TrainingSession.id.desc()),
+        limit,
+    )
+
+
+CONTACT_COLUMNS = (
+    Column("name", "Name", sortable=True),
+    Column("kind", "Role"),
+    Column("email", "Email", sortable=True),
+    Column("phone", "Phone"),
+)
+
+
+def contact_list_state(args) -> TableState:
+    return TableState.from_args(args, columns=CONTACT_COLUMNS, default_sort="name", filters=("q",))
+
+
+def contact_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the payor's key contacts and technical leads, searched by name or email."""
+    stmt = sa.select(ProjectContact).where(ProjectContact.company_id == company_id)
+    if text := state.filter("q").lower():
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(ProjectContact.name).contains(text, autoescape=True),
+                sa.func.lower(ProjectContact.email).contains(text, autoescape=True),
+            )
+        )
+    return paginate(
+        stmt,
+        state,
+        {"name": sa.func.lower(ProjectContact.name), "email": ProjectContact.email},
+        tiebreak=ProjectContact.id,
+    )
+
+
+TRAINING_COLUMNS = (
+    Column("topic", "Topic"),
+    Column("held_on", "Held on", sortable=True),
+    Column("attendees", "Attendees"),
+    Column("notes", "Notes"),
+)
+
+
+def training_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=TRAINING_COLUMNS, default_sort="held_on", default_direction="desc"
+    )
+
+
+def training_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the payor's training sessions, newest first unless the URL says otherwise."""
+    return paginate(
+        sa.select(TrainingSession).where(TrainingSession.company_id == company_id),
+        state,
+        {"held_on": TrainingSession.held_on},
+        tiebreak=TrainingSession.id,
+    )

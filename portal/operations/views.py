@@ -3,6 +3,8 @@ implementation projects, and payor users' MFA."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, g, render_template, request, url_for
@@ -314,6 +316,10 @@ def _implementation_page(company, **forms):
         "steps": steps,
         "left_before_close": queries.left_before_close(steps),
         "links": queries.checklist_links(company, queries.OPERATOR_SCREENS),
+        "contacts": queries.recent_contacts(company.id),
+        "trainings": queries.recent_trainings(company.id),
+        "contacts_url": url_for("operations.list_contacts", company_id=company.id),
+        "trainings_url": url_for("operations.list_trainings", company_id=company.id),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "training_form": forms.get("training_form") or TrainingForm(),
         "lessons_form": forms.get("lessons_form")
@@ -353,6 +359,85 @@ def _record(company_id: int, form_name: str, form, command, done: str):
     return render_template(
         "operations/implementation.html", **_implementation_page(company, **{form_name: form})
     )
+
+
+@dataclass(frozen=True)
+class _ImplementationList:
+    """One of the implementation project's long lists: its table and its page's wording."""
+
+    table: Callable
+    state: Callable
+    results: str
+    anchor: str
+    heading: str
+    subtitle: str  # the operator's; the payor's own view names the company instead
+    own_subtitle: str
+    searchable: bool = False
+
+
+_IMPLEMENTATION_LISTS = {
+    "contacts": _ImplementationList(
+        queries.contact_table,
+        queries.contact_list_state,
+        "operations/_contact_results.html",
+        "contacts-heading",
+        "Key contacts and technical leads",
+        "Key contacts and technical leads of the implementation project.",
+        "The people at {company} your Trestle operator works with on the implementation.",
+        searchable=True,
+    ),
+    "trainings": _ImplementationList(
+        queries.training_table,
+        queries.training_list_state,
+        "operations/_training_results.html",
+        "training-heading",
+        "Training sessions",
+        "Training sessions of the implementation project, newest first.",
+        "The training sessions your Trestle operator held with {company}, newest first.",
+    ),
+}
+
+
+def _implementation_list(company, kind: str, *, own: bool):
+    """One page of the payor's contacts or trainings: the page, or its table for an htmx swap.
+
+    ``own`` is the payor's read-only view of its project; otherwise the operator's console."""
+    listing = _IMPLEMENTATION_LISTS[kind]
+    if own:
+        base_url = url_for(f"operations.list_own_{kind}")
+        back_url = url_for("operations.show_own_implementation")
+    else:
+        base_url = url_for(f"operations.list_{kind}", company_id=company.id)
+        back_url = url_for("operations.show_implementation", company_id=company.id)
+    return htmx.add_vary(
+        htmx.render(
+            "operations/implementation_list.html",
+            listing.results,
+            company=company,
+            listing=listing,
+            subtitle=listing.own_subtitle.format(company=company.name) if own else listing.subtitle,
+            table=listing.table(company.id, listing.state(request.args)),
+            base_url=base_url,
+            back_url=f"{back_url}#{listing.anchor}",
+            read_only=own,
+        )
+    )
+
+
+@blueprint.get("/operator/payors/<int:company_id>/implementation/contacts")
+@login_required
+@operator_only
+def list_contacts(company_id: int):
+    """Every key contact and technical lead of the payor, a page at a time."""
+    return _implementation_list(queries.payor(company_id), "contacts", own=False)
+
+
+@blueprint.get("/operator/payors/<int:company_id>/implementation/trainings")
+@login_required
+@operator_only
+def list_trainings(company_id: int):
+    """Every training session held with the payor, a page at a time, newest first."""
+    return _implementation_list(queries.payor(company_id), "trainings", own=False)
 
 
 @blueprint.post("/operator/payors/<int:company_id>/implementation/contacts")
@@ -546,14 +631,23 @@ def reset_user_mfa(user_id: int):
     return htmx.redirect_to(url_for("operations.list_users", q=user.email))
 
 
-@blueprint.get("/company/implementation")
-@login_required
-@requires_role(*ROLES_BY_KIND[CompanyKind.PAYOR])
-def show_own_implementation():
-    """The payor's own implementation project, read-only."""
+payor_people = requires_role(*ROLES_BY_KIND[CompanyKind.PAYOR])
+
+
+def _own_payor():
+    """The signed-in person's current company, which must be a payor."""
     company = g.get("company")
     if company is None or company.kind is not CompanyKind.PAYOR:
         abort(404)
+    return company
+
+
+@blueprint.get("/company/implementation")
+@login_required
+@payor_people
+def show_own_implementation():
+    """The payor's own implementation project, read-only."""
+    company = _own_payor()
     project = queries.project_for(company.id)
     steps = queries.implementation_checklist(company, project)
     return render_template(
@@ -566,5 +660,25 @@ def show_own_implementation():
         links=queries.checklist_links(company, queries.PAYOR_SCREENS)
         if Role.PAYMENTS_ADMIN in g.membership.role_set
         else {},
+        contacts=queries.recent_contacts(company.id),
+        trainings=queries.recent_trainings(company.id),
+        contacts_url=url_for("operations.list_own_contacts"),
+        trainings_url=url_for("operations.list_own_trainings"),
         read_only=True,
     )
+
+
+@blueprint.get("/company/implementation/contacts")
+@login_required
+@payor_people
+def list_own_contacts():
+    """The payor's own key contacts and technical leads, read-only, a page at a time."""
+    return _implementation_list(_own_payor(), "contacts", own=True)
+
+
+@blueprint.get("/company/implementation/trainings")
+@login_required
+@payor_people
+def list_own_trainings():
+    """The payor's own training sessions, read-only, a page at a time, newest first."""
+    return _implementation_list(_own_payor(), "trainings", own=True)

@@ -32,6 +32,7 @@ from tests.factories import (
     membership_of,
     sign_in,
     sign_in_fresh_admin,
+    sign_in_fresh_operator,
     step_up,
 )
 
@@ -109,10 +110,7 @@ def resume(client, finishing):
 
 @pytest.fixture
 def operator(client):
-    user, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user, phone
+    return sign_in_fresh_operator(client)
 
 
 @pytest.fixture
@@ -279,10 +277,8 @@ def test_a_held_action_is_only_for_its_own_session_and_path(app, client, payor, 
     assert EXPIRED in page_text(other.get(stolen.headers["Location"]))
 
     # Another operator.
-    stranger, stranger_phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
     third = PortalClient(app, app.response_class, use_cookies=True)
-    sign_in(third, stranger, stranger_phone)
-    step_up(third, stranger_phone)
+    sign_in_fresh_operator(third)
     refused = third.submit(
         f"/operator/payors/{payor.id}/designations",
         {"step_up_resume": token},

@@ -3,19 +3,15 @@ payor they work on."""
 
 import pytest
 
-from portal.companies.models import CompanyKind, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.operations import services
-from tests.factories import make_company, make_user, sign_in, step_up
+from tests.factories import sign_in_fresh_operator
 
 
 @pytest.fixture
 def operator(client):
-    user, phone = make_user(make_company(CompanyKind.OPERATOR), (Role.OPERATOR,))
-    sign_in(client, user, phone)
-    step_up(client, phone)
-    return user
+    return sign_in_fresh_operator(client)[0]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The implementation checklist is derived from real state and closes only when complete."""
 
+import re
 from datetime import date, timedelta
 
 import pyotp
@@ -14,8 +15,8 @@ from portal.core import tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput
 from portal.operations import queries, services
-from portal.operations.models import TrainingTopic
-from tests.factories import make_company, make_user, sign_in, step_up
+from portal.operations.models import ContactKind, TrainingTopic
+from tests.factories import make_company, make_user, sign_in, sign_in_fresh_operator, step_up
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -211,3 +212,170 @@ def test_operator_marks_sso_not_used_and_back(client, payor) -> None:
     assert item(payor, "sso").met
     client.submit(url, {"used": "1"}, token_from="/operator")
     assert not item(payor, "sso").met
+
+
+# --------------------------------------------------------------------------- contacts, trainings
+
+
+def add_contacts(company, count: int, *, prefix: str = "Person") -> None:
+    """``count`` contacts named ``Person 00``, ``Person 01``… in the order they are added."""
+    with tenancy.unscoped():
+        project = services.project_of(company)
+        for k in range(count):
+            services.add_contact(
+                project,
+                ContactKind.TECHNICAL_LEAD if k % 2 else ContactKind.KEY_CONTACT,
+                f"{prefix} {k:02d}",
+                f"{prefix.lower()}{k:02d}@{company.slug}.example.com",
+                None,
+                actor_user_id=None,
+            )
+    db.session.commit()
+
+
+def add_trainings(company, count: int, *, prefix: str = "Trainee") -> None:
+    """``count`` sessions attended by ``Trainee 00``… held on consecutive past days, in order."""
+    first = utcnow().date() - timedelta(days=count + 1)
+    with tenancy.unscoped():
+        project = services.project_of(company)
+        for k in range(count):
+            services.record_training(
+                project,
+                TrainingTopic.LIEN_WAIVERS,
+                first + timedelta(days=k),
+                f"{prefix} {k:02d}",
+                None,
+                actor_user_id=None,
+            )
+    db.session.commit()
+
+
+def shown(page: str, prefix: str) -> list[str]:
+    """The numbers of the ``prefix NN`` rows on the page, in their order."""
+    return re.findall(rf"{prefix} (\d\d)", page)
+
+
+@pytest.fixture
+def operator_client(client):
+    sign_in_fresh_operator(client)
+    return client
+
+
+@pytest.fixture
+def payor_client(app, payor):
+    admin, phone = make_user(payor, (Role.PAYMENTS_ADMIN,))
+    browser = app.test_client()
+    sign_in(browser, admin, phone)
+    return browser
+
+
+@pytest.fixture(params=["operator", "payor"])
+def viewer(request, payor):
+    """A browser of either view of the payor's project, and the URL of that view."""
+    if request.param == "operator":
+        return request.getfixturevalue("operator_client"), f"/operator/payors/{payor.id}"
+    return request.getfixturevalue("payor_client"), "/company"
+
+
+def test_the_page_shows_the_newest_five_of_each_and_links_to_all(viewer, payor) -> None:
+    browser, base = viewer
+    add_contacts(payor, 7)
+    add_trainings(payor, 7)
+    page = browser.get(f"{base}/implementation").get_data(as_text=True)
+    assert shown(page, "Person") == ["06", "05", "04", "03", "02"]
+    assert shown(page, "Trainee") == ["06", "05", "04", "03", "02"]
+    assert f'<a href="{base}/implementation/contacts">All 7 contacts</a>' in page
+    assert f'<a href="{base}/implementation/trainings">All 7 training sessions</a>' in page
+    assert 'id="contacts-heading"' in page and 'id="training-heading"' in page
+
+
+def test_a_short_list_has_no_link_and_an_empty_one_says_so(operator_client, payor) -> None:
+    url = f"/operator/payors/{payor.id}/implementation"
+    page = operator_client.get(url).get_data(as_text=True)
+    assert "None recorded yet." in page and "None held yet." in page
+    assert "Add contact" in page and "Record session" in page
+    add_contacts(payor, 3)
+    page = operator_client.get(url).get_data(as_text=True)
+    assert shown(page, "Person") == ["02", "01", "00"] and "3 recorded." in page
+    assert "All 3 contacts" not in page and 'href="' + url + '/contacts"' not in page
+
+
+def test_the_list_pages_paginate_and_sort(viewer, payor) -> None:
+    browser, base = viewer
+    add_contacts(payor, 12)
+    add_trainings(payor, 12)
+    contacts = f"{base}/implementation/contacts"
+    page = browser.get(contacts).get_data(as_text=True)
+    assert shown(page, "Person") == [f"{k:02d}" for k in range(12)], "by name"
+    page = browser.get(f"{contacts}?per_page=10&page=2").get_data(as_text=True)
+    assert shown(page, "Person") == ["10", "11"] and "Showing 11\N{EN DASH}12 of 12" in page
+    page = browser.get(f"{contacts}?sort=email&dir=desc&per_page=10").get_data(as_text=True)
+    assert shown(page, "Person")[:2] == ["11", "10"]
+    assert f'href="{base}/implementation#contacts-heading"' in page, "back to the project"
+
+    trainings = f"{base}/implementation/trainings"
+    page = browser.get(trainings).get_data(as_text=True)
+    assert shown(page, "Trainee") == [f"{k:02d}" for k in range(11, -1, -1)], "newest first"
+    page = browser.get(f"{trainings}?per_page=10&page=2").get_data(as_text=True)
+    assert shown(page, "Trainee") == ["01", "00"]
+    page = browser.get(f"{trainings}?sort=held_on&dir=asc&per_page=10").get_data(as_text=True)
+    assert shown(page, "Trainee") == [f"{k:02d}" for k in range(10)]
+    assert 'aria-sort="ascending"' in page
+
+
+def test_the_contact_list_filters_by_name_or_email(operator_client, payor) -> None:
+    add_contacts(payor, 12)
+    add_contacts(payor, 1, prefix="Lead")
+    url = f"/operator/payors/{payor.id}/implementation/contacts"
+    assert shown(operator_client.get(f"{url}?q=PERSON 0").get_data(as_text=True), "Person") == [
+        f"{k:02d}" for k in range(10)
+    ]
+    page = operator_client.get(f"{url}?q=lead00@").get_data(as_text=True)
+    assert "Lead 00" in page and not shown(page, "Person")
+    page = operator_client.get(f"{url}?q=nobody").get_data(as_text=True)
+    assert "No contact matches “nobody”." in page
+    assert shown(operator_client.get(f"{url}?q=%25").get_data(as_text=True), "Person") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "root"),
+    [("contacts", "contact-results"), ("trainings", "training-results")],
+)
+def test_an_htmx_swap_gets_the_table_and_navigation_the_page(viewer, payor, path, root) -> None:
+    browser, base = viewer
+    add_contacts(payor, 2)
+    add_trainings(payor, 2)
+    url = f"{base}/implementation/{path}"
+    fragment = browser.htmx("GET", f"{url}?page=1")
+    body = fragment.get_data(as_text=True)
+    assert body.lstrip().startswith(f'<div id="{root}"') and "<html" not in body
+    assert "HX-Request" in fragment.headers["Vary"]
+    boosted = browser.htmx("GET", url, headers={"HX-Boosted": "true"})
+    assert "<html" in boosted.get_data(as_text=True)
+    assert "HX-Request" in boosted.headers["Vary"]
+
+
+def test_payor_people_reach_only_their_own_lists(payor_client, payor, operator) -> None:
+    with tenancy.unscoped():
+        other = services.create_payor("Other Works", "other-works", actor_user_id=operator.id)
+    db.session.commit()
+    add_contacts(payor, 1, prefix="Ours")
+    add_trainings(payor, 1, prefix="Ours")
+    add_contacts(other, 1, prefix="Theirs")
+    add_trainings(other, 1, prefix="Theirs")
+    for company in (payor, other):
+        for path in ("contacts", "trainings"):
+            url = f"/operator/payors/{company.id}/implementation/{path}"
+            assert payor_client.get(url).status_code == 403
+    for path in ("contacts", "trainings"):
+        page = payor_client.get(f"/company/implementation/{path}").get_data(as_text=True)
+        assert "Ours 00" in page and "Theirs" not in page
+        assert "Add a contact" not in page and "Record a session" not in page
+
+
+def test_people_of_a_payee_do_not_have_own_implementation_lists(client) -> None:
+    payee = make_company(CompanyKind.PAYEE)
+    user, phone = make_user(payee, (Role.PAYEE_ADMIN,))
+    sign_in(client, user, phone)
+    for path in ("", "/contacts", "/trainings"):
+        assert client.get(f"/company/implementation{path}").status_code in (403, 404)
