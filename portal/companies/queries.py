@@ -11,7 +11,7 @@ from portal.companies.models import Company, Feature, FeatureActivation, Members
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
-from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 
 
 def memberships_of(user_id: int) -> list[Membership]:
@@ -58,9 +58,7 @@ def member_table(company_id: int, state: TableState) -> TablePage:
         .join(User, User.id == Membership.user_id)
         .where(Membership.company_id == company_id)
     )
-    if text := state.filter("q").strip().lower():
-        pattern = f"%{text}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(pattern), User.email.like(pattern)))
+    stmt = stmt.where(matches_text(state.filter("q"), User.name, User.email))
     return paginate(
         stmt,
         state,

@@ -248,6 +248,17 @@ def paginate(
     )
 
 
+def matches_text(text: str, *columns: Any) -> sa.ColumnElement[bool]:
+    """Any of ``columns`` contains ``text``, ignoring case. ``%`` and ``_`` in the text are
+    matched as themselves, not as wildcards. An empty text matches every row."""
+    needle = text.strip().lower()
+    if not needle:
+        return sa.true()
+    return sa.or_(
+        *(sa.func.lower(sa.func.coalesce(c, "")).contains(needle, autoescape=True) for c in columns)
+    )
+
+
 def paginate_rows(rows: Sequence[Any], state: TableState) -> TablePage:
     """One page of rows already in memory, already filtered and sorted."""
     page, pages = _page_of(len(rows), state)

@@ -12,9 +12,26 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**31 - 1
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression of the decimal numbers from 0 to ``limit`` (leading zeros allowed
+    only below ``limit``'s length), so that a larger number matches no route at all."""
+    top = str(limit)
+    parts = [rf"\d{{1,{len(top) - 1}}}"] if len(top) > 1 else []
+    for i, digit in enumerate(top):
+        if digit != "0":
+            rest = len(top) - i - 1
+            parts.append(top[:i] + f"[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    parts.append(top)
+    return "(?:" + "|".join(parts) + ")"
+
+
 class IdConverter(IntegerConverter):
     """``<int:…>`` in every route: an id past what the database holds is simply not found
-    (404), never a database error."""
+    (404), never a database error. The limit is in the pattern, not only in the conversion:
+    werkzeug answers 405 when a path matches one route's pattern for another method, even if
+    that route's conversion would have refused the id."""
+
+    regex = digits_up_to(MAX_ID)
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from portal.core.db import db
 from portal.core.errors import NotFound
-from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 from portal.invoicing.models import Project
 
 PROJECT_COLUMNS = (
@@ -27,14 +27,7 @@ def project_list_state(args) -> TableState:
 def project_table(company_id: int, state: TableState) -> TablePage:
     """One page of the payor's projects (tenant-scoped), each with its funding account."""
     stmt = sa.select(Project).where(Project.company_id == company_id)
-    if text := state.filter("q").strip().lower():
-        pattern = f"%{text}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(Project.name).like(pattern),
-                sa.func.lower(Project.number).like(pattern),
-            )
-        )
+    stmt = stmt.where(matches_text(state.filter("q"), Project.name, Project.number))
     return paginate(
         stmt,
         state,

@@ -25,7 +25,7 @@ from portal.core.db import db, utcnow
 from portal.core.errors import NotFound
 from portal.core.models import StoredFile
 from portal.core.status import Status, Tone
-from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 from portal.operations.models import (
     AdminDesignation,
     ImplementationProject,
@@ -98,14 +98,10 @@ PAYOR_COLUMNS = (
 def payors_statement(text: str = "") -> sa.Select:
     """Payors whose name or short name contains ``text``, with their implementation project
     (one row each, whatever the number of payors)."""
-    pattern = f"%{text.strip().lower()}%"
     return (
         sa.select(Company, ImplementationProject)
         .outerjoin(ImplementationProject, ImplementationProject.company_id == Company.id)
-        .where(
-            Company.kind == CompanyKind.PAYOR,
-            sa.or_(sa.func.lower(Company.name).like(pattern), Company.slug.like(pattern)),
-        )
+        .where(Company.kind == CompanyKind.PAYOR, matches_text(text, Company.name, Company.slug))
     )
 
 
@@ -695,13 +691,7 @@ def contact_list_state(args) -> TableState:
 def contact_table(company_id: int, state: TableState) -> TablePage:
     """One page of the payor's key contacts and technical leads, searched by name or email."""
     stmt = sa.select(ProjectContact).where(ProjectContact.company_id == company_id)
-    if text := state.filter("q").lower():
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(ProjectContact.name).contains(text, autoescape=True),
-                sa.func.lower(ProjectContact.email).contains(text, autoescape=True),
-            )
-        )
+    stmt = stmt.where(matches_text(state.filter("q"), ProjectContact.name, ProjectContact.email))
     return paginate(
         stmt,
         state,

@@ -7,7 +7,7 @@ from sqlalchemy.orm import contains_eager, lazyload, selectinload
 
 from portal.core.db import db
 from portal.core.errors import NotFound
-from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 from portal.payment_settings.models import BusinessEntity, EntityPerson, FundingAccount
 
 
@@ -80,14 +80,9 @@ def entity_table(company_id: int, state: TableState) -> TablePage:
         .where(BusinessEntity.company_id == company_id)
         .options(selectinload(BusinessEntity.people), lazyload(BusinessEntity.funding_accounts))
     )
-    if text := state.filter("q").lower():
-        pattern = f"%{text}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(BusinessEntity.legal_name).like(pattern),
-                sa.func.lower(sa.func.coalesce(BusinessEntity.dba, "")).like(pattern),
-            )
-        )
+    stmt = stmt.where(
+        matches_text(state.filter("q"), BusinessEntity.legal_name, BusinessEntity.dba)
+    )
     return paginate(
         stmt,
         state,
@@ -131,8 +126,7 @@ def funding_account_table(company_id: int, state: TableState) -> TablePage:
             )
         )
     )
-    if text := state.filter("q").lower():
-        stmt = stmt.where(sa.func.lower(FundingAccount.nickname).like(f"%{text}%"))
+    stmt = stmt.where(matches_text(state.filter("q"), FundingAccount.nickname))
     if state.filter("status") in ACCOUNT_STATUSES:
         stmt = stmt.where(FundingAccount.active.is_(state.filter("status") == "active"))
     if (entity_id := state.filter("entity")).isascii() and entity_id.isdecimal():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +15,7 @@ from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.core.security import CONTROL_CHARACTER_MESSAGE
 from portal.core.text import clean_text, is_ascii_digits
-from portal.core.urls import MAX_ID
+from portal.core.urls import MAX_ID, digits_up_to
 from portal.payment_settings.models import BusinessEntity, FundingAccount
 from tests.factories import (
     ACCOUNT_FORM,
@@ -168,3 +171,15 @@ def test_users_are_untouched_by_refused_requests(client) -> None:
     client.post("/login", data={"email": user.email, "password": "x"}, headers={"X-A": "\x00"})
     db.session.expire_all()
     assert db.session.get(User, user.id).step_up_failures == 0
+
+
+@pytest.mark.parametrize("limit", [0, 7, 10, 99, 100, 205, 1000, MAX_ID])
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit) -> None:
+    # A larger id must match no route's pattern: otherwise a path shared by a GET and a POST
+    # route answers 405, not 404, for an id past the range.
+    pattern = re.compile(digits_up_to(limit) + r"\Z")
+    probes = {*range(0, 1200), limit - 1, limit, limit + 1, limit * 10, 10 ** len(str(limit))}
+    rng = random.Random(limit)  # noqa: S311 - reproducible probes, not secrets
+    probes |= {rng.randrange(0, 10 * limit + 10) for _ in range(2000)}
+    for number in probes - {-1}:
+        assert bool(pattern.match(str(number))) == (number <= limit), (limit, number)
