@@ -10,7 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, lazyload
 
-from portal.accounts.models import User
+from portal.accounts.models import MfaStatus, User
 from portal.companies.models import (
     PAYMENT_ROLES,
     Company,
@@ -34,26 +34,62 @@ from portal.operations.models import (
     TrainingTopic,
 )
 
+USER_COLUMNS = (
+    Column("email", "Email", sortable=True),
+    Column("name", "Name", sortable=True),
+    Column("payors", "Payors"),
+    Column("mfa", "Two-step verification", sortable=True),
+)
 
-def search_payor_users(text: str, limit: int = 50) -> list[tuple[User, list[str]]]:
-    """Payor users whose email or name contains ``text``, with their payor companies."""
-    pattern = f"%{text.strip().lower()}%"
+
+def user_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=USER_COLUMNS, default_sort="email", filters=("q", "mfa")
+    )
+
+
+@dataclass(frozen=True)
+class PayorUserRow:
+    user: User
+    payors: list[str]
+
+
+def payor_user_table(state: TableState) -> TablePage:
+    """One page of the users who belong to a payor, searched by email or name and filtered by
+    two-step verification, each with the names of their payors (two statements and a count)."""
+    in_a_payor = (
+        sa.select(Membership.id)
+        .join(Company, Company.id == Membership.company_id)
+        .where(Membership.user_id == User.id, Company.kind == CompanyKind.PAYOR)
+        .exists()
+    )
+    stmt = sa.select(User).where(in_a_payor, matches_text(state.filter("q"), User.email, User.name))
+    if state.filter("mfa") == MfaStatus.ENROLLED.value:
+        stmt = stmt.where(User.totp_enrolled_at.is_not(None))
+    elif state.filter("mfa") == MfaStatus.NOT_ENROLLED.value:
+        stmt = stmt.where(User.totp_enrolled_at.is_(None))
     with tenancy.unscoped():
-        rows = db.session.execute(
-            sa.select(User, Company.name)
-            .join(Membership, Membership.user_id == User.id)
-            .join(Company, Company.id == Membership.company_id)
-            .where(
-                Company.kind == CompanyKind.PAYOR,
-                sa.or_(User.email.like(pattern), sa.func.lower(User.name).like(pattern)),
-            )
-            .order_by(User.email)
-            .limit(limit)
-        ).all()
-    grouped: dict[int, tuple[User, list[str]]] = {}
-    for user, company_name in rows:
-        grouped.setdefault(user.id, (user, []))[1].append(company_name)
-    return list(grouped.values())
+        page = paginate(
+            stmt,
+            state,
+            {
+                "email": User.email,
+                "name": sa.func.lower(User.name),
+                # Not set up first when ascending: those are whom the operator chases.
+                "mfa": sa.case((User.totp_enrolled_at.is_(None), 0), else_=1),
+            },
+            tiebreak=User.id,
+        )
+        payors: dict[int, list[str]] = {user.id: [] for user in page.rows}
+        if payors:
+            for user_id, name in db.session.execute(
+                sa.select(Membership.user_id, Company.name)
+                .join(Company, Company.id == Membership.company_id)
+                .where(Membership.user_id.in_(payors), Company.kind == CompanyKind.PAYOR)
+                .order_by(sa.func.lower(Company.name))
+            ):
+                payors[user_id].append(name)
+    return dataclasses.replace(page, rows=[PayorUserRow(u, payors[u.id]) for u in page.rows])
 
 
 def payor_user(user_id: int) -> User:

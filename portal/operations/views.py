@@ -13,6 +13,7 @@ from flask_login import current_user
 from portal.accounts import services as account_services
 from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
+from portal.accounts.models import MfaStatus
 from portal.banking import services as banking
 from portal.banking.queries import deposit_account_of
 from portal.companies import history as company_history
@@ -606,15 +607,16 @@ def download_history(company_id: int):
 @login_required
 @operator_only
 def list_users():
-    """Find payor users (to reset their MFA)."""
-    text = request.args.get("q", "").strip()
-    results = queries.search_payor_users(text) if text else []
-    return htmx.render(
-        "operations/users.html",
-        "operations/_user_results.html",
-        q=text,
-        results=results,
-        form=ConfirmForm(),
+    """Every payor user, a page at a time: find one to reset their two-step verification, or
+    see who has not set it up yet."""
+    return htmx.add_vary(
+        htmx.render(
+            "operations/users.html",
+            "operations/_user_results.html",
+            table=queries.payor_user_table(queries.user_list_state(request.args)),
+            mfa_statuses=MfaStatus,
+            form=ConfirmForm(),
+        )
     )
 
 
