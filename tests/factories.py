@@ -249,3 +249,29 @@ def add_project(payor: Company, number: str, *, actor_user_id: int, name: str = 
             postal_code="78701",
             actor_user_id=actor_user_id,
         )
+
+
+def members_of(company: Company) -> list[Membership]:
+    """Every membership of ``company``, oldest first (unscoped: any test may ask)."""
+    import sqlalchemy as sa
+
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(
+                sa.select(Membership)
+                .where(Membership.company_id == company.id)
+                .order_by(Membership.id)
+            ).unique()
+        )
+
+
+def emails_of(user_ids) -> str:
+    """The users' emails, one per line, as the designation form takes them."""
+    import sqlalchemy as sa
+
+    ids = list(user_ids)
+    with tenancy.unscoped():
+        emails = dict(
+            db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids))).all()
+        )
+    return "\n".join(emails[i] for i in ids)

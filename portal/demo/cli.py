@@ -6,7 +6,6 @@ import click
 from flask.cli import AppGroup
 
 from portal.core.db import db
-from portal.demo.seed import seed_demo
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -14,6 +13,8 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @demo_cli.command("seed")
 def seed() -> None:
     """Create the demo data (safe to run again) and print one LOGIN line per demo user."""
+    from portal.demo.seed import seed_demo  # the web process registers commands, never seeds
+
     logins = seed_demo()
     db.session.commit()
     for login in logins:

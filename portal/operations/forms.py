@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     DateField,
     EmailField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.operations.models import ContactKind, TrainingTopic
 from portal.payment_settings.forms import AddressForm
@@ -53,13 +53,20 @@ class DesignationForm(FlaskForm):
     form_file = FileField(
         "Signed designation form (PDF)", validators=[FileRequired("Attach the signed form.")]
     )
-    user_ids = SelectMultipleField(
-        "People the form designates",
-        coerce=int,
-        option_widget=CheckboxInput(),
-        widget=ListWidget(prefix_label=False),
-        validators=[DataRequired("Choose the people the form designates.")],
+    # Emails, not a checkbox per person: a payor may have hundreds of people.
+    emails = TextAreaField(
+        "Emails of the people the form designates",
+        validators=[
+            DataRequired("Enter the emails of the people the form designates."),
+            Length(max=5000),
+        ],
+        render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false"},
     )
+
+    def email_list(self) -> list[str]:
+        """The entered emails, lower-cased, in order, each once (commas, spaces or lines)."""
+        found = (part.strip().lower() for part in re.split(r"[\s,;]+", self.emails.data or ""))
+        return list(dict.fromkeys(email for email in found if email))
 
 
 class ContactForm(FlaskForm):

@@ -172,13 +172,33 @@ def project_for(company_id: int) -> ImplementationProject | None:
         )
 
 
-def payor_members(company_id: int) -> list[Membership]:
+def payor_admins(company_id: int) -> list[Membership]:
+    """The payor's Payments Admins, by name (few by design: each needs a signed form)."""
     with tenancy.unscoped():
         return list(
             db.session.scalars(
-                sa.select(Membership).where(Membership.company_id == company_id)
+                sa.select(Membership)
+                .join(User, User.id == Membership.user_id)
+                .where(
+                    Membership.company_id == company_id,
+                    Membership.roles.any(MembershipRole.role == Role.PAYMENTS_ADMIN),
+                )
+                .order_by(sa.func.lower(User.name), Membership.id)
             ).unique()
         )
+
+
+def payor_members_by_email(company_id: int, emails: list[str]) -> dict[str, Membership]:
+    """The payor's memberships of the people with these emails (lower-cased), by email."""
+    if not emails:
+        return {}
+    with tenancy.unscoped():
+        members = db.session.scalars(
+            sa.select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.company_id == company_id, User.email.in_(emails))
+        ).unique()
+        return {m.user.email: m for m in members}
 
 
 def payor_membership(company_id: int, membership_id: int) -> Membership:
@@ -197,19 +217,19 @@ def payor_membership(company_id: int, membership_id: int) -> Membership:
     return membership
 
 
-def pending_invitations(company_id: int) -> list[MembershipInvitation]:
-    """Invitations to join the payor that are neither accepted nor expired, newest first."""
+def pending_invitations(company_id: int, limit: int = 10) -> RecentRows:
+    """The newest invitations to join the payor that are neither accepted nor expired, and
+    how many there are."""
     with tenancy.unscoped():
-        return list(
-            db.session.scalars(
-                sa.select(MembershipInvitation)
-                .where(
-                    MembershipInvitation.company_id == company_id,
-                    MembershipInvitation.accepted_at.is_(None),
-                    MembershipInvitation.expires_at > utcnow(),
-                )
-                .order_by(MembershipInvitation.id.desc())
+        return _recent(
+            sa.select(MembershipInvitation)
+            .where(
+                MembershipInvitation.company_id == company_id,
+                MembershipInvitation.accepted_at.is_(None),
+                MembershipInvitation.expires_at > utcnow(),
             )
+            .order_by(MembershipInvitation.id.desc()),
+            limit,
         )
 
 
@@ -344,9 +364,14 @@ class ChecklistFacts:
     trainings: dict[TrainingTopic, date] = field(default_factory=dict)  # latest held on
 
 
-def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
+def checklist_facts(
+    company_ids: list[int], within: sa.Select | None = None
+) -> dict[int, ChecklistFacts]:
     """The checklist's facts for every company of ``company_ids``, in a fixed number of
-    statements (one per kind of fact, grouped by company), however many companies."""
+    statements (one per kind of fact, grouped by company), however many companies.
+
+    ``within``, a SELECT of those same ids, stands in for the list in the statements: a long
+    list is a bound parameter per id, which costs more to send than the subquery to run."""
     from portal.banking.models import DepositAccount
     from portal.companies.models import Feature, FeatureActivation
     from portal.payment_settings.models import BusinessEntity, FundingAccount
@@ -356,18 +381,19 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
     if not company_ids:
         return {}
     ids = list(company_ids)
+    scope = within if within is not None else ids
     with tenancy.unscoped():
         enabled: dict[int, dict] = {company_id: {} for company_id in ids}
         for company_id, feature, on in db.session.execute(
             sa.select(
                 FeatureActivation.company_id, FeatureActivation.feature, FeatureActivation.enabled
-            ).where(FeatureActivation.company_id.in_(ids))
+            ).where(FeatureActivation.company_id.in_(scope))
         ):
             enabled[company_id][feature] = on
         sso = set(
             db.session.scalars(
                 sa.select(SsoConnection.company_id).where(
-                    SsoConnection.company_id.in_(ids), SsoConnection.enabled.is_(True)
+                    SsoConnection.company_id.in_(scope), SsoConnection.enabled.is_(True)
                 )
             )
         )
@@ -384,7 +410,7 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
             )
             .join(User, User.id == Membership.user_id)
             .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-            .where(Membership.company_id.in_(ids))
+            .where(Membership.company_id.in_(scope))
         ):
             role_counts[company_id][role] = role_counts[company_id].get(role, 0) + 1
             if role in PAYMENT_ROLES:
@@ -392,7 +418,7 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
         trainings: dict[int, dict[TrainingTopic, date]] = {company_id: {} for company_id in ids}
         for company_id, topic, held_on in db.session.execute(
             sa.select(TrainingSession.company_id, TrainingSession.topic, TrainingSession.held_on)
-            .where(TrainingSession.company_id.in_(ids))
+            .where(TrainingSession.company_id.in_(scope))
             .order_by(TrainingSession.held_on)
         ):
             trainings[company_id][topic] = held_on  # the latest session of each topic
@@ -403,13 +429,13 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
                     DepositAccount.company_id,
                     DepositAccount.bank_name,
                     DepositAccount.account_last4,
-                ).where(DepositAccount.company_id.in_(ids))
+                ).where(DepositAccount.company_id.in_(scope))
             )
         }
         entities: dict[int, list] = {company_id: [] for company_id in ids}
         for entity in db.session.scalars(
             sa.select(BusinessEntity)
-            .where(BusinessEntity.company_id.in_(ids))
+            .where(BusinessEntity.company_id.in_(scope))
             .options(joinedload(BusinessEntity.people), lazyload(BusinessEntity.funding_accounts))
         ).unique():
             entities[entity.company_id].append(entity)
@@ -418,7 +444,7 @@ def checklist_facts(company_ids: list[int]) -> dict[int, ChecklistFacts]:
             sa.select(
                 FundingAccount.company_id, FundingAccount.nickname, FundingAccount.account_last4
             )
-            .where(FundingAccount.company_id.in_(ids), FundingAccount.active.is_(True))
+            .where(FundingAccount.company_id.in_(scope), FundingAccount.active.is_(True))
             .order_by(FundingAccount.nickname)
         ):
             accounts[company_id].append((nickname, last4))
@@ -654,10 +680,12 @@ def payors_by_progress(limit: int = 10) -> PayorQueue:
     """The payors whose implementation is not closed, most stuck first (least done, then
     longest under way): the first ``limit`` of them, in a fixed number of statements."""
     with tenancy.unscoped():
-        payors = db.session.execute(
-            payors_statement().where(ImplementationProject.closed_at.is_(None))
-        ).all()
-        facts = checklist_facts([company.id for company, _ in payors])
+        open_payors = payors_statement().where(ImplementationProject.closed_at.is_(None))
+        payors = db.session.execute(open_payors).all()
+        facts = checklist_facts(
+            [company.id for company, _ in payors],
+            within=open_payors.with_only_columns(Company.id),
+        )
     rows = [
         implementation_progress(company, project, facts[company.id]) for company, project in payors
     ]

@@ -28,7 +28,7 @@ from portal.companies.models import (
 )
 from portal.core import htmx, storage, tenancy
 from portal.core.db import db, utcnow
-from portal.core.errors import DomainError
+from portal.core.errors import DomainError, InvalidInput
 from portal.core.forms import show_error
 from portal.core.tables import TableState
 from portal.operations import queries, services
@@ -107,19 +107,18 @@ def create_payor():
 
 
 def _payor_page(company, **forms):
-    members = queries.payor_members(company.id)
-    designation = forms.pop("designation_form", None) or DesignationForm()
-    designation.user_ids.choices = [(m.user_id, f"{m.user.name} ({m.user.email})") for m in members]
     return {
         "company": company,
         "progress": queries.implementation_progress(company),
         "features": company_queries.features_of(company.id),
-        "members": members,
-        "admins": [m for m in members if Role.PAYMENTS_ADMIN in m.role_set],
+        "admins": queries.payor_admins(company.id),
+        "people": company_queries.member_table(
+            company.id, company_queries.member_list_state(request.args)
+        ),
         "deposit": deposit_account_of(company.id),
         "invitations": queries.pending_invitations(company.id),
         "member_form": forms.pop("member_form", None) or AddMemberForm(),
-        "designation_form": designation,
+        "designation_form": forms.pop("designation_form", None) or DesignationForm(),
         "confirm": ConfirmForm(),
     }
 
@@ -128,9 +127,13 @@ def _payor_page(company, **forms):
 @login_required
 @operator_only
 def show_payor(company_id: int):
-    """One payor: features, people and admins, deposit account."""
+    """One payor: features, people (a page at a time) and admins, deposit account."""
     company = queries.payor(company_id)
-    return render_template("operations/payor.html", **_payor_page(company))
+    return htmx.add_vary(
+        htmx.render(
+            "operations/payor.html", "operations/_people_results.html", **_payor_page(company)
+        )
+    )
 
 
 @blueprint.post("/operator/payors/<int:company_id>/features/<feature>")
@@ -189,20 +192,27 @@ def designate_admins(company_id: int):
     """Upload the signed designation form and make the people it names Payments Admins."""
     company = queries.payor(company_id)
     form = DesignationForm()
-    form.user_ids.choices = [(m.user_id, m.user.email) for m in queries.payor_members(company.id)]
     if form.validate_on_submit():
         upload = form.form_file.data
+        emails = form.email_list()
+        members = queries.payor_members_by_email(company.id, emails)
         try:
+            if unknown := [email for email in emails if email not in members]:
+                raise InvalidInput(
+                    f"Not among {company.name}'s people: {', '.join(unknown)}. "
+                    "Add them under People first.",
+                    field="emails",
+                )
             services.designate_admins(
                 company,
                 form_file=upload.stream,
                 filename=upload.filename or "designation.pdf",
-                user_ids=form.user_ids.data,
+                user_ids=[members[email].user_id for email in emails],
                 actor_user_id=current_user.id,
             )
         except DomainError as error:
             db.session.rollback()
-            field = "form_file" if error.field is None else error.field
+            field = {None: "form_file", "user_ids": "emails"}.get(error.field, error.field)
             getattr(form, field).errors = [*getattr(form, field).errors, error.message]
         else:
             db.session.commit()

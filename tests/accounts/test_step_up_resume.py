@@ -26,9 +26,11 @@ from tests.conftest import PortalClient
 from tests.factories import (
     ACCOUNT_FORM,
     ENTITY_FORM,
+    emails_of,
     make_company,
     make_paying_payor,
     make_user,
+    members_of,
     membership_of,
     sign_in,
     sign_in_fresh_admin,
@@ -129,9 +131,7 @@ def payor(client, operator):
 
 
 def member_ids(payor) -> list[int]:
-    from portal.operations.queries import payor_members
-
-    return sorted(m.user_id for m in payor_members(payor.id))
+    return sorted(m.user_id for m in members_of(payor))
 
 
 def designate(client, payor, *, data=PDF, headers=None, **extra):
@@ -140,7 +140,7 @@ def designate(client, payor, *, data=PDF, headers=None, **extra):
         f"/operator/payors/{payor.id}/designations",
         data={
             "csrf_token": token,
-            "user_ids": [str(u) for u in member_ids(payor)],
+            "emails": emails_of(member_ids(payor)),
             "form_file": (io.BytesIO(data), "signed designation.pdf", "application/pdf"),
             **extra,
         },

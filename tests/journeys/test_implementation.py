@@ -70,14 +70,15 @@ def test_operator_and_admin_take_a_payor_through_step_one_and_two(
         ("ctl@keystone.example.com", "Carl Controller"),
     ):
         page.get_by_text("Add a person", exact=True).click()
-        page.get_by_label("Email").fill(email)
+        page.get_by_label("Email", exact=True).fill(email)
         page.get_by_label("Full name").fill(name)
         page.get_by_role("button", name="Add person").click()
         page.get_by_text(f"{email} added").wait_for()
 
     page.get_by_text("Designate Payments Admins from a signed form").click()
-    page.get_by_label("Cora CFO (cfo@keystone.example.com)").check()
-    page.get_by_label("Carl Controller (ctl@keystone.example.com)").check()
+    page.get_by_label("Emails of the people the form designates").fill(
+        "cfo@keystone.example.com\nctl@keystone.example.com"
+    )
     page.get_by_label("Signed designation form (PDF)").set_input_files(
         {"name": "designation.pdf", "mimeType": "application/pdf", "buffer": PDF}
     )

@@ -12,7 +12,7 @@ from portal.core.db import db
 from portal.core.models import AuditEvent, StoredFile
 from portal.operations.models import AdminDesignation
 from tests.conftest import TIER
-from tests.factories import make_company, make_user, sign_in
+from tests.factories import emails_of, make_company, make_user, members_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -115,13 +115,13 @@ def add_people(client, payor, *emails):
         assert response.status_code == 303, response.get_data(as_text=True)
 
 
-def designate(client, payor, user_ids, data=PDF, name="designation.pdf"):
+def designate(client, payor, user_ids, data=PDF, name="designation.pdf", emails=None):
     token = client.csrf_token("/operator")
     return client.post(
         f"/operator/payors/{payor.id}/designations",
         data={
             "csrf_token": token,
-            "user_ids": [str(u) for u in user_ids],
+            "emails": emails_of(user_ids) if emails is None else emails,
             "form_file": (io.BytesIO(data), name),
         },
         content_type="multipart/form-data",
@@ -129,9 +129,7 @@ def designate(client, payor, user_ids, data=PDF, name="designation.pdf"):
 
 
 def member_ids(payor) -> dict[str, int]:
-    from portal.operations.queries import payor_members
-
-    return {m.user.email: m.user_id for m in payor_members(payor.id)}
+    return {m.user.email: m.user_id for m in members_of(payor)}
 
 
 def test_operator_designates_two_admins_from_a_signed_pdf(client, payor, smtp) -> None:
@@ -174,17 +172,58 @@ def test_a_bad_designation_form_saves_nothing(client, payor, data, name, message
 
 
 def membership_of_email(payor, email):
-    from portal.operations.queries import payor_members
-
-    return next(m for m in payor_members(payor.id) if m.user.email == email)
+    return next(m for m in members_of(payor) if m.user.email == email)
 
 
 def test_only_members_can_be_designated(client, payor) -> None:
     stranger, _ = make_user(make_company())
     add_people(client, payor, "cfo@granite.example.com")
-    response = designate(client, payor, [stranger.id])
+    cfo = member_ids(payor)["cfo@granite.example.com"]
+    response = designate(client, payor, [cfo, stranger.id])
     assert response.status_code == 200
-    assert count(AdminDesignation) == 0
+    page = response.get_data(as_text=True)
+    assert f"Not among Granite Works&#39;s people: {stranger.email}." in page
+    assert count(AdminDesignation) == 0 and count(StoredFile) == 0
+    with tenancy.unscoped():
+        assert (
+            Role.PAYMENTS_ADMIN
+            not in membership_of_email(payor, "cfo@granite.example.com").role_set
+        )
+
+
+def test_designation_emails_are_read_in_any_case_and_separator(client, payor) -> None:
+    add_people(client, payor, "cfo@granite.example.com", "ceo@granite.example.com")
+    response = designate(
+        client,
+        payor,
+        [],
+        emails=" CFO@Granite.example.com,\n\nceo@granite.example.com ; cfo@granite.example.com",
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with tenancy.unscoped():
+        designation = db.session.scalar(sa.select(AdminDesignation))
+    assert sorted(designation.user_ids) == sorted(member_ids(payor).values())
+    assert "Enter the emails" in designate(client, payor, [], emails="  ").get_data(as_text=True)
+
+
+def test_the_payor_page_pages_its_people_and_caps_its_invitations(client, payor) -> None:
+    for k in range(12):
+        make_user(payor, email=f"person{k:02d}@granite.example.com")
+        make_user(make_company(), email=f"invitee{k:02d}@elsewhere.example.com")
+    add_people(client, payor, *(f"invitee{k:02d}@elsewhere.example.com" for k in range(12)))
+    url = f"/operator/payors/{payor.id}"
+    page = client.get(f"{url}?per_page=10").get_data(as_text=True)
+    assert "Showing 1\N{EN DASH}10 of 12" in page and "person10@" not in page
+    assert "The newest 10 of 12 waiting invitations." in page
+    assert page.count("<td>invitee") == 10
+    page = client.get(f"{url}?per_page=10&page=2").get_data(as_text=True)
+    assert "person10@granite" in page and "person11@granite" in page
+    page = client.get(f"{url}?q=PERSON05").get_data(as_text=True)
+    assert "person05@" in page and "person04@" not in page
+    fragment = client.htmx("GET", f"{url}?page=2&per_page=10")
+    body = fragment.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="people-results"') and "<html" not in body
+    assert "HX-Request" in fragment.headers["Vary"]
 
 
 def test_operator_removes_an_admin_but_never_the_last(client, payor) -> None:
@@ -284,7 +323,7 @@ def test_a_designation_without_a_file_is_refused(client, payor) -> None:
     token = client.csrf_token("/operator")
     response = client.post(
         f"/operator/payors/{payor.id}/designations",
-        data={"csrf_token": token, "user_ids": [str(v) for v in member_ids(payor).values()]},
+        data={"csrf_token": token, "emails": emails_of(member_ids(payor).values())},
         content_type="multipart/form-data",
     )
     assert "Attach the signed form." in response.get_data(as_text=True)

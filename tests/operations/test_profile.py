@@ -12,7 +12,7 @@ from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.operations import services
 from portal.operations.models import AdminDesignation
-from tests.factories import make_company, make_user, sign_in
+from tests.factories import emails_of, make_company, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -54,7 +54,7 @@ def designate(client, payor, user_ids):
         f"/operator/payors/{payor.id}/designations",
         data={
             "csrf_token": token,
-            "user_ids": [str(u) for u in user_ids],
+            "emails": emails_of(user_ids),
             "form_file": (io.BytesIO(PDF), "signed form.pdf"),
         },
         content_type="multipart/form-data",
