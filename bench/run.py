@@ -64,25 +64,37 @@ INVITATIONS = 10  # pending invitations to each signed-in company
 class Page:
     signed_in_as: str
     name: str
-    path: str  # may name {payor_id}
+    path: str  # may name {payor_id}, {entity_id}, {project_id}, {member_id}, {payee_member_id}
 
 
 PAGES = (
     Page("payor admin", "dashboard", "/dashboard"),
     Page("payor admin", "team", "/company/members"),
+    Page("payor admin", "member", "/company/members/{member_id}"),
     Page("payor admin", "payment settings", "/settings/payments"),
+    Page("payor admin", "business entity", "/settings/payments/entities/{entity_id}"),
+    Page("payor admin", "funding accounts", "/settings/payments/funding-accounts"),
+    Page("payor admin", "payment controls", "/settings/payments/controls"),
     Page("payor admin", "projects", "/projects"),
+    Page("payor admin", "project", "/projects/{project_id}"),
     Page("payor admin", "change history", "/company/history"),
     Page("payor admin", "account", "/account"),
     Page("payor admin", "company profile", "/company/profile"),
     Page("payor admin", "implementation", "/company/implementation"),
+    Page("payor admin", "contacts", "/company/implementation/contacts"),
+    Page("payor admin", "trainings", "/company/implementation/trainings"),
     Page("payee admin", "dashboard", "/dashboard"),
     Page("payee admin", "team", "/company/members"),
+    Page("payee admin", "member", "/company/members/{payee_member_id}"),
     Page("payee admin", "change history", "/company/history"),
     Page("operator", "home", "/dashboard"),
     Page("operator", "payors", "/operator"),
+    Page("operator", "payor users", "/operator/users"),
     Page("operator", "payor", "/operator/payors/{payor_id}"),
     Page("operator", "implementation", "/operator/payors/{payor_id}/implementation"),
+    Page("operator", "contacts", "/operator/payors/{payor_id}/implementation/contacts"),
+    Page("operator", "trainings", "/operator/payors/{payor_id}/implementation/trainings"),
+    Page("operator", "payor history", "/operator/payors/{payor_id}/history"),
 )
 
 
@@ -677,11 +689,49 @@ def count_statements(app, browser: InProcessBrowser, path: str) -> int | str:
     return min(counts)
 
 
-def statement_counts(app, browsers: dict[str, InProcessBrowser], payor_id: int) -> dict:
+def page_ids(app) -> dict[str, int]:
+    """The ids the record pages name: the demo payor, its first entity, project and admin's
+    membership, and the payee admin's membership (the same before and after growing)."""
+    from portal.accounts.models import User
+    from portal.companies.models import Membership
+    from portal.companies.queries import company_by_slug
+    from portal.core import tenancy
+    from portal.core.db import db
+    from portal.invoicing.models import Project
+    from portal.payment_settings.models import BusinessEntity
+
+    def membership_of(email: str, slug: str) -> int:
+        return db.session.scalar(
+            sa.select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.email == email, Membership.company_id == company_by_slug(slug).id)
+        )
+
+    with app.app_context(), tenancy.unscoped():
+        payor_id = company_by_slug(PAYOR_SLUG).id
+        first = {
+            name: db.session.scalar(
+                sa.select(sa.func.min(model.id)).where(model.company_id == payor_id)
+            )
+            for name, model in (("entity_id", BusinessEntity), ("project_id", Project))
+        }
+        ids = {
+            "payor_id": payor_id,
+            **first,
+            "member_id": membership_of(SIGN_INS["payor admin"], PAYOR_SLUG),
+            "payee_member_id": membership_of(SIGN_INS["payee admin"], PAYEE_SLUG),
+        }
+    missing = sorted(name for name, value in ids.items() if value is None)
+    if missing:
+        raise SystemExit(f"The demo has no row for {', '.join(missing)}; the bench needs one.")
+    return ids
+
+
+def statement_counts(app, browsers: dict[str, InProcessBrowser], ids: dict[str, int]) -> dict:
     # Signed out, as the baseline is measured: one query and a template.
     counts = {"baseline": count_statements(app, InProcessBrowser(app), BASELINE_PATH)}
     for page in PAGES:
-        path = page.path.format(payor_id=payor_id)
+        path = page.path.format(**ids)
         counts[page] = count_statements(app, browsers[page.signed_in_as], path)
     return counts
 
@@ -797,7 +847,7 @@ def measure_page(port: int, path: str, headers: dict[str, str], args) -> dict:
 
 
 def serve_and_measure(
-    env: dict[str, str], authenticators: Authenticators, payor_id: int, args
+    env: dict[str, str], authenticators: Authenticators, ids: dict[str, int], args
 ) -> tuple[dict, list[dict], dict]:
     """Start gunicorn as deployed, measure the baseline and every page, then stop it."""
     port = free_port()
@@ -816,7 +866,7 @@ def serve_and_measure(
                 sign_in(browser, email, authenticators)
                 for page in (p for p in PAGES if p.signed_in_as == who):
                     print(f"  {who} {page.name}", flush=True)
-                    path = page.path.format(payor_id=payor_id)
+                    path = page.path.format(**ids)
                     result = measure_page(port, path, browser.headers(), args)
                     pages.append({"signed_in_as": who, "name": page.name, **result, "page": page})
             rss = peak_rss_mib(workers_of(server.pid))
@@ -942,30 +992,27 @@ def main() -> None:
     os.environ.pop("FLASK_DEBUG", None)
     # The same module gunicorn serves, so the baseline route is counted in-process too.
     from bench.wsgi_bench import app
-    from portal.companies.queries import company_by_slug
-    from portal.core import tenancy
 
     authenticators = Authenticators(app)
-    with app.app_context(), tenancy.unscoped():
-        payor_id = company_by_slug(PAYOR_SLUG).id
+    ids = page_ids(app)
     browsers = {who: InProcessBrowser(app) for who in SIGN_INS}
     for who, browser in browsers.items():
         sign_in(browser, SIGN_INS[who], authenticators)
-    small = statement_counts(app, browsers, payor_id)
+    small = statement_counts(app, browsers, ids)
     demo_sizes = measured_sizes(app)
 
     print("growing the data…", flush=True)
     started = time.perf_counter()
     grow(app, sizes)
     grown_in = time.perf_counter() - started
-    large = statement_counts(app, browsers, payor_id)
+    large = statement_counts(app, browsers, ids)
     grown_sizes = measured_sizes(app)
     with app.app_context():
         from portal.core.db import db
 
         db.engine.dispose()  # the bench process holds no connections while it measures
 
-    baseline, pages, server = serve_and_measure(env, authenticators, payor_id, args)
+    baseline, pages, server = serve_and_measure(env, authenticators, ids, args)
 
     baseline["statements"] = {"demo": small["baseline"], "grown": large["baseline"]}
     for row in [baseline, *pages]:
