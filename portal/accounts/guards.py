@@ -43,7 +43,7 @@ from portal.companies import queries as company_queries
 from portal.companies.models import Feature, Membership, Role
 from portal.core import htmx, tenancy
 from portal.core.audit import RequestContext, current_request_context
-from portal.core.db import db, expecting_writes
+from portal.core.db import commit_keeping_loaded, db, expecting_writes
 from portal.core.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,10 +123,10 @@ def _identify_request() -> Any:
         if services.activity_due(session_row):
             # Its own short write, committed now: the request may only read, and a read
             # transaction must not become a write on SQLite.
-            db.session.commit()
+            commit_keeping_loaded()
             with expecting_writes():
                 services.note_activity(session_row.id)
-                db.session.commit()
+                commit_keeping_loaded()
         context = current_request_context.get()
         current_request_context.set(
             RequestContext(

@@ -83,6 +83,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session has loaded.
+
+    For a commit in the middle of a request's reads (the session touch): a plain commit
+    expires every loaded object, and each reloads later under whatever tenancy scope is
+    current then, which may hide rows that were visible when they were loaded."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
 def engine_options(database_uri: str) -> dict[str, Any]:
     """Engine settings per backend: SQLite waits for the writer lock instead of failing."""
     if database_uri.startswith("sqlite"):

@@ -67,3 +67,23 @@ def test_the_remember_me_cookie_lasts_exactly_as_long_as_its_session_row(client)
     assert row.expires_at - row.created_at == REMEMBER_LIFETIME
     assert cookie is not None and cookie.expires is not None
     assert cookie.expires <= row.expires_at + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "role", "path"),
+    [
+        (CompanyKind.PAYOR, Role.PAYMENTS_ADMIN, "/company/members"),
+        (CompanyKind.OPERATOR, Role.OPERATOR, "/operator"),
+    ],
+)
+def test_the_request_that_records_activity_keeps_the_users_roles(client, kind, role, path) -> None:
+    # Recording activity commits mid-request; the roles loaded before must not be lost (they
+    # were reloaded outside the user's company and came back empty: a 403 once a minute).
+    user, phone = make_user(make_company(kind), (role,))
+    sign_in(client, user, phone)
+    for _ in range(2):
+        go_idle(user, 2)
+        assert client.get(path).status_code == 200
+        db.session.expire_all()
+        seen = db.session.scalar(sa.select(UserSession.last_seen_at))
+        assert utcnow() - seen < timedelta(minutes=1), "the activity was recorded"
