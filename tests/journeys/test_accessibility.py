@@ -12,6 +12,7 @@ demo, found by following the links on the pages themselves, is checked in Chromi
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ PEOPLE = [
 ]
 PUBLIC = ["/", "/login", "/login/sso", "/password/forgot"]
 WIDTHS = (390, 1280)
+SCREENSHOTS = os.environ.get("TRESTLE_PAGE_SCREENSHOTS")
 MAX_PAGES_PER_PERSON = 40
 # Links that leave the page set on purpose: files, actions and pages that end the session.
 NOT_PAGES = re.compile(r"^/(static/|logout|login|password/|invitations/|verify)|\.csv$|/download$")
@@ -109,6 +111,11 @@ def check_page(page, path: str, axe_source: str, *, signed_in: bool) -> list[str
         return [f"landed on {landed_path} instead"]
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
+        if SCREENSHOTS:  # for looking at every page by eye: TRESTLE_PAGE_SCREENSHOTS=<dir>
+            name = re.sub(r"[^a-z0-9]+", "-", f"{path}-{width}".lower()).strip("-")
+            page.screenshot(
+                path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True, caret="initial"
+            )
         scroll, client = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
