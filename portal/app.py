@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.core.views import blueprint as core
     from portal.home.views import blueprint as home
     from portal.invoicing.views import blueprint as invoicing
+    from portal.onboarding.views import blueprint as onboarding
     from portal.operations.views import blueprint as operations
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         operations,
         payment_settings,
         invoicing,
+        onboarding,
     ):
         app.register_blueprint(blueprint)
 

@@ -7,6 +7,7 @@ from portal.core import models as core_models  # noqa: F401
 from portal.core import ratelimit  # noqa: F401
 from portal.invoicing import models as invoicing_models  # noqa: F401
 from portal.notifications import models as notification_models  # noqa: F401
+from portal.onboarding import models as onboarding_models  # noqa: F401
 from portal.operations import models as operations_models  # noqa: F401
 from portal.payment_settings import models as payment_settings_models  # noqa: F401
 from portal.sso import models as sso_models  # noqa: F401

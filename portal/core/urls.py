@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from werkzeug.routing import IntegerConverter
 
 # The largest id every database we run on can hold (PostgreSQL's integer).
@@ -39,6 +39,10 @@ class IdConverter(IntegerConverter):
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """``PORTAL_BASE_URL`` + the endpoint's path: a spoofed Host header cannot redirect it."""
+    """``PORTAL_BASE_URL`` + the endpoint's path: a spoofed Host header cannot redirect it.
+
+    Works outside a request too (jobs, the shell): the path is built from the URL map."""
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, _external=False, **values)
+    if has_request_context():
+        return base + url_for(endpoint, _external=False, **values)
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)

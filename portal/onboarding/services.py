@@ -1,0 +1,351 @@
+"""Commands of payee onboarding. They take explicit arguments and never commit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+
+from portal.accounts.services import hash_token
+from portal.companies.models import Company, CompanyKind
+from portal.core import audit, ratelimit, tenancy
+from portal.core.db import db, utcnow
+from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from portal.core.ratelimit import Limit
+from portal.core.text import clean_text
+from portal.core.urls import external_url
+from portal.notifications.services import queue_email
+from portal.onboarding.models import (
+    InvitationState,
+    OnboardingStatus,
+    PayeeInvitation,
+    PayeeRelationship,
+)
+from portal.onboarding.queries import payor_of, relationship_of
+
+INVITATION_LIFETIME = timedelta(days=14)
+MAX_INVITES_AT_ONCE = 20
+# Invitation emails a payor may send (invites, resends, reminders, reassignments).
+INVITE_SCOPE = "onboarding:invite"
+INVITE_LIMITS = (Limit(100, timedelta(hours=1)), Limit(500, timedelta(days=1)))
+
+
+class InvitationClosed(DomainError):
+    """An invitation link that was used, revoked or has expired."""
+
+    status_code = 410
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """One company to invite: the name the payor knows it by, and whom to write to."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    invitation: PayeeInvitation
+    token: str  # the link's secret: only ever in the email, never stored
+
+
+# --------------------------------------------------------------------------- inviting
+
+
+def invite_payees(
+    payor: Company, invitees: list[Invitee], *, actor_user_id: int | None
+) -> list[SentInvitation]:
+    """Start a relationship with each invitee and email each an invitation.
+
+    All or nothing: one bad row refuses the batch (the error names it) and sends nothing."""
+    if payor.kind is not CompanyKind.PAYOR:
+        raise NotAllowed("Only a payor invites payees.")
+    rows = [
+        Invitee(clean_text(i.name).strip(), _email(i.email, field="invitees")) for i in invitees
+    ]
+    rows = [row for row in rows if row.name or row.email]
+    if not rows:
+        raise InvalidInput("Enter at least one company and email.", field="invitees")
+    if len(rows) > MAX_INVITES_AT_ONCE:
+        raise InvalidInput(
+            f"Invite at most {MAX_INVITES_AT_ONCE} companies at once; this list has {len(rows)}.",
+            field="invitees",
+        )
+    for number, row in enumerate(rows, start=1):
+        if not row.name:
+            raise InvalidInput(f"Row {number}: enter the company's name.", field="invitees")
+        if not row.email:
+            raise InvalidInput(f"Row {number}: enter an email address.", field="invitees")
+        if len(row.name) > 200:
+            raise InvalidInput(
+                f"Row {number}: the name is longer than 200 characters.", field="invitees"
+            )
+    emails = [row.email for row in rows]
+    if repeated := sorted({e for e in emails if emails.count(e) > 1}):
+        raise InvalidInput(f"Listed twice: {', '.join(repeated)}.", field="invitees")
+    waiting = set(
+        db.session.scalars(
+            sa.select(PayeeInvitation.email).where(
+                PayeeInvitation.payor_id == payor.id,
+                PayeeInvitation.state == InvitationState.SENT,
+                PayeeInvitation.expires_at > utcnow(),
+                PayeeInvitation.email.in_(emails),
+            )
+        )
+    )
+    if waiting:
+        raise InvalidInput(
+            f"Already invited and not yet accepted: {', '.join(sorted(waiting))}. "
+            "Resend or remind from the list instead.",
+            field="invitees",
+        )
+    _spend_sends(payor, len(rows))
+    sent = []
+    for row in rows:
+        relationship = PayeeRelationship(
+            payor_id=payor.id,
+            directory_name=row.name,
+            contact_email=row.email,
+            status=OnboardingStatus.INVITE_NOT_ACCEPTED,
+            created_by_user_id=actor_user_id,
+        )
+        db.session.add(relationship)
+        db.session.flush()
+        audit.record(
+            "onboarding:payee:added",
+            actor_user_id=actor_user_id,
+            company_id=payor.id,
+            object_type="payee_relationship",
+            object_id=relationship.id,
+            after={"directory_name": row.name, "contact_email": row.email},
+        )
+        sent.append(_issue(payor, relationship, row.email, actor_user_id=actor_user_id))
+    return sent
+
+
+def resend(
+    invitation: PayeeInvitation, *, actor_user_id: int | None, remind: bool = False
+) -> SentInvitation:
+    """Email the invitation again with a new link (the old link stops working).
+
+    A resend also opens it for another 14 days, so it revives an expired invitation; a
+    reminder keeps its date and is refused once it has expired."""
+    status = invitation.status
+    if status not in (InvitationState.SENT, InvitationState.EXPIRED):
+        raise InvitationClosed(
+            f"This invitation was {status.label.lower()}; there is nothing to send again."
+        )
+    if remind and status is InvitationState.EXPIRED:
+        raise InvalidInput("This invitation has expired: resend it to open it again.")
+    payor = payor_of(invitation)
+    _spend_sends(payor, 1)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    before = {"expires_at": invitation.expires_at.isoformat(), "times_sent": invitation.times_sent}
+    invitation.token_hash = hash_token(token)
+    invitation.last_sent_at = now
+    invitation.times_sent += 1
+    if not remind:
+        invitation.expires_at = now + INVITATION_LIFETIME
+    audit.record(
+        "onboarding:invitation:reminded" if remind else "onboarding:invitation:resent",
+        actor_user_id=actor_user_id,
+        company_id=invitation.payor_id,
+        object_type="payee_invitation",
+        object_id=invitation.id,
+        before=before,
+        after={
+            "expires_at": invitation.expires_at.isoformat(),
+            "times_sent": invitation.times_sent,
+        },
+    )
+    _email_invitation(payor, invitation, token, reminder=remind)
+    return SentInvitation(invitation, token)
+
+
+def revoke(invitation: PayeeInvitation, *, actor_user_id: int | None) -> None:
+    """Withdraw an open invitation: its link stops working at once."""
+    _close(invitation, actor_user_id=actor_user_id)
+    relationship = relationship_of(invitation)
+    if relationship.payee_id is None:
+        relationship.status = OnboardingStatus.INVITE_NOT_SENT
+    audit.record(
+        "onboarding:invitation:revoked",
+        actor_user_id=actor_user_id,
+        company_id=invitation.payor_id,
+        object_type="payee_invitation",
+        object_id=invitation.id,
+        after={"email": invitation.email},
+    )
+
+
+def reassign(
+    invitation: PayeeInvitation, email: str, *, actor_user_id: int | None
+) -> SentInvitation:
+    """Send the invitation to someone else instead (a colleague with authority over banking):
+    this one is revoked and a new one, with its own link and 14 days, goes to ``email``."""
+    new_email = _email(email, field="email")
+    if new_email == invitation.email:
+        raise InvalidInput("That is the address it was already sent to.", field="email")
+    payor = payor_of(invitation)
+    _close(invitation, actor_user_id=actor_user_id)
+    db.session.flush()  # the open-invitation index allows one per relationship
+    relationship = relationship_of(invitation)
+    _spend_sends(payor, 1)
+    replacement = _issue(payor, relationship, new_email, actor_user_id=actor_user_id)
+    invitation.replaced_by_id = replacement.invitation.id
+    relationship.contact_email = new_email
+    audit.record(
+        "onboarding:invitation:reassigned",
+        actor_user_id=actor_user_id,
+        company_id=invitation.payor_id,
+        object_type="payee_invitation",
+        object_id=invitation.id,
+        before={"email": invitation.email},
+        after={"email": new_email, "invitation_id": replacement.invitation.id},
+    )
+    return replacement
+
+
+# --------------------------------------------------------------------------- the link
+
+
+def find_invitation(token: str, *, email: str | None = None) -> PayeeInvitation:
+    """The open invitation behind a link; raise a domain error that says why not.
+
+    With ``email`` (the signed-in person's), the link must also have been sent to it."""
+    # The link is the authority here: its holder belongs to no company of the payor's.
+    with tenancy.unscoped():
+        invitation = db.session.scalar(
+            sa.select(PayeeInvitation).where(PayeeInvitation.token_hash == hash_token(token))
+        )
+        payor = invitation and db.session.get(Company, invitation.payor_id)
+    if invitation is None or payor is None:
+        raise NotFound(
+            "This invitation link is not valid. Open the whole link from the most recent "
+            "invitation email: sending an invitation again replaces the link of the one before."
+        )
+    status = invitation.status
+    if status is InvitationState.ACCEPTED:
+        raise InvitationClosed(
+            f"This invitation from {payor.name} was already accepted "
+            f"on {invitation.accepted_at:%B %-d, %Y}. Sign in to continue."
+        )
+    if status is InvitationState.REVOKED:
+        replaced = invitation.replaced_by_id is not None
+        raise InvitationClosed(
+            f"{payor.name} sent this invitation to someone else instead."
+            if replaced
+            else f"{payor.name} withdrew this invitation. Ask them to send a new one."
+        )
+    if status is InvitationState.EXPIRED:
+        raise InvitationClosed(
+            f"This invitation from {payor.name} expired on {invitation.expires_at:%B %-d, %Y}. "
+            "Ask them to send it again."
+        )
+    if email is not None and email.strip().lower() != invitation.email:
+        raise NotAllowed(
+            "This invitation was sent to another email address. Sign in with the account of "
+            "the address it was sent to, or ask for it to be sent to you."
+        )
+    return invitation
+
+
+def reassign_by_recipient(token: str, email: str) -> SentInvitation:
+    """The recipient passes their invitation to a colleague (who will set up banking): the
+    link is the recipient's authority, as it reached their inbox."""
+    invitation = find_invitation(token)
+    # The recipient belongs to none of the payor's companies: the link is the scope.
+    with tenancy.unscoped():
+        return reassign(invitation, email, actor_user_id=None)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _email(value: str, *, field: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        return ""
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput(f"{text[:80]} is not a valid email address.", field=field) from None
+
+
+def _spend_sends(payor: Company, count: int) -> None:
+    """Count ``count`` invitation emails against the payor's limits, or refuse them all."""
+    key = str(payor.id)
+    for _ in range(count):
+        if ratelimit.is_limited(INVITE_SCOPE, key, INVITE_LIMITS):
+            raise InvalidInput(
+                f"{payor.name} has sent as many invitations as it may for now. "
+                "Try again in an hour.",
+                field="invitees",
+            )
+        ratelimit.record(INVITE_SCOPE, key)
+
+
+def _issue(
+    payor: Company, relationship: PayeeRelationship, email: str, *, actor_user_id: int | None
+) -> SentInvitation:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    invitation = PayeeInvitation(
+        payor_id=payor.id,
+        relationship_id=relationship.id,
+        email=email,
+        token_hash=hash_token(token),
+        created_by_user_id=actor_user_id,
+        created_at=now,
+        last_sent_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record(
+        "onboarding:invitation:sent",
+        actor_user_id=actor_user_id,
+        company_id=payor.id,
+        object_type="payee_invitation",
+        object_id=invitation.id,
+        after={"email": email, "relationship_id": relationship.id},
+    )
+    _email_invitation(payor, invitation, token, reminder=False)
+    return SentInvitation(invitation, token)
+
+
+def _email_invitation(
+    payor: Company, invitation: PayeeInvitation, token: str, *, reminder: bool
+) -> None:
+    from portal.payment_settings.services import controls_of
+
+    queue_email(
+        invitation.email,
+        "payee_invitation",
+        company_id=payor.id,
+        payor=payor.name,
+        message=controls_of(payor).invitation_message,
+        reminder=reminder,
+        expires_on=f"{invitation.expires_at:%B %-d, %Y}",
+        url=external_url("onboarding.show_invitation", token=token),
+    )
+
+
+def _close(invitation: PayeeInvitation, *, actor_user_id: int | None) -> None:
+    # Compare-and-set: of two concurrent closes (or a close and an accept), one wins.
+    invitation.check_move(InvitationState.REVOKED)
+    closed = db.session.execute(
+        sa.update(PayeeInvitation)
+        .where(PayeeInvitation.id == invitation.id, PayeeInvitation.state == InvitationState.SENT)
+        .values(state=InvitationState.REVOKED, revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        db.session.expire(invitation)
+        raise InvitationClosed("This invitation was closed meanwhile.")
+    db.session.expire(invitation, ["state", "revoked_at"])
