@@ -29,6 +29,7 @@ HISTORY_AREAS = {
     "projects": "Projects",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
+    "payees": "Payees",
     "features": "Features",
     "implementation": "Implementation",
     "security": "Sign-in and security",
@@ -212,6 +213,32 @@ def _failed_login(event: AuditEvent, names: Names) -> str:
 
 
 ACTIONS: dict[str, Action] = {
+    # Payees
+    "onboarding:payee:added": Action(
+        "payees",
+        lambda e, n: f"Added {_after(e, 'directory_name') or 'a company'} to the payees",
+    ),
+    "onboarding:invitation:sent": Action(
+        "payees",
+        lambda e, n: f"Invited {_after(e, 'email') or 'a payee'} to onboard as a payee",
+    ),
+    "onboarding:invitation:resent": Action(
+        "payees", lambda e, n: "Sent a payee invitation again, open for 14 more days"
+    ),
+    "onboarding:invitation:reminded": Action(
+        "payees", lambda e, n: "Reminded a payee of its invitation"
+    ),
+    "onboarding:invitation:revoked": Action(
+        "payees",
+        lambda e, n: f"Withdrew the payee invitation to {_after(e, 'email') or 'a payee'}",
+    ),
+    "onboarding:invitation:reassigned": Action(
+        "payees",
+        lambda e, n: (
+            f"Passed a payee invitation from {_before(e, 'email') or 'its recipient'} "
+            f"to {_after(e, 'email') or 'a colleague'}"
+        ),
+    ),
     # People and roles
     "companies:member:added": Action(
         "roles", lambda e, n: f"Added {n.user(e.object_id)} to the team"

@@ -151,18 +151,21 @@ def resend(
     invitation.times_sent += 1
     if not remind:
         invitation.expires_at = now + INVITATION_LIFETIME
-    audit.record(
-        "onboarding:invitation:reminded" if remind else "onboarding:invitation:resent",
-        actor_user_id=actor_user_id,
-        company_id=invitation.payor_id,
-        object_type="payee_invitation",
-        object_id=invitation.id,
-        before=before,
-        after={
+    details = {
+        "actor_user_id": actor_user_id,
+        "company_id": invitation.payor_id,
+        "object_type": "payee_invitation",
+        "object_id": invitation.id,
+        "before": before,
+        "after": {
             "expires_at": invitation.expires_at.isoformat(),
             "times_sent": invitation.times_sent,
         },
-    )
+    }
+    if remind:
+        audit.record("onboarding:invitation:reminded", **details)
+    else:
+        audit.record("onboarding:invitation:resent", **details)
     _email_invitation(payor, invitation, token, reminder=remind)
     return SentInvitation(invitation, token)
 
