@@ -232,6 +232,10 @@ ACTIONS: dict[str, Action] = {
         "payees",
         lambda e, n: f"Withdrew the payee invitation to {_after(e, 'email') or 'a payee'}",
     ),
+    "onboarding:invitation:accepted": Action(
+        "payees",
+        lambda e, n: f"{_after(e, 'payee') or 'A payee'} accepted the invitation to onboard",
+    ),
     "onboarding:invitation:reassigned": Action(
         "payees",
         lambda e, n: (

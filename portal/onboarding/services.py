@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,8 +11,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
+from portal.accounts import services as accounts
+from portal.accounts.models import User
 from portal.accounts.services import hash_token
-from portal.companies.models import Company, CompanyKind
+from portal.companies import services as companies
+from portal.companies.models import Company, CompanyKind, Membership, Role
 from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -352,3 +357,120 @@ def _close(invitation: PayeeInvitation, *, actor_user_id: int | None) -> None:
         db.session.expire(invitation)
         raise InvitationClosed("This invitation was closed meanwhile.")
     db.session.expire(invitation, ["state", "revoked_at"])
+
+
+# --------------------------------------------------------------------------- accepting
+
+
+def accept_as_new_payee(
+    token: str, *, company_name: str, person_name: str, password: str
+) -> Membership:
+    """Accept for someone new to Trestle: make their account (with the invitation's email),
+    a payee company they are the Payee Payments Admin of, and connect it to the payor.
+
+    They enroll in two-step verification at their first sign-in, which follows at once."""
+    invitation = find_invitation(token)
+    if accounts.find_user_by_email(invitation.email) is not None:
+        raise NotAllowed(
+            f"{invitation.email} already has a Trestle account. Sign in with it, then open "
+            "the invitation link again."
+        )
+    company_name, person_name = clean_text(company_name).strip(), clean_text(person_name).strip()
+    if not company_name:
+        raise InvalidInput("Enter your company's name.", field="company_name")
+    if not person_name:
+        raise InvalidInput("Enter your name.", field="person_name")
+    accounts.check_password_rules(password, invitation.email)
+    with tenancy.unscoped():
+        user = accounts.create_user(invitation.email, person_name, password)
+        payee = companies.create_company(_free_slug(company_name), company_name, CompanyKind.PAYEE)
+        membership = companies.add_member(payee, user, actor_user_id=user.id)
+        companies.grant_role(membership, Role.PAYEE_ADMIN, actor_user_id=user.id)
+        _accept(invitation, payee, user)
+    return membership
+
+
+def accept_for_member(token: str, user: User, *, payee: Company | None, company_name: str = ""):
+    """Accept for a signed-in person whose email the invitation was sent to: onboard as a
+    payee company they are the Payee Payments Admin of (``payee``), or as a new one."""
+    invitation = find_invitation(token, email=user.email)
+    with tenancy.unscoped():
+        if payee is None:
+            name = clean_text(company_name).strip()
+            if not name:
+                raise InvalidInput("Enter your company's name.", field="company_name")
+            payee = companies.create_company(_free_slug(name), name, CompanyKind.PAYEE)
+            membership = companies.add_member(payee, user, actor_user_id=user.id)
+            companies.grant_role(membership, Role.PAYEE_ADMIN, actor_user_id=user.id)
+        elif not _administers(user, payee):
+            raise NotAllowed(
+                "Only a Payee Payments Admin of a payee company can onboard it to a payor."
+            )
+        _accept(invitation, payee, user)
+    return payee
+
+
+def payees_administered(user: User) -> list[Company]:
+    """The payee companies ``user`` may onboard to a payor: those they are the admin of."""
+    return [
+        m.company
+        for m in user.memberships
+        if m.company.kind is CompanyKind.PAYEE and Role.PAYEE_ADMIN in m.role_set
+    ]
+
+
+def _administers(user: User, payee: Company) -> bool:
+    return any(company.id == payee.id for company in payees_administered(user))
+
+
+def _accept(invitation: PayeeInvitation, payee: Company, user: User) -> None:
+    invitation.check_move(InvitationState.ACCEPTED)
+    relationship = relationship_of(invitation)
+    taken = db.session.scalar(
+        sa.select(PayeeRelationship.id).where(
+            PayeeRelationship.payor_id == invitation.payor_id,
+            PayeeRelationship.payee_id == payee.id,
+        )
+    )
+    if taken is not None:
+        raise InvalidInput(
+            f"{payee.name} is already a payee of {payor_of(invitation).name}.",
+            field="payee",
+        )
+    # Compare-and-set, so two tabs accepting at once cannot both use the link.
+    used = db.session.execute(
+        sa.update(PayeeInvitation)
+        .where(PayeeInvitation.id == invitation.id, PayeeInvitation.state == InvitationState.SENT)
+        .values(state=InvitationState.ACCEPTED, accepted_at=utcnow(), accepted_by_user_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        raise InvitationClosed("This invitation was already used.")
+    db.session.expire(invitation)
+    relationship.payee_id = payee.id
+    relationship.status = OnboardingStatus.NO_BANK_INFORMATION
+    audit.record(
+        "onboarding:invitation:accepted",
+        actor_user_id=user.id,
+        company_id=invitation.payor_id,
+        object_type="payee_invitation",
+        object_id=invitation.id,
+        after={"payee_id": payee.id, "payee": payee.name},
+    )
+
+
+def _free_slug(name: str) -> str:
+    """A short name for a new company, from its name, that no company uses yet."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or "payee"
+    if len(base) < 2:
+        base = f"{base}-co"
+    taken = set(
+        db.session.scalars(
+            sa.select(Company.slug).where(
+                sa.or_(Company.slug == base, Company.slug.like(f"{base}-%"))
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in itertools.count(2) if f"{base}-{n}" not in taken)

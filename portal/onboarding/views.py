@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, render_template, session, url_for
+from flask_login import current_user
 
+from portal.accounts import guards
+from portal.accounts import services as accounts
 from portal.core import htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.onboarding import queries, services
-from portal.onboarding.forms import ReassignForm
+from portal.onboarding.forms import MemberPayeeForm, NewPayeeForm, ReassignForm
 
 blueprint = Blueprint("onboarding", __name__)
 
@@ -18,20 +21,122 @@ def _refused(error: DomainError):
     return render_template("onboarding/invitation.html", problem=error.message), error.status_code
 
 
+def _invitation_page(token: str, invitation, *, status: int = 200, **forms):
+    """The valid link's page: accept (how depends on who opens it) or pass it on."""
+    payor = queries.payor_of(invitation)
+    context = {
+        "invitation": invitation,
+        "payor": payor,
+        "token": token,
+        "form": forms.get("form") or ReassignForm(),
+        "has_account": False,
+    }
+    if current_user.is_authenticated:
+        member_form = forms.get("member_form") or MemberPayeeForm()
+        payees = services.payees_administered(current_user)
+        member_form.payee.choices = [(str(c.id), c.name) for c in payees] + [
+            ("new", "A new company")
+        ]
+        if member_form.payee.data is None:
+            member_form.payee.data = str(payees[0].id) if payees else "new"
+        context["member_form"] = member_form
+    elif accounts.find_user_by_email(invitation.email) is not None:
+        context["has_account"] = True
+        context["sign_in_url"] = url_for(
+            "accounts.login", next=url_for("onboarding.show_invitation", token=token)
+        )
+    else:
+        context["min_password"] = accounts.MIN_PASSWORD_LENGTH
+        context["new_form"] = forms.get("new_form") or NewPayeeForm(
+            company_name=queries.relationship_of(invitation).directory_name
+        )
+    return render_template("onboarding/invitation.html", **context), status
+
+
+def _open(token: str):
+    """The invitation behind the link, for whoever opened it (signed in: bound to their
+    email)."""
+    email = current_user.email if current_user.is_authenticated else None
+    return services.find_invitation(token, email=email)
+
+
 @blueprint.get("/payee-invitations/<token>")
 def show_invitation(token: str):
     """A payor's invitation to get paid on Trestle, as its recipient opens it."""
     try:
-        invitation = services.find_invitation(token)
+        invitation = _open(token)
     except DomainError as error:
         return _refused(error)
-    return render_template(
-        "onboarding/invitation.html",
-        invitation=invitation,
-        payor=queries.payor_of(invitation),
-        token=token,
-        form=ReassignForm(),
+    return _invitation_page(token, invitation)
+
+
+@blueprint.post("/payee-invitations/<token>/accept")
+def accept_invitation(token: str):
+    """Accept: a new person makes their account and company and goes on to set up two-step
+    verification; a signed-in payee admin onboards one of their companies or a new one."""
+    try:
+        invitation = _open(token)
+    except DomainError as error:
+        return _refused(error)
+    if current_user.is_authenticated:
+        form = MemberPayeeForm()
+        if form.validate_on_submit():
+            try:
+                payee = services.accept_for_member(
+                    token,
+                    current_user,
+                    payee=_chosen_payee(form.payee.data),
+                    company_name=form.company_name.data or "",
+                )
+            except DomainError as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                db.session.commit()
+                session["company_id"] = payee.id
+                flash(
+                    f"{payee.name} is now a payee of {queries.payor_of(invitation).name}.",
+                    "success",
+                )
+                return htmx.redirect_to(url_for("home.show_dashboard"))
+        return _invitation_page(token, invitation, member_form=form)
+    form = NewPayeeForm()
+    if form.validate_on_submit():
+        try:
+            membership = services.accept_as_new_payee(
+                token,
+                company_name=form.company_name.data,
+                person_name=form.person_name.data,
+                password=form.password.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            user = membership.user
+            guards.begin_pending_auth(
+                user, remember=False, next_path=url_for("home.show_dashboard")
+            )
+            db.session.commit()
+            flash(
+                "Your account is ready. Set up two-step verification to finish signing in.",
+                "success",
+            )
+            return htmx.redirect_to(url_for("accounts.enroll"))
+    return _invitation_page(token, invitation, new_form=form)
+
+
+def _chosen_payee(value: str | None):
+    if not value or value == "new":
+        return None
+    if not (value.isascii() and value.isdecimal() and len(value) <= 9):
+        abort(404)
+    payee = next(
+        (c for c in services.payees_administered(current_user) if c.id == int(value)), None
     )
+    if payee is None:
+        abort(404)
+    return payee
 
 
 @blueprint.post("/payee-invitations/<token>/reassign")
@@ -54,11 +159,8 @@ def reassign_invitation(token: str):
             return render_template(
                 "onboarding/invitation.html", passed_to=sent.invitation.email, payor=payor
             )
-    return htmx.render(
-        "onboarding/invitation.html",
-        "onboarding/_reassign_form.html",
-        invitation=invitation,
-        payor=payor,
-        token=token,
-        form=form,
-    )
+    if htmx.is_fragment_request():
+        return render_template(
+            "onboarding/_reassign_form.html", invitation=invitation, token=token, form=form
+        )
+    return _invitation_page(token, invitation, form=form)
