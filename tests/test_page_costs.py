@@ -24,6 +24,7 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Role
 from portal.core import audit, crypto, tenancy
 from portal.core.db import db
+from portal.onboarding import services as onboarding
 from portal.operations import services as operations
 from portal.operations.models import ContactKind, TrainingTopic
 from portal.payment_settings import queries as settings_queries
@@ -119,6 +120,11 @@ def grow(world: World, n: int) -> None:
                 form_file=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
                 filename=f"designation-{k}.pdf",
                 user_ids=[admin.id],
+                actor_user_id=admin.id,
+            )
+            onboarding.invite_payees(
+                payor,
+                [onboarding.Invitee(f"Sub {k}", f"sub{k}@subs.example.com")],
                 actor_user_id=admin.id,
             )
             # The operator's signed-in world is every payor: one more, with a member.

@@ -12,6 +12,7 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.onboarding import services as onboarding
 from portal.operations import services as operations
 from tests.factories import (
     Authenticator,
@@ -51,7 +52,11 @@ def payor_objects(payor, user) -> dict[str, object]:
         user_ids=[user.id],
         actor_user_id=user.id,
     )
+    (invited,) = onboarding.invite_payees(
+        payor, [onboarding.Invitee("Sub", f"sub{payor.id}@example.com")], actor_user_id=user.id
+    )
     return {
+        "invitation_id": invited.invitation.id,
         "entity_id": entity.id,
         "person_id": person.id,
         "account_id": account.id,

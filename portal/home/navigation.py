@@ -35,6 +35,16 @@ PAYORS = NavItem(
 PAYOR_USERS = NavItem("Payor users", "operations.list_users")
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
 PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
+PAYEES = NavItem(
+    "Payees",
+    "onboarding.list_payees",
+    (
+        "onboarding.invite_payees",
+        "onboarding.resend_invitation",
+        "onboarding.remind_invitation",
+        "onboarding.revoke_invitation",
+    ),
+)
 PAYMENT_SETTINGS = NavItem(
     "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
 )
@@ -60,6 +70,8 @@ def primary_navigation(
             items.append(IMPLEMENTATION)
         if roles & {Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR}:
             items.append(PROJECTS)
+        if roles & {Role.PAYMENTS_ADMIN, Role.BENEFICIARY_APPROVER} and features.get(Feature.PAY):
+            items.append(PAYEES)
         if Role.PAYMENTS_ADMIN in roles and features.get(Feature.PAY):
             items.append(PAYMENT_SETTINGS)
     items.append(TEAM)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from portal.accounts.forms import NewPasswordForm
@@ -37,3 +37,32 @@ class MemberPayeeForm(FlaskForm):
 
     payee = SelectField("Onboard as", validate_choice=False)
     company_name = StringField("New company's legal name", validators=[Length(max=200)])
+
+
+class InviteForm(FlaskForm):
+    invitees = TextAreaField(
+        "Companies to invite",
+        validators=[DataRequired("Enter at least one company and email."), Length(max=20_000)],
+        render_kw={
+            "rows": 5,
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "placeholder": "Ironline Steel, billing@ironline.example.com",
+        },
+    )
+
+    def invitee_rows(self) -> list[tuple[str, str]]:
+        """Each non-empty line as (name, email): the name, a comma, then the email."""
+        rows = []
+        for number, line in enumerate((self.invitees.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, comma, email = line.rpartition(",")
+            if not comma:
+                self.invitees.errors = [
+                    *self.invitees.errors,
+                    f"Line {number}: put a comma between the company's name and its email.",
+                ]
+                return []
+            rows.append((name.strip(), email.strip()))
+        return rows

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
 from portal.companies.models import Company
 from portal.core import tenancy
 from portal.core.db import db
-from portal.onboarding.models import PayeeInvitation, PayeeRelationship
+from portal.core.errors import NotFound
+from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
+from portal.onboarding.models import (
+    InvitationState,
+    OnboardingStatus,
+    PayeeInvitation,
+    PayeeRelationship,
+)
 
 
 def payor_of(invitation: PayeeInvitation) -> Company:
@@ -18,3 +30,84 @@ def payor_of(invitation: PayeeInvitation) -> Company:
 def relationship_of(invitation: PayeeInvitation) -> PayeeRelationship:
     with tenancy.unscoped():
         return db.session.get(PayeeRelationship, invitation.relationship_id)
+
+
+PAYEE_COLUMNS = (
+    Column("name", "Company", sortable=True),
+    Column("contact", "Contact", sortable=True),
+    Column("status", "Status", sortable=True),
+    Column("invitation", "Invitation"),
+)
+
+
+def payee_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=PAYEE_COLUMNS, default_sort="name", filters=("q", "status")
+    )
+
+
+@dataclass(frozen=True)
+class PayeeRow:
+    relationship: PayeeRelationship
+    invitation: PayeeInvitation | None  # the open one, if any
+
+
+def status_counts(payor_id: int) -> dict[OnboardingStatus, int]:
+    """How many of the payor's payees are at each onboarding status (one grouped query)."""
+    counts = dict(
+        db.session.execute(
+            sa.select(PayeeRelationship.status, sa.func.count())
+            .where(PayeeRelationship.payor_id == payor_id)
+            .group_by(PayeeRelationship.status)
+        ).all()
+    )
+    return {status: counts.get(status, 0) for status in OnboardingStatus}
+
+
+def payee_table(payor_id: int, state: TableState) -> TablePage:
+    """One page of the payor's payees, each with its open invitation (one join)."""
+    stmt = (
+        sa.select(PayeeRelationship, PayeeInvitation)
+        .outerjoin(
+            PayeeInvitation,
+            sa.and_(
+                PayeeInvitation.relationship_id == PayeeRelationship.id,
+                PayeeInvitation.state == InvitationState.SENT,
+            ),
+        )
+        .where(
+            PayeeRelationship.payor_id == payor_id,
+            matches_text(
+                state.filter("q"), PayeeRelationship.directory_name, PayeeRelationship.contact_email
+            ),
+        )
+    )
+    if state.filter("status") in {s.value for s in OnboardingStatus}:
+        stmt = stmt.where(PayeeRelationship.status == OnboardingStatus(state.filter("status")))
+    order = sa.case(
+        *((PayeeRelationship.status == s, n) for n, s in enumerate(OnboardingStatus)), else_=99
+    )
+    page = paginate(
+        stmt,
+        state,
+        {
+            "name": sa.func.lower(PayeeRelationship.directory_name),
+            "contact": PayeeRelationship.contact_email,
+            "status": order,
+        },
+        tiebreak=PayeeRelationship.id,
+    )
+    return dataclasses.replace(page, rows=[PayeeRow(r, i) for r, i in page.rows])
+
+
+def invitation_of(payor_id: int, invitation_id: int) -> PayeeInvitation:
+    """One of the payor's invitations, in any state (404 for another payor's, whatever the
+    scope)."""
+    invitation = db.session.scalar(
+        sa.select(PayeeInvitation).where(
+            PayeeInvitation.id == invitation_id, PayeeInvitation.payor_id == payor_id
+        )
+    )
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    return invitation

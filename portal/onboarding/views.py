@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, render_template, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from portal.accounts import guards
 from portal.accounts import services as accounts
+from portal.accounts.forms import ConfirmForm
+from portal.accounts.guards import login_required, requires_feature, requires_role
+from portal.companies.models import Feature, Role
 from portal.core import htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.onboarding import queries, services
-from portal.onboarding.forms import MemberPayeeForm, NewPayeeForm, ReassignForm
+from portal.onboarding.forms import InviteForm, MemberPayeeForm, NewPayeeForm, ReassignForm
+from portal.onboarding.models import OnboardingStatus
 
 blueprint = Blueprint("onboarding", __name__)
 
@@ -164,3 +178,117 @@ def reassign_invitation(token: str):
             "onboarding/_reassign_form.html", invitation=invitation, token=token, form=form
         )
     return _invitation_page(token, invitation, form=form)
+
+
+# --------------------------------------------------------------------------- the payor's side
+
+
+def payor_payees(view):
+    """Payments Admins and Beneficiary Approvers of a payor with Pay on."""
+    return login_required(
+        requires_role(Role.PAYMENTS_ADMIN, Role.BENEFICIARY_APPROVER)(
+            requires_feature(Feature.PAY)(view)
+        )
+    )
+
+
+def _payees_page(invite_form: InviteForm | None = None, status: int = 200):
+    company = g.company
+    return htmx.add_vary(
+        htmx.render(
+            "onboarding/payees.html",
+            "onboarding/_payee_results.html",
+            status=status,
+            company=company,
+            counts=queries.status_counts(company.id),
+            statuses=OnboardingStatus,
+            table=queries.payee_table(company.id, queries.payee_list_state(request.args)),
+            invite_form=invite_form or InviteForm(),
+            confirm=ConfirmForm(),
+            max_at_once=services.MAX_INVITES_AT_ONCE,
+        )
+    )
+
+
+@blueprint.get("/payees")
+@payor_payees
+def list_payees():
+    """The payor's payees by onboarding status, with their invitations."""
+    return _payees_page()
+
+
+@blueprint.post("/payees/invitations")
+@payor_payees
+def invite_payees():
+    """Invite up to 20 companies at once: all are invited, or none."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        rows = form.invitee_rows()
+        if rows or not form.invitees.errors:
+            try:
+                sent = services.invite_payees(
+                    g.company,
+                    [services.Invitee(name, email) for name, email in rows],
+                    actor_user_id=current_user.id,
+                )
+            except DomainError as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                db.session.commit()
+                flash(
+                    f"Invited {len(sent)} {'company' if len(sent) == 1 else 'companies'}.",
+                    "success",
+                )
+                return htmx.redirect_to(url_for("onboarding.list_payees"))
+    return _payees_page(invite_form=form)
+
+
+def _change_invitation(invitation_id: int, change) -> Response:
+    """Apply ``change`` to one of the payor's invitations; say what happened."""
+    invitation = queries.invitation_of(g.company.id, invitation_id)
+    try:
+        message = change(invitation)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return htmx.redirect_to(url_for("onboarding.list_payees"))
+
+
+@blueprint.post("/payees/invitations/<int:invitation_id>/resend")
+@payor_payees
+def resend_invitation(invitation_id: int):
+    """Send the invitation again with a new link, open for another 14 days."""
+
+    def change(invitation):
+        services.resend(invitation, actor_user_id=current_user.id)
+        return f"Invitation sent again to {invitation.email}, open for 14 more days."
+
+    return _change_invitation(invitation_id, change)
+
+
+@blueprint.post("/payees/invitations/<int:invitation_id>/remind")
+@payor_payees
+def remind_invitation(invitation_id: int):
+    """Remind the invitee (a new link; the invitation keeps its date)."""
+
+    def change(invitation):
+        services.resend(invitation, actor_user_id=current_user.id, remind=True)
+        return f"Reminder sent to {invitation.email}."
+
+    return _change_invitation(invitation_id, change)
+
+
+@blueprint.post("/payees/invitations/<int:invitation_id>/revoke")
+@payor_payees
+def revoke_invitation(invitation_id: int):
+    """Withdraw the invitation: its link stops working at once."""
+
+    def change(invitation):
+        services.revoke(invitation, actor_user_id=current_user.id)
+        return f"Invitation to {invitation.email} withdrawn; its link no longer works."
+
+    return _change_invitation(invitation_id, change)

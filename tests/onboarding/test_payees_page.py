@@ -1,0 +1,107 @@
+"""The payor's Payees page: payees by onboarding status with counts, invitations sent from
+a list of up to 20 lines, and resend, remind and revoke per invitation."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.companies import services as company_services
+from portal.companies.models import Feature, Role
+from portal.core import tenancy
+from portal.core.db import db
+from portal.notifications.models import EmailMessage
+from portal.onboarding.models import PayeeInvitation, PayeeRelationship
+from tests.factories import make_paying_payor, make_user, sign_in, sign_in_fresh_admin
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+def counts() -> tuple[int, int, int]:
+    with tenancy.unscoped():
+        return tuple(
+            db.session.scalar(sa.select(sa.func.count()).select_from(m))
+            for m in (PayeeRelationship, PayeeInvitation, EmailMessage)
+        )
+
+
+def invite(client, text: str):
+    return client.submit("/payees/invitations", {"invitees": text}, token_from="/payees")
+
+
+def test_an_admin_invites_from_a_list_and_sees_them_by_status(client):
+    payor = make_paying_payor()
+    sign_in_fresh_admin(client, payor)
+    page = client.get("/payees").get_data(as_text=True)
+    assert "No payees yet." in page and 'href="/payees"' in page and "All (0)" in page
+    response = invite(
+        client,
+        "Ironline Steel, billing@ironline.example.com\n\n Brightwire, Inc., bea@bw.example.com \n",
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Invited 2 companies." in page
+    assert "Invite not accepted (2)" in page and "All (2)" in page
+    assert "Ironline Steel" in page and "Brightwire, Inc." in page, "the last comma splits"
+    assert counts() == (2, 2, 2)
+    page = client.get("/payees?status=approved").get_data(as_text=True)
+    assert "No payee matches these filters." in page
+    page = client.get("/payees?q=ironline").get_data(as_text=True)
+    assert "Ironline Steel" in page and "Brightwire" not in page
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Ironline Steel billing@ironline.example.com", "Line 1: put a comma"),
+        ("A, a@example.com\nB, not-an-email", "not a valid email"),
+        ("\n".join(f"Sub {k}, s{k}@example.com" for k in range(21)), "at most 20"),
+        ("  \n ", "Enter at least one"),
+    ],
+)
+def test_a_bad_list_is_refused_whole(client, text, message):
+    sign_in_fresh_admin(client, make_paying_payor())
+    before = counts()
+    response = invite(client, text)
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert counts() == before
+
+
+def test_resend_remind_and_revoke_from_the_list(client):
+    payor = make_paying_payor()
+    sign_in_fresh_admin(client, payor)
+    invite(client, "Ironline Steel, billing@ironline.example.com")
+    with tenancy.unscoped():
+        invitation_id = db.session.scalar(sa.select(PayeeInvitation.id))
+    base = f"/payees/invitations/{invitation_id}"
+    for action, said in (
+        ("remind", "Reminder sent to billing@ironline.example.com."),
+        ("resend", "open for 14 more days"),
+        ("revoke", "withdrawn; its link no longer works"),
+    ):
+        response = client.submit(f"{base}/{action}", {}, token_from="/payees")
+        assert response.status_code == 303
+        assert said in client.get("/payees").get_data(as_text=True)
+    assert counts()[2] == 3, "the invitation, then a reminder and a resend"
+    page = client.get("/payees").get_data(as_text=True)
+    assert "Invite not sent (1)" in page and "None open" in page
+    before = counts()
+    response = client.submit(f"{base}/remind", {}, token_from="/payees")
+    assert response.status_code == 303 and counts() == before
+    assert "there is nothing to send again" in client.get("/payees").get_data(as_text=True)
+
+
+def test_who_may_open_the_page(client, app):
+    payor = make_paying_payor()
+    approver, phone = make_user(payor, (Role.BENEFICIARY_APPROVER,))
+    sign_in(client, approver, phone)
+    assert client.get("/payees").status_code == 200
+    assert 'href="/payees"' in client.get("/dashboard").get_data(as_text=True)
+    disburser, phone = make_user(payor, (Role.DISBURSER,))
+    other = app.test_client()
+    sign_in(other, disburser, phone)
+    assert other.get("/payees").status_code == 403
+    with tenancy.unscoped():
+        company_services.set_feature(payor, Feature.PAY, False, actor_user_id=None)
+    db.session.commit()
+    assert client.get("/payees").status_code == 404, "hidden while Pay is off"
