@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import guards
 from portal.accounts import services as accounts
@@ -105,6 +106,8 @@ def accept_invitation(token: str):
             except DomainError as error:
                 db.session.rollback()
                 show_error(form, error)
+            except IntegrityError:
+                return _lost_race()
             else:
                 db.session.commit()
                 session["company_id"] = payee.id
@@ -126,6 +129,8 @@ def accept_invitation(token: str):
         except DomainError as error:
             db.session.rollback()
             show_error(form, error)
+        except IntegrityError:
+            return _lost_race()
         else:
             user = membership.user
             guards.begin_pending_auth(
@@ -138,6 +143,18 @@ def accept_invitation(token: str):
             )
             return htmx.redirect_to(url_for("accounts.enroll"))
     return _invitation_page(token, invitation, new_form=form)
+
+
+def _lost_race():
+    """Another request used the link (or took the same account or short name) at the same
+    moment: this one changed nothing."""
+    db.session.rollback()
+    return _refused(
+        services.InvitationClosed(
+            "This invitation was used at the same moment from another window. Sign in to "
+            "continue, or open the link again."
+        )
+    )
 
 
 def _chosen_payee(value: str | None):
