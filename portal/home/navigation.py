@@ -43,6 +43,8 @@ PAYEES = NavItem(
         "onboarding.resend_invitation",
         "onboarding.remind_invitation",
         "onboarding.revoke_invitation",
+        "onboarding.show_invitation_record",
+        "onboarding.reassign_invitation_record",
     ),
 )
 PAYMENT_SETTINGS = NavItem(

@@ -11,7 +11,7 @@ from portal.accounts.forms import NewPasswordForm
 
 class ReassignForm(FlaskForm):
     email = EmailField(
-        "Your colleague's email",
+        "Email to send it to",
         validators=[
             DataRequired("Enter your colleague's email address."),
             Email("Enter a valid email address."),

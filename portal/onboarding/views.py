@@ -309,3 +309,41 @@ def revoke_invitation(invitation_id: int):
         return f"Invitation to {invitation.email} withdrawn; its link no longer works."
 
     return _change_invitation(invitation_id, change)
+
+
+@blueprint.get("/payees/invitations/<int:invitation_id>")
+@payor_payees
+def show_invitation_record(invitation_id: int):
+    """One invitation: to whom, when, how often sent, and sending it to someone else."""
+    return _invitation_record(queries.invitation_of(g.company.id, invitation_id))
+
+
+def _invitation_record(invitation, form: ReassignForm | None = None, status: int = 200):
+    return render_template(
+        "onboarding/invitation_record.html",
+        invitation=invitation,
+        relationship=queries.relationship_of(invitation),
+        form=form or ReassignForm(),
+        confirm=ConfirmForm(),
+    ), status
+
+
+@blueprint.post("/payees/invitations/<int:invitation_id>/reassign")
+@payor_payees
+def reassign_invitation_record(invitation_id: int):
+    """Send the invitation to another address instead: this one is revoked."""
+    invitation = queries.invitation_of(g.company.id, invitation_id)
+    form = ReassignForm()
+    if form.validate_on_submit():
+        try:
+            sent = services.reassign(invitation, form.email.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Invitation sent to {sent.invitation.email} instead.", "success")
+            return htmx.redirect_to(
+                url_for("onboarding.show_invitation_record", invitation_id=sent.invitation.id)
+            )
+    return _invitation_record(invitation, form)

@@ -105,3 +105,30 @@ def test_who_may_open_the_page(client, app):
         company_services.set_feature(payor, Feature.PAY, False, actor_user_id=None)
     db.session.commit()
     assert client.get("/payees").status_code == 404, "hidden while Pay is off"
+
+
+def test_the_invitation_page_sends_it_to_someone_else(client):
+    payor = make_paying_payor()
+    sign_in_fresh_admin(client, payor)
+    invite(client, "Ironline Steel, billing@ironline.example.com")
+    with tenancy.unscoped():
+        invitation_id = db.session.scalar(sa.select(PayeeInvitation.id))
+    listing = client.get("/payees").get_data(as_text=True)
+    url = f"/payees/invitations/{invitation_id}"
+    assert f'<a href="{url}">Ironline Steel</a>' in listing
+    page = client.get(url).get_data(as_text=True)
+    assert "billing@ironline.example.com" in page and "Send it to someone else" in page
+    before = counts()
+    bad = client.submit(
+        f"{url}/reassign", {"email": "billing@ironline.example.com"}, token_from=url
+    )
+    assert bad.status_code == 200 and "already sent to" in bad.get_data(as_text=True)
+    assert counts() == before
+    done = client.submit(
+        f"{url}/reassign", {"email": "treasury@ironline.example.com"}, token_from=url
+    )
+    assert done.status_code == 303
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Invitation sent to treasury@ironline.example.com instead." in page
+    old = client.get(url).get_data(as_text=True)
+    assert "sent to someone else" in old and "there is nothing to send on" in old
