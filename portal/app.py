@@ -96,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.invoicing.views import blueprint as invoicing
     from portal.onboarding.views import blueprint as onboarding
     from portal.operations.views import blueprint as operations
+    from portal.payees.views import blueprint as payees
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
 
@@ -109,8 +110,14 @@ def register_blueprints(app: Flask) -> None:
         payment_settings,
         invoicing,
         onboarding,
+        payees,
     ):
         app.register_blueprint(blueprint)
+    # The simulated bank's own pages (its statements): never in production.
+    if app.config["BANK_GATEWAY"] == "sandbox" and app.config["PORTAL_ENV"] != "production":
+        from portal.banking.sandbox_views import blueprint as sandbox_bank
+
+        app.register_blueprint(sandbox_bank)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,5 +9,6 @@ from portal.invoicing import models as invoicing_models  # noqa: F401
 from portal.notifications import models as notification_models  # noqa: F401
 from portal.onboarding import models as onboarding_models  # noqa: F401
 from portal.operations import models as operations_models  # noqa: F401
+from portal.payees import models as payee_models  # noqa: F401
 from portal.payment_settings import models as payment_settings_models  # noqa: F401
 from portal.sso import models as sso_models  # noqa: F401

@@ -1,8 +1,11 @@
-"""Open a payor's deposit account at the banking partner."""
+"""Open a payor's deposit account at the banking partner; the rules every bank account
+number entered in the portal meets."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from stdnum.exceptions import ValidationError
+from stdnum.us import rtn
 
 from portal.banking.gateway import gateway
 from portal.banking.models import DepositAccount
@@ -10,6 +13,7 @@ from portal.companies.models import Company, CompanyKind
 from portal.core import audit
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput
+from portal.core.text import is_ascii_digits
 
 
 def open_deposit_account(company: Company, *, actor_user_id: int) -> DepositAccount:
@@ -46,3 +50,26 @@ def open_deposit_account(company: Company, *, actor_user_id: int) -> DepositAcco
         },
     )
     return account
+
+
+def validate_routing_number(value: str) -> str:
+    """An ABA routing number: nine digits with a correct check digit (python-stdnum)."""
+    try:
+        return rtn.validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "That routing number is not valid (9 digits with a correct check digit).",
+            field="routing_number",
+        ) from exc
+
+
+def validate_account_number(number: str | None, again: str | None) -> str:
+    """An account number typed twice the same: 4 to 17 ASCII digits (spaces dropped)."""
+    digits = (number or "").strip().replace(" ", "")
+    if not is_ascii_digits(digits) or not 4 <= len(digits) <= 17:
+        raise InvalidInput(
+            "Account numbers are 4 to 17 digits (0 to 9 only).", field="account_number"
+        )
+    if digits != (again or "").strip().replace(" ", ""):
+        raise InvalidInput("The two account numbers do not match.", field="account_number_confirm")
+    return digits

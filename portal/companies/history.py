@@ -30,6 +30,7 @@ HISTORY_AREAS = {
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
+    "profile": "Company profile",
     "features": "Features",
     "implementation": "Implementation",
     "security": "Sign-in and security",
@@ -206,6 +207,17 @@ def _sso_configured(event: AuditEvent, names: Names) -> str:
     return f"{verb} single sign-on with {_after(event, 'issuer')} ({mode} for members)"
 
 
+def _onboarding_status(value: object) -> str:
+    labels = {
+        "invite_not_sent": "invite not sent",
+        "invite_not_accepted": "invite not accepted",
+        "no_bank_information": "onboarding in progress",
+        "needs_review": "needs review",
+        "approved": "ready for payment",
+    }
+    return labels.get(str(value), "unknown")
+
+
 def _failed_login(event: AuditEvent, names: Names) -> str:
     who = names.user(event.actor_user_id) if event.actor_user_id else _after(event, "email")
     reason = _humanize(_after(event, "reason") or "unknown")
@@ -242,6 +254,60 @@ ACTIONS: dict[str, Action] = {
             f"Passed a payee invitation from {_before(e, 'email') or 'its recipient'} "
             f"to {_after(e, 'email') or 'a colleague'}"
         ),
+    ),
+    "onboarding:relationship:status_changed": Action(
+        "payees",
+        lambda e, n: (
+            f"Onboarding status became {_onboarding_status(_after(e, 'status'))} "
+            f"(was {_onboarding_status(_before(e, 'status'))})"
+        ),
+    ),
+    # Company profile (payees)
+    "payees:profile:created": Action(
+        "profile", lambda e, n: f"Filled in the company profile of {_after(e, 'legal_name')}"
+    ),
+    "payees:profile:updated": Action("profile", lambda e, n: "Changed the company profile"),
+    "payees:profile:identity_changed": Action(
+        "profile",
+        lambda e, n: (
+            f"Changed the tax identity: {_before(e, 'legal_name')}, tax id ending "
+            f"{_before(e, 'tin_last4')} → {_after(e, 'legal_name')}, tax id ending "
+            f"{_after(e, 'tin_last4')}"
+        ),
+    ),
+    "payees:profile:certified": Action(
+        "profile",
+        lambda e, n: f"Signed the W-9 certification as {_after(e, 'name')}, {_after(e, 'title')}",
+    ),
+    "payees:profile:w9_uploaded": Action("profile", lambda e, n: "Uploaded a signed W-9"),
+    "payees:profile:w9_downloaded": Action("profile", lambda e, n: "Downloaded the W-9"),
+    # Bank accounts (payees)
+    "payees:bank_account:added": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Added bank account ending {_after(e, 'account_last4')} "
+            f"(ownership check: {_humanize(_after(e, 'ownership_check') or 'none').lower()})"
+        ),
+    ),
+    "payees:bank_account:verified": Action(
+        "bank_accounts", lambda e, n: "Verified a bank account by its micro-deposits"
+    ),
+    "payees:bank_account:verification_attempt_failed": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Entered wrong micro-deposit amounts ({_after(e, 'attempts_left')} tries left)"
+        ),
+    ),
+    "payees:bank_account:verification_locked": Action(
+        "bank_accounts", lambda e, n: "Locked a bank account's verification after three wrong tries"
+    ),
+    "payees:bank_account:receiving_chosen": Action(
+        "bank_accounts",
+        lambda e, n: f"Chose the account ending {_after(e, 'account_last4')} to receive payments",
+    ),
+    "payees:bank_account:deactivated": Action(
+        "bank_accounts",
+        lambda e, n: f"Deactivated the bank account ending {_before(e, 'account_last4')}",
     ),
     # People and roles
     "companies:member:added": Action(

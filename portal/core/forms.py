@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField
-from wtforms.validators import NumberRange
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.addresses import US_STATES
 from portal.core.errors import DomainError
 from portal.core.text import is_ascii_digits
 from portal.core.urls import MAX_ID
@@ -33,3 +35,24 @@ class WholeNumberField(IntegerField):
             self.data = None
             raise ValueError("Enter a whole number using the digits 0 to 9.")
         super().process_formdata(valuelist)
+
+
+STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
+    SelectChoice(s, s) for s in sorted(US_STATES)
+]
+
+
+class AddressForm(FlaskForm):
+    """A US street address, as every form that asks for one asks for it."""
+
+    address_line1 = StringField(
+        "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
+    )
+    address_line2 = StringField("Suite, unit (optional)", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)])
+    region = SelectField(
+        "State", choices=STATE_CHOICES, validators=[DataRequired("Choose a state.")]
+    )
+    postal_code = StringField(
+        "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
+    )

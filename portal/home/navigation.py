@@ -47,6 +47,10 @@ PAYEES = NavItem(
         "onboarding.reassign_invitation_record",
     ),
 )
+PAYEE_PROFILE = NavItem("Company profile", "payees.show_profile", ("payees.show_profile",))
+BANK_ACCOUNTS = NavItem(
+    "Bank accounts", "payees.list_bank_accounts", ("payees.",), excludes=("payees.show_profile",)
+)
 PAYMENT_SETTINGS = NavItem(
     "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
 )
@@ -76,6 +80,8 @@ def primary_navigation(
             items.append(PAYEES)
         if Role.PAYMENTS_ADMIN in roles and features.get(Feature.PAY):
             items.append(PAYMENT_SETTINGS)
+    elif Role.PAYEE_ADMIN in roles:
+        items += [PAYEE_PROFILE, BANK_ACCOUNTS]
     items.append(TEAM)
     if may_view_history(membership):
         items.append(HISTORY)

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal.payment_settings.forms import STATE_CHOICES
+from portal.core.forms import STATE_CHOICES
 
 
 class ProjectForm(FlaskForm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.companies.models import Company, CompanyKind
-from portal.core import audit
+from portal.core import addresses, audit
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput
 from portal.invoicing.models import Project
@@ -39,8 +39,8 @@ def create_project(
         number=number,
         address_line1=address_line1.strip(),
         city=city.strip(),
-        region=payment_settings.validate_state(region, "region"),
-        postal_code=payment_settings.validate_postal_code(postal_code),
+        region=addresses.validate_state(region, "region"),
+        postal_code=addresses.validate_postal_code(postal_code),
         pay_enabled=controls.pay_on_new_projects,
     )
     db.session.add(project)

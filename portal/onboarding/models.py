@@ -60,6 +60,14 @@ class PayeeRelationship(TenantOwned, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The payor's approval is of one bank account and one identity (tax id and legal name):
+    # a change to either leaves the approval behind, and the payee needs review again.
+    approved_bank_account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("payee_bank_account.id")
+    )
+    approved_identity_version: Mapped[int | None]
+    approved_at: Mapped[datetime | None]
+    approved_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     __table_args__ = (
         # A payee company has one relationship with each payor.

@@ -30,6 +30,9 @@ from portal.onboarding.models import (
     PayeeRelationship,
 )
 from portal.onboarding.queries import payor_of, relationship_of
+from portal.payees import queries as payee_queries
+from portal.payees import services as payee_services
+from portal.payees.queries import PayeeReadiness
 
 INVITATION_LIFETIME = timedelta(days=14)
 MAX_INVITES_AT_ONCE = 20
@@ -457,6 +460,67 @@ def _accept(invitation: PayeeInvitation, payee: Company, user: User) -> None:
         object_id=invitation.id,
         after={"payee_id": payee.id, "payee": payee.name},
     )
+    # A payee that onboarded for another payor arrives with its profile and account.
+    with tenancy.unscoped():
+        _refresh(relationship, payee_queries.readiness(payee.id))
+
+
+# --------------------------------------------------------------------------- status
+
+
+# The statuses that follow from the payee's own facts and the payor's approval.
+ONBOARDED = (
+    OnboardingStatus.NO_BANK_INFORMATION,
+    OnboardingStatus.NEEDS_REVIEW,
+    OnboardingStatus.APPROVED,
+)
+
+
+def status_for(relationship: PayeeRelationship, ready: PayeeReadiness) -> OnboardingStatus:
+    """Onboarding status from facts: approved only while the payor's approval is of the
+    receiving account and the tax identity the payee has now."""
+    if not ready.ready_for_review:
+        return OnboardingStatus.NO_BANK_INFORMATION
+    assert ready.receiving is not None and ready.profile is not None
+    if (
+        relationship.approved_at is not None
+        and relationship.approved_bank_account_id == ready.receiving.id
+        and relationship.approved_identity_version == ready.profile.identity_version
+    ):
+        return OnboardingStatus.APPROVED
+    return OnboardingStatus.NEEDS_REVIEW
+
+
+def _refresh(relationship: PayeeRelationship, ready: PayeeReadiness) -> None:
+    status = status_for(relationship, ready)
+    if status is relationship.status:
+        return
+    audit.record(
+        "onboarding:relationship:status_changed",
+        company_id=relationship.payor_id,
+        object_type="payee_relationship",
+        object_id=relationship.id,
+        before={"status": relationship.status.value},
+        after={"status": status.value, "payee_id": relationship.payee_id},
+    )
+    relationship.status = status
+
+
+def refresh_statuses(payee_id: int) -> None:
+    """Recompute every payor's onboarding status of this payee (after it changed)."""
+    with tenancy.unscoped():
+        ready = payee_queries.readiness(payee_id)
+        relationships = db.session.scalars(
+            sa.select(PayeeRelationship).where(
+                PayeeRelationship.payee_id == payee_id,
+                PayeeRelationship.status.in_(ONBOARDED),
+            )
+        ).all()
+        for relationship in relationships:
+            _refresh(relationship, ready)
+
+
+payee_services.PAYEE_CHANGE_LISTENERS.append(refresh_statuses)
 
 
 def _free_slug(name: str) -> str:

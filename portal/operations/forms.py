@@ -16,8 +16,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from portal.core.forms import AddressForm
 from portal.operations.models import ContactKind, TrainingTopic
-from portal.payment_settings.forms import AddressForm
 
 
 class CreatePayorForm(FlaskForm):

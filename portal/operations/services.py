@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from portal.accounts import services as accounts
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Membership, MembershipInvitation, Role
-from portal.core import audit, storage
+from portal.core import addresses, audit, storage
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.core.models import StoredFile
@@ -28,7 +28,6 @@ from portal.operations.models import (
     TrainingSession,
     TrainingTopic,
 )
-from portal.payment_settings import services as payment_settings
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +108,8 @@ def update_profile(company: Company, data: ProfileInput, *, actor_user_id: int) 
         "address_line1": data.address_line1.strip(),
         "address_line2": _optional(data.address_line2),
         "city": data.city.strip(),
-        "region": payment_settings.validate_state(data.region, "region"),
-        "postal_code": payment_settings.validate_postal_code(data.postal_code),
+        "region": addresses.validate_state(data.region, "region"),
+        "postal_code": addresses.validate_postal_code(data.postal_code),
         "main_phone": validate_phone(phone, "main_phone") if phone else None,
         "primary_contact_name": contact_name,
         "primary_contact_email": accounts.normalize_email(contact_email) if contact_email else None,

@@ -14,30 +14,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.core.forms import WholeNumberField
+from portal.core.forms import STATE_CHOICES, AddressForm, WholeNumberField
 from portal.core.urls import MAX_ID
 from portal.payment_settings.models import AccountType, FundingAccountMode, PersonRole
-from portal.payment_settings.services import US_STATES
-
-STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
-    SelectChoice(s, s) for s in sorted(US_STATES)
-]
-
-
-class AddressForm(FlaskForm):
-    """A US street address, as every form that asks for one asks for it."""
-
-    address_line1 = StringField(
-        "Street address", validators=[DataRequired("Enter the street address."), Length(max=200)]
-    )
-    address_line2 = StringField("Suite, unit (optional)", validators=[Optional(), Length(max=200)])
-    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)])
-    region = SelectField(
-        "State", choices=STATE_CHOICES, validators=[DataRequired("Choose a state.")]
-    )
-    postal_code = StringField(
-        "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
-    )
 
 
 class EntityForm(AddressForm):

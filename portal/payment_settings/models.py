@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.banking.models import AccountType, fingerprint_rebuilder
 from portal.core import crypto
 from portal.core.crypto import encrypted_column
 from portal.core.db import db, str_enum, utcnow
@@ -74,11 +75,6 @@ class EntityPerson(TenantOwned, db.Model):
             name="ownership_percent_range",
         ),
     )
-
-
-class AccountType(enum.StrEnum):
-    CHECKING = "checking"
-    SAVINGS = "savings"
 
 
 class EntityStatus(Status):
@@ -168,24 +164,5 @@ class PaymentControls(TenantOwned, db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def account_fingerprint(routing_number: str, account_number: str) -> str:
-    """The blind index of a bank account: routing and account number, digits only."""
-    return crypto.blind_index(f"{routing_number}:{account_number}")
-
-
-def rebuild_fingerprints(connection: sa.Connection) -> int:
-    """Recompute every funding account's fingerprint under the current key."""
-    table = FundingAccount.__table__
-    rows = connection.execute(
-        sa.select(table.c.id, table.c.routing_number, table.c.account_number)
-    ).all()
-    for row_id, routing, number in rows:  # the column type decrypts the number
-        connection.execute(
-            sa.update(table)
-            .where(table.c.id == row_id)
-            .values(account_fingerprint=account_fingerprint(routing, number))
-        )
-    return len(rows)
-
-
+rebuild_fingerprints = fingerprint_rebuilder(FundingAccount.__table__)  # type: ignore[arg-type]
 crypto.BLIND_INDEX_REBUILDERS.append(rebuild_fingerprints)

@@ -8,15 +8,16 @@ from datetime import date
 import sqlalchemy as sa
 from stdnum.exceptions import ValidationError
 from stdnum.us import ein as ein_number
-from stdnum.us import rtn
 from stdnum.us import ssn as ssn_number
 
+from portal.banking.models import account_fingerprint
+from portal.banking.services import validate_account_number, validate_routing_number
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind
 from portal.core import audit
+from portal.core.addresses import validate_postal_code, validate_state
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput
-from portal.core.text import is_ascii_digits
 from portal.payment_settings.models import (
     AccountType,
     BusinessEntity,
@@ -26,88 +27,7 @@ from portal.payment_settings.models import (
     FundingAccountMode,
     PaymentControls,
     PersonRole,
-    account_fingerprint,
 )
-
-US_STATES = frozenset(
-    [
-        "AL",
-        "AK",
-        "AZ",
-        "AR",
-        "CA",
-        "CO",
-        "CT",
-        "DE",
-        "DC",
-        "FL",
-        "GA",
-        "HI",
-        "ID",
-        "IL",
-        "IN",
-        "IA",
-        "KS",
-        "KY",
-        "LA",
-        "ME",
-        "MD",
-        "MA",
-        "MI",
-        "MN",
-        "MS",
-        "MO",
-        "MT",
-        "NE",
-        "NV",
-        "NH",
-        "NJ",
-        "NM",
-        "NY",
-        "NC",
-        "ND",
-        "OH",
-        "OK",
-        "OR",
-        "PA",
-        "RI",
-        "SC",
-        "SD",
-        "TN",
-        "TX",
-        "UT",
-        "VT",
-        "VA",
-        "WA",
-        "WV",
-        "WI",
-        "WY",
-        "PR",
-        "GU",
-        "VI",
-        "AS",
-        "MP",
-    ]
-)
-
-
-def validate_state(value: str, field: str) -> str:
-    code = value.strip().upper()
-    if code not in US_STATES:
-        raise InvalidInput("Choose a US state.", field=field)
-    return code
-
-
-def validate_postal_code(value: str) -> str:
-    postal = value.strip()
-    five, _, four = postal.partition("-")
-    if not (
-        len(five) == 5
-        and is_ascii_digits(five)
-        and (not four or (len(four) == 4 and is_ascii_digits(four)))
-    ):
-        raise InvalidInput("Enter a ZIP code like 94107 or 94107-1234.", field="postal_code")
-    return postal
 
 
 def validate_ein(value: str) -> str:
@@ -115,16 +35,6 @@ def validate_ein(value: str) -> str:
         return ein_number.validate(value)
     except ValidationError as exc:
         raise InvalidInput("Enter a valid EIN, like 12-3456789.", field="ein") from exc
-
-
-def validate_routing_number(value: str) -> str:
-    try:
-        return rtn.validate(value)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "That routing number is not valid (9 digits with a correct check digit).",
-            field="routing_number",
-        ) from exc
 
 
 def validate_ssn(value: str) -> str:
@@ -308,11 +218,7 @@ def add_funding_account(
     ):
         raise InvalidInput("Another funding account already has that nickname.", field="nickname")
     routing = validate_routing_number(data.routing_number)
-    number = data.account_number.strip().replace(" ", "")
-    if not is_ascii_digits(number) or not 4 <= len(number) <= 17:
-        raise InvalidInput("Account numbers are 4 to 17 digits.", field="account_number")
-    if number != data.account_number_confirm.strip().replace(" ", ""):
-        raise InvalidInput("The two account numbers do not match.", field="account_number_confirm")
+    number = validate_account_number(data.account_number, data.account_number_confirm)
     fingerprint = account_fingerprint(routing, number)
     same = db.session.scalar(
         sa.select(FundingAccount).where(

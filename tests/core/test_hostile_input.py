@@ -128,7 +128,11 @@ def arabic_indic(digits: str) -> str:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("account_number", arabic_indic("000123456789"), "Account numbers are 4 to 17 digits."),
+        (
+            "account_number",
+            arabic_indic("000123456789"),
+            "Account numbers are 4 to 17 digits (0 to 9 only).",
+        ),
         ("routing_number", arabic_indic("021000021"), "That routing number is not valid"),
         ("next_check_number", arabic_indic("100"), "Enter a whole number using the digits 0"),
         ("next_check_number", str(MAX_ID + 1), "Enter a check number from 1 to 2,147,483,647."),

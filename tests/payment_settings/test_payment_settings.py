@@ -502,8 +502,8 @@ def test_the_database_allows_one_active_account_per_number(client, admin) -> Non
 def test_the_fingerprint_is_a_keyed_hash_that_rotates_with_the_keys(app, client, admin) -> None:
     from cryptography.fernet import Fernet, MultiFernet
 
+    from portal.banking.models import account_fingerprint
     from portal.core import crypto
-    from portal.payment_settings.models import account_fingerprint
 
     add_entity(client)
     add_account(client)

@@ -1,0 +1,1 @@
+"""What a payee company keeps once for every payor: its profile, W-9 facts and bank accounts."""

@@ -1,0 +1,561 @@
+"""Commands of a payee company on what it keeps once for every payor: its profile and W-9
+facts, and its bank accounts (never edited; verified by micro-deposits or a document).
+
+Every change that can alter whether a payor may pay this payee tells the listeners in
+``PAYEE_CHANGE_LISTENERS`` (onboarding recomputes each payor's onboarding status), inside
+the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO
+
+import sqlalchemy as sa
+from stdnum.exceptions import ValidationError
+from stdnum.us import ein as ein_number
+from stdnum.us import itin as itin_number
+from stdnum.us import ssn as ssn_number
+
+from portal.banking.gateway import ExternalAccount, gateway
+from portal.banking.models import AccountType, account_fingerprint
+from portal.banking.services import validate_account_number, validate_routing_number
+from portal.companies.models import Company, CompanyKind
+from portal.core import audit, storage
+from portal.core.addresses import validate_postal_code, validate_state
+from portal.core.db import db, utcnow
+from portal.core.errors import DomainError, IllegalTransition, InvalidInput
+from portal.core.money import InvalidAmount, parse_amount
+from portal.core.text import clean_text
+from portal.payees.models import (
+    BANK_ACCOUNT_TRANSITIONS,
+    BankAccountStatus,
+    EntityType,
+    MicroDepositCheck,
+    MicroDepositState,
+    OwnershipResult,
+    PayeeBankAccount,
+    PayeeProfile,
+    TaxClassification,
+    TinType,
+    VerificationMethod,
+)
+
+MICRO_DEPOSIT_LIFETIME = timedelta(days=10)
+MICRO_DEPOSIT_ATTEMPTS = 3
+EXEMPT_PAYEE_CODES = frozenset(str(n) for n in range(1, 14))  # W-9 instructions: 1 to 13
+FATCA_CODES = frozenset("ABCDEFGHIJKLM")
+
+# Called with the payee company's id after any change to its profile or bank accounts.
+PAYEE_CHANGE_LISTENERS: list[Callable[[int], None]] = []
+
+
+def _changed(company_id: int) -> None:
+    for listener in PAYEE_CHANGE_LISTENERS:
+        listener(company_id)
+
+
+def _require_payee(company: Company) -> None:
+    if company.kind is not CompanyKind.PAYEE:
+        raise InvalidInput("Only payee companies keep a payee profile and bank accounts.")
+
+
+def _required(value: str | None, field: str, message: str, max_length: int) -> str:
+    text = " ".join(clean_text(value or "").split())
+    if not text:
+        raise InvalidInput(message, field=field)
+    if len(text) > max_length:
+        raise InvalidInput(f"Use at most {max_length} characters.", field=field)
+    return text
+
+
+def _optional(value: str | None, max_length: int, field: str) -> str | None:
+    text = " ".join(clean_text(value or "").split())
+    if len(text) > max_length:
+        raise InvalidInput(f"Use at most {max_length} characters.", field=field)
+    return text or None
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def validate_tin(tin_type: TinType, value: str) -> str:
+    """The tax id as nine digits, checked by python-stdnum for its kind."""
+    checkers = {
+        TinType.EIN: (ein_number, "Enter a valid EIN, like 12-3456789."),
+        TinType.SSN: (ssn_number, "Enter a valid Social Security number, like 123-45-6789."),
+        TinType.ITIN: (itin_number, "Enter a valid ITIN: nine digits starting with 9."),
+    }
+    module, message = checkers[tin_type]
+    try:
+        return module.validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(message, field="tin") from exc
+
+
+@dataclass(frozen=True)
+class ProfileInput:
+    legal_name: str
+    dba: str | None
+    entity_type: EntityType
+    address_line1: str
+    address_line2: str | None
+    city: str
+    region: str
+    postal_code: str
+    remit_to_email: str
+    tin_type: TinType
+    # Blank on an existing profile keeps the tax id on file (it is never shown back).
+    tin: str | None
+    tax_classification: TaxClassification
+    exempt_payee_code: str | None
+    fatca_code: str | None
+
+
+def profile_of(company_id: int) -> PayeeProfile | None:
+    return db.session.scalar(sa.select(PayeeProfile).where(PayeeProfile.company_id == company_id))
+
+
+def save_profile(company: Company, data: ProfileInput, *, actor_user_id: int) -> PayeeProfile:
+    """Create or update the payee's profile. A change of any W-9 fact voids the
+    certification; a change of tax id or legal name is a new identity every payor that
+    approved the old one reviews again."""
+    _require_payee(company)
+    profile = profile_of(company.id)
+    email = (data.remit_to_email or "").strip().lower()
+    if not email or "@" not in email or len(email) > 254 or " " in email:
+        raise InvalidInput("Enter the email address payment notices go to.", field="remit_to_email")
+    if data.tin_type is not TinType.EIN and data.tax_classification is not (
+        TaxClassification.INDIVIDUAL
+    ):
+        raise InvalidInput(
+            "Only an individual or sole proprietor gives an SSN or ITIN; a business gives its EIN.",
+            field="tin_type",
+        )
+    if data.tin and data.tin.strip():
+        tin = validate_tin(data.tin_type, data.tin)
+    elif profile is not None and profile.tin_type is data.tin_type:
+        tin = profile.tin
+    else:
+        raise InvalidInput("Enter the tax id.", field="tin")
+    exempt = (data.exempt_payee_code or "").strip() or None
+    if exempt is not None and exempt not in EXEMPT_PAYEE_CODES:
+        raise InvalidInput("Exempt payee codes are 1 to 13.", field="exempt_payee_code")
+    fatca = (data.fatca_code or "").strip().upper() or None
+    if fatca is not None and fatca not in FATCA_CODES:
+        raise InvalidInput("FATCA exemption codes are one letter, A to M.", field="fatca_code")
+    values = {
+        "legal_name": _required(data.legal_name, "legal_name", "Enter the legal name.", 200),
+        "dba": _optional(data.dba, 200, "dba"),
+        "entity_type": data.entity_type,
+        "address_line1": _required(
+            data.address_line1, "address_line1", "Enter the street address.", 200
+        ),
+        "address_line2": _optional(data.address_line2, 200, "address_line2"),
+        "city": _required(data.city, "city", "Enter the city.", 100),
+        "region": validate_state(data.region, "region"),
+        "postal_code": validate_postal_code(data.postal_code),
+        "country": "US",
+        "remit_to_email": email,
+        "tin_type": data.tin_type,
+        "tin": tin,
+        "tin_last4": tin[-4:],
+        "tax_classification": data.tax_classification,
+        "exempt_payee_code": exempt,
+        "fatca_code": fatca,
+    }
+    if profile is None:
+        profile = PayeeProfile(company_id=company.id, **values)
+        db.session.add(profile)
+        db.session.flush()
+        audit.record(
+            "payees:profile:created",
+            actor_user_id=actor_user_id,
+            company_id=company.id,
+            object_type="payee_profile",
+            object_id=profile.id,
+            after=_profile_facts(profile),
+        )
+        _changed(company.id)
+        return profile
+    before = _profile_facts(profile)
+    identity_changed = values["legal_name"] != profile.legal_name or tin != profile.tin
+    w9_changed = identity_changed or any(
+        values[key] != getattr(profile, key)
+        for key in ("tin_type", "tax_classification", "exempt_payee_code", "fatca_code")
+    )
+    for key, value in values.items():
+        if getattr(profile, key) != value:
+            setattr(profile, key, value)
+    if w9_changed and profile.certified_at is not None:
+        profile.certified_at = profile.certified_name = profile.certified_title = None
+        profile.certified_by_user_id = None
+    if identity_changed:
+        profile.identity_version += 1
+        profile.identity_changed_at = utcnow()
+    db.session.flush()
+    after = _profile_facts(profile)
+    if after != before:
+        record = dict(
+            actor_user_id=actor_user_id,
+            company_id=company.id,
+            object_type="payee_profile",
+            object_id=profile.id,
+            before=before,
+            after=after,
+        )
+        if identity_changed:
+            audit.record("payees:profile:identity_changed", **record)
+        else:
+            audit.record("payees:profile:updated", **record)
+        _changed(company.id)
+    return profile
+
+
+def _profile_facts(profile: PayeeProfile) -> dict[str, object]:
+    """What the audit log keeps of a profile: never the tax id, only its last four."""
+    return {
+        "legal_name": profile.legal_name,
+        "dba": profile.dba,
+        "entity_type": profile.entity_type.value,
+        "address": f"{profile.address_line1}, {profile.city}, {profile.region} "
+        f"{profile.postal_code}",
+        "remit_to_email": profile.remit_to_email,
+        "tin_type": profile.tin_type.value,
+        "tin_last4": profile.tin_last4,
+        "tax_classification": profile.tax_classification.value,
+        "exempt_payee_code": profile.exempt_payee_code,
+        "fatca_code": profile.fatca_code,
+        "identity_version": profile.identity_version,
+        "certified": profile.certified_at is not None,
+    }
+
+
+def certify(profile: PayeeProfile, *, name: str, title: str, actor_user_id: int) -> None:
+    """Sign the W-9 certification in the portal (name, title, time), under penalties of
+    perjury, for the facts now on file."""
+    if profile.certified_at is not None:
+        raise DomainError("The W-9 facts on file are already certified.")
+    profile.certified_name = _required(name, "name", "Type your full name to sign.", 200)
+    profile.certified_title = _required(title, "title", "Enter your title.", 100)
+    profile.certified_at = utcnow()
+    profile.certified_by_user_id = actor_user_id
+    db.session.flush()
+    audit.record(
+        "payees:profile:certified",
+        actor_user_id=actor_user_id,
+        company_id=profile.company_id,
+        object_type="payee_profile",
+        object_id=profile.id,
+        after={
+            "name": profile.certified_name,
+            "title": profile.certified_title,
+            "tin_last4": profile.tin_last4,
+            "identity_version": profile.identity_version,
+        },
+    )
+    _changed(profile.company_id)
+
+
+def attach_w9(
+    profile: PayeeProfile, stream: IO[bytes], filename: str, *, actor_user_id: int
+) -> None:
+    """Keep a signed W-9 PDF with the profile (checked by content and size)."""
+    record = storage.save_file(
+        stream,
+        original_name=filename,
+        kind="w9-forms",
+        rules=storage.PDF_ONLY,
+        company_id=profile.company_id,
+        uploaded_by_user_id=actor_user_id,
+    )
+    db.session.flush()
+    profile.w9_file_id = record.id
+    audit.record(
+        "payees:profile:w9_uploaded",
+        actor_user_id=actor_user_id,
+        company_id=profile.company_id,
+        object_type="payee_profile",
+        object_id=profile.id,
+        after={"file": record.original_name, "sha256": record.sha256},
+    )
+
+
+# --------------------------------------------------------------------------- bank accounts
+
+
+@dataclass(frozen=True)
+class BankAccountInput:
+    holder_name: str
+    account_type: AccountType
+    routing_number: str
+    account_number: str
+    account_number_confirm: str
+
+
+def _external(account: PayeeBankAccount) -> ExternalAccount:
+    return ExternalAccount(account.routing_number, account.account_number, account.holder_name)
+
+
+def add_bank_account(
+    company: Company, data: BankAccountInput, *, actor_user_id: int
+) -> PayeeBankAccount:
+    """Add an account to be paid to: ownership is checked and two micro-deposits are sent
+    at once. It receives nothing until it is verified and chosen."""
+    _require_payee(company)
+    holder = _required(data.holder_name, "holder_name", "Enter the name on the account.", 200)
+    routing = validate_routing_number(data.routing_number)
+    number = validate_account_number(data.account_number, data.account_number_confirm)
+    fingerprint = account_fingerprint(routing, number)
+    same = db.session.scalar(
+        sa.select(PayeeBankAccount).where(
+            PayeeBankAccount.company_id == company.id,
+            PayeeBankAccount.account_fingerprint == fingerprint,
+            PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+        )
+    )
+    if same is not None:
+        raise InvalidInput(
+            f"That account is already on file (••••{same.account_last4}).",
+            field="account_number",
+        )
+    account = PayeeBankAccount(
+        company_id=company.id,
+        holder_name=holder,
+        account_type=data.account_type,
+        routing_number=routing,
+        account_number=number,
+        account_last4=number[-4:],
+        account_fingerprint=fingerprint,
+        created_by_user_id=actor_user_id,
+    )
+    db.session.add(account)
+    db.session.flush()
+    bank = gateway()
+    answer = bank.check_ownership(_external(account))
+    account.ownership_result = OwnershipResult(answer.value)
+    account.ownership_checked_at = utcnow()
+    # The sandbox bank books the deposits in this transaction; a real partner's request
+    # goes through the outbox, after commit (the reference makes a retry harmless).
+    bank.send_micro_deposits(account.bank_reference, _external(account))
+    account.verification_method = VerificationMethod.MICRO_DEPOSITS
+    db.session.add(
+        MicroDepositCheck(
+            company_id=company.id,
+            bank_account_id=account.id,
+            expires_at=utcnow() + MICRO_DEPOSIT_LIFETIME,
+        )
+    )
+    db.session.flush()
+    audit.record(
+        "payees:bank_account:added",
+        actor_user_id=actor_user_id,
+        company_id=company.id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "holder_name": holder,
+            "routing_number": routing,
+            "account_last4": account.account_last4,
+            "account_type": data.account_type.value,
+            "ownership_check": account.ownership_result.value,
+            "micro_deposits": "sent",
+        },
+    )
+    _changed(company.id)
+    return account
+
+
+def _move(account: PayeeBankAccount, to: BankAccountStatus, **values: object) -> None:
+    """Make an allowed move with a compare-and-set: a concurrent move loses, and says so."""
+    if to not in BANK_ACCOUNT_TRANSITIONS[account.status]:
+        raise IllegalTransition(
+            f"An account that is {account.status.label.lower()} cannot become {to.label.lower()}."
+        )
+    moved = db.session.execute(
+        sa.update(PayeeBankAccount)
+        .where(PayeeBankAccount.id == account.id, PayeeBankAccount.status == account.status)
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise IllegalTransition("The account changed meanwhile. Reload the page and try again.")
+    db.session.refresh(account)
+
+
+@dataclass(frozen=True)
+class MicroDepositAnswer:
+    confirmed: bool
+    attempts_left: int
+    message: str
+
+
+def parse_micro_deposit(text: str, field: str) -> int:
+    """A micro-deposit amount as cents: ``0.07``, ``.07`` or ``$0.07``; under $1.00."""
+    try:
+        cents = parse_amount(text, max_cents=99)
+    except InvalidAmount as error:
+        message = error.message
+        if "more than" in message:
+            message = "Each micro-deposit is under $1.00: enter it in dollars and cents."
+        raise InvalidInput(message, field=field) from error
+    return cents
+
+
+def confirm_micro_deposits(
+    account: PayeeBankAccount, first: str, second: str, *, actor_user_id: int
+) -> MicroDepositAnswer:
+    """Check the two amounts the payee read on its statement.
+
+    The attempt is counted *before* the bank is asked, in one conditional update, so
+    concurrent guesses cannot get more than three answers between them. A wrong answer is
+    a result, not an error: the caller commits it, so the count stays spent.
+    """
+    amounts = (parse_micro_deposit(first, "first"), parse_micro_deposit(second, "second"))
+    check = db.session.scalar(
+        sa.select(MicroDepositCheck).where(MicroDepositCheck.bank_account_id == account.id)
+    )
+    if check is None:
+        raise DomainError("No micro-deposits were sent to this account.")
+    state = check.current_state
+    if state is MicroDepositState.CONFIRMED:
+        raise DomainError("This account is already verified.")
+    if state is MicroDepositState.LOCKED:
+        raise DomainError(
+            "Verification is locked after three wrong tries. Upload a bank letter or a voided "
+            "check instead, or add the account again."
+        )
+    if state is MicroDepositState.EXPIRED:
+        raise DomainError(
+            "The micro-deposits expired after 10 days. Add the account again to get new ones, "
+            "or upload a bank letter or a voided check."
+        )
+    counted = db.session.execute(
+        sa.update(MicroDepositCheck)
+        .where(
+            MicroDepositCheck.id == check.id,
+            MicroDepositCheck.state == MicroDepositState.AWAITING_AMOUNTS,
+            MicroDepositCheck.attempts < MICRO_DEPOSIT_ATTEMPTS,
+            MicroDepositCheck.expires_at > utcnow(),
+        )
+        .values(attempts=MicroDepositCheck.attempts + 1)
+        .returning(MicroDepositCheck.attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if counted is None:
+        raise DomainError("Verification is no longer open for this account. Reload the page.")
+    left = MICRO_DEPOSIT_ATTEMPTS - counted
+    if gateway().confirm_micro_deposits(account.bank_reference, amounts):
+        now = utcnow()
+        db.session.execute(
+            sa.update(MicroDepositCheck)
+            .where(MicroDepositCheck.id == check.id)
+            .values(state=MicroDepositState.CONFIRMED, confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        _move(account, BankAccountStatus.VERIFIED, verified_at=now)
+        audit.record(
+            "payees:bank_account:verified",
+            actor_user_id=actor_user_id,
+            company_id=account.company_id,
+            object_type="payee_bank_account",
+            object_id=account.id,
+            after={"method": "micro_deposits", "attempt": counted},
+        )
+        if receiving_account(account.company_id) is None:
+            _make_receiving(account, actor_user_id=actor_user_id, first=True)
+        _changed(account.company_id)
+        return MicroDepositAnswer(True, left, "Bank account verified.")
+    audit.record(
+        "payees:bank_account:verification_attempt_failed",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={"attempt": counted, "attempts_left": left},
+    )
+    if left == 0:
+        db.session.execute(
+            sa.update(MicroDepositCheck)
+            .where(MicroDepositCheck.id == check.id)
+            .values(state=MicroDepositState.LOCKED)
+            .execution_options(synchronize_session=False)
+        )
+        _move(account, BankAccountStatus.VERIFICATION_FAILED)
+        audit.record(
+            "payees:bank_account:verification_locked",
+            actor_user_id=actor_user_id,
+            company_id=account.company_id,
+            object_type="payee_bank_account",
+            object_id=account.id,
+        )
+        _changed(account.company_id)
+        return MicroDepositAnswer(
+            False,
+            0,
+            "Those amounts are not right, and that was the third try: verification is "
+            "locked. Upload a bank letter or a voided check instead.",
+        )
+    return MicroDepositAnswer(
+        False,
+        left,
+        f"Those amounts are not right. {left} {'try' if left == 1 else 'tries'} left before "
+        "verification locks.",
+    )
+
+
+def receiving_account(company_id: int) -> PayeeBankAccount | None:
+    return db.session.scalar(
+        sa.select(PayeeBankAccount).where(
+            PayeeBankAccount.company_id == company_id, PayeeBankAccount.receives_payments
+        )
+    )
+
+
+def _make_receiving(account: PayeeBankAccount, *, actor_user_id: int, first: bool) -> None:
+    current = receiving_account(account.company_id)
+    if current is not None:
+        current.receives_payments = False
+        db.session.flush()  # one receiving account at any instant (a partial unique index)
+    account.receives_payments = True
+    db.session.flush()
+    audit.record(
+        "payees:bank_account:receiving_chosen",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        before={"account_last4": current.account_last4} if current is not None else None,
+        after={"account_last4": account.account_last4, "automatic": first},
+    )
+
+
+def choose_receiving(account: PayeeBankAccount, *, actor_user_id: int) -> None:
+    """Make a verified account the one payments go to (payors approve it before paying)."""
+    if account.status is not BankAccountStatus.VERIFIED:
+        raise DomainError("Only a verified account can receive payments.")
+    if account.receives_payments:
+        raise DomainError("Payments already go to this account.")
+    _make_receiving(account, actor_user_id=actor_user_id, first=False)
+    _changed(account.company_id)
+
+
+def deactivate(account: PayeeBankAccount, *, actor_user_id: int) -> None:
+    """Stop using an account for good (its numbers stay on file for the record)."""
+    if account.receives_payments:
+        raise DomainError(
+            "Payments go to this account. Verify another account and choose it to receive "
+            "payments first."
+        )
+    _move(account, BankAccountStatus.DEACTIVATED, deactivated_at=utcnow())
+    audit.record(
+        "payees:bank_account:deactivated",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        before={"account_last4": account.account_last4},
+    )
+    _changed(account.company_id)
