@@ -281,12 +281,15 @@ def test_the_amounts_appear_nowhere_in_the_portal(client, caplog):
     assert any("verification_attempt_failed" in a for a in audit)
     assert any("bank_account:verified" in a for a in audit)
     logs = [r.getMessage() for r in caplog.records]
-    # The wrong guess shares one amount with the right ones: only the sent pair is secret.
+    # Each amount as money (0.07, $0.07, .07; not inside a version such as 2.0.07)
+    # anywhere, and as a bare number of cents in a structured audit row ('7', 7,).
     for cents in (first, second):
-        patterns = [dollars(cents), f"${dollars(cents)}", f"amount_cents={cents}", f"'{cents}'"]
+        money = rf"(?<![\d.])\$?0?\.{cents:02d}(?![\d.])"
+        bare = [rf"amount\w*\W+{cents}\b", rf"[\[ ]'?{cents}'?[,\]]"]
         for where, texts in (("page", bodies), ("audit", audit), ("email", emails), ("log", logs)):
             for text in texts:
-                for pattern in patterns:
-                    assert pattern not in text, f"{pattern} leaked into a {where}: {text[:200]}"
+                for shape in [money, *(bare if where == "audit" else [])]:
+                    found = re.search(shape, text)
+                    assert found is None, f"{found} in a {where}: {text[:200]}"
     cents_shown = re.findall(r"(?<![\d.])0\.\d\d(?![\d.])", " ".join(bodies))
     assert set(cents_shown) <= {"0.00"}, f"no cent amount on any page: {cents_shown}"
