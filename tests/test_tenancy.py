@@ -59,6 +59,7 @@ def payor_objects(payor, user) -> dict[str, object]:
     )
     return {
         "invitation_id": invited.invitation.id,
+        "relationship_id": invited.invitation.relationship_id,
         "entity_id": entity.id,
         "person_id": person.id,
         "account_id": account.id,
@@ -85,8 +86,9 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     actors = [
         make_user(payor_a, (Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)),
         make_user(payee_a, (Role.PAYEE_ADMIN,)),
+        make_user(payor_a, (Role.BENEFICIARY_APPROVER,)),
     ]
-    teammates = [make_user(payor_a)[0], make_user(payee_a)[0]]
+    teammates = [make_user(payor_a)[0], make_user(payee_a)[0], make_user(payor_a)[0]]
     payor_b = make_company(CompanyKind.PAYOR)
     payee_b = make_company(CompanyKind.PAYEE)
     b_payor_user, _ = make_user(payor_b, (Role.DISBURSER,))
@@ -124,7 +126,7 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
                 "action": "default",
             }
             for (user, _), teammate, company in zip(
-                actors, teammates, (payor_a, payee_a), strict=True
+                actors, teammates, (payor_a, payee_a, payor_a), strict=True
             )
         },
     )

@@ -262,6 +262,16 @@ ACTIONS: dict[str, Action] = {
             f"(was {_onboarding_status(_before(e, 'status'))})"
         ),
     ),
+    "onboarding:relationship:approved": Action(
+        "payees",
+        lambda e, n: (
+            f"Approved {_after(e, 'payee') or 'a payee'} for payment to the account ending "
+            f"{_after(e, 'account_last4')}"
+        ),
+    ),
+    "onboarding:relationship:noted": Action(
+        "payees", lambda e, n: "Sent a payee a note on what to fix before approval"
+    ),
     # Company profile (payees)
     "payees:profile:created": Action(
         "profile", lambda e, n: f"Filled in the company profile of {_after(e, 'legal_name')}"
@@ -304,6 +314,20 @@ ACTIONS: dict[str, Action] = {
     "payees:bank_account:receiving_chosen": Action(
         "bank_accounts",
         lambda e, n: f"Chose the account ending {_after(e, 'account_last4')} to receive payments",
+    ),
+    "payees:bank_account:flagged_shared": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Flagged the account ending {_after(e, 'account_last4')} for review: the same "
+            "account is on another payee"
+        ),
+    ),
+    "payees:bank_account:frozen": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Froze the account ending {_after(e, 'account_last4')}: reported from the "
+            "notice email as not added by the payee"
+        ),
     ),
     "payees:bank_account:deactivated": Action(
         "bank_accounts",
@@ -537,6 +561,7 @@ KEY_LABELS = {
     "pay_on_new_projects": "Pay on new projects",
     "funding_account_mode": "Funding account choice",
     "invitation_message": "Invitation message",
+    "cooling_off_days": "Cooling-off days",
     "legal_name": "Legal name",
     "ein_last4": "EIN ending",
     "ssn_last4": "SSN ending",

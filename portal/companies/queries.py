@@ -7,7 +7,14 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
 from portal.accounts.models import User
-from portal.companies.models import Company, Feature, FeatureActivation, Membership
+from portal.companies.models import (
+    Company,
+    Feature,
+    FeatureActivation,
+    Membership,
+    MembershipRole,
+    Role,
+)
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
@@ -116,3 +123,17 @@ def features_in(company: Company) -> dict[Feature, bool]:
 
 def feature_enabled(company_id: int, feature: Feature) -> bool:
     return features_of(company_id)[feature]
+
+
+def role_holder_emails(company_id: int, role: Role) -> list[str]:
+    """The email addresses of the company's members who hold ``role`` (for notices)."""
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(
+                sa.select(User.email)
+                .join(Membership, Membership.user_id == User.id)
+                .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+                .where(Membership.company_id == company_id, MembershipRole.role == role)
+                .order_by(User.email)
+            )
+        )

@@ -45,6 +45,9 @@ PAYEES = NavItem(
         "onboarding.revoke_invitation",
         "onboarding.show_invitation_record",
         "onboarding.reassign_invitation_record",
+        "onboarding.show_payee",
+        "onboarding.approve_payee",
+        "onboarding.note_payee",
     ),
 )
 PAYEE_PROFILE = NavItem("Company profile", "payees.show_profile", ("payees.show_profile",))

@@ -66,3 +66,10 @@ class InviteForm(FlaskForm):
                 return []
             rows.append((name.strip(), email.strip()))
         return rows
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(
+        "Note to the payee",
+        validators=[DataRequired("Write what the payee should fix or explain."), Length(max=2000)],
+    )

@@ -68,6 +68,9 @@ class PayeeRelationship(TenantOwned, db.Model):
     approved_identity_version: Mapped[int | None]
     approved_at: Mapped[datetime | None]
     approved_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The approver's note to the payee while it stays in needs review (there is no reject).
+    review_note: Mapped[str | None] = mapped_column(sa.Text)
+    review_note_at: Mapped[datetime | None]
 
     __table_args__ = (
         # A payee company has one relationship with each payor.

@@ -18,6 +18,8 @@ from portal.onboarding.models import (
     PayeeInvitation,
     PayeeRelationship,
 )
+from portal.payees import queries as payee_queries
+from portal.payees.queries import PayeeReadiness
 
 
 def payor_of(invitation: PayeeInvitation) -> Company:
@@ -111,3 +113,66 @@ def invitation_of(payor_id: int, invitation_id: int) -> PayeeInvitation:
     if invitation is None:
         raise NotFound("No such invitation.")
     return invitation
+
+
+def relationship_for_payor(payor_id: int, relationship_id: int) -> PayeeRelationship:
+    """One of the payor's payees (404 for another payor's, whatever the scope)."""
+    with tenancy.unscoped():
+        relationship = db.session.scalar(
+            sa.select(PayeeRelationship).where(
+                PayeeRelationship.id == relationship_id, PayeeRelationship.payor_id == payor_id
+            )
+        )
+    if relationship is None:
+        raise NotFound("No such payee.")
+    return relationship
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One fact as the payor's directory has it and as the payee submitted it."""
+
+    label: str
+    directory: str
+    submitted: str
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.directory and self.submitted) and (
+            " ".join(self.directory.lower().split()) != " ".join(self.submitted.lower().split())
+        )
+
+
+@dataclass(frozen=True)
+class ManageView:
+    relationship: PayeeRelationship
+    ready: PayeeReadiness
+    comparisons: list[Comparison]
+
+
+def manage_view(relationship: PayeeRelationship) -> ManageView:
+    """The payor's record, the payee's profile and its receiving account side by side.
+    Read across the tenant line on purpose: only this relationship's payee is read."""
+    with tenancy.unscoped():
+        ready = (
+            payee_queries.readiness(relationship.payee_id)
+            if relationship.payee_id
+            else (PayeeReadiness(None, None))
+        )
+    profile, account = ready.profile, ready.receiving
+    comparisons = [
+        Comparison(
+            "Company name",
+            relationship.directory_name,
+            profile.legal_name if profile else "",
+        ),
+        Comparison(
+            "Contact email", relationship.contact_email, profile.remit_to_email if profile else ""
+        ),
+        Comparison(
+            "Name on the bank account",
+            profile.legal_name if profile else "",
+            account.holder_name if account else "",
+        ),
+    ]
+    return ManageView(relationship, ready, comparisons)

@@ -16,6 +16,7 @@ from portal.accounts.models import User
 from portal.accounts.services import hash_token
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Membership, Role
+from portal.companies.queries import role_holder_emails
 from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -23,6 +24,7 @@ from portal.core.ratelimit import Limit
 from portal.core.text import clean_text
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email
+from portal.onboarding import policies as payor_policies
 from portal.onboarding.models import (
     InvitationState,
     OnboardingStatus,
@@ -521,6 +523,125 @@ def refresh_statuses(payee_id: int) -> None:
 
 
 payee_services.PAYEE_CHANGE_LISTENERS.append(refresh_statuses)
+
+
+# --------------------------------------------------------------------------- approval
+
+
+def approve(relationship: PayeeRelationship, *, actor_user_id: int) -> None:
+    """A Beneficiary Approver approves the payee as it is now: its receiving account and its
+    tax identity. Refused while an operator's review or a freeze is pending."""
+    with tenancy.unscoped():
+        ready = payee_queries.readiness(relationship.payee_id) if relationship.payee_id else None
+    if ready is None or relationship.status is not OnboardingStatus.NEEDS_REVIEW:
+        raise DomainError(
+            f"Only a payee that needs review can be approved; this one is "
+            f"“{relationship.status.label}”."
+        )
+    account, profile = ready.receiving, ready.profile
+    assert account is not None and profile is not None  # needs review implies both
+    if account.frozen_at is not None:
+        raise DomainError(
+            "The payee reported this bank account as not theirs; it is frozen until a Trestle "
+            "operator has reviewed it."
+        )
+    if account.needs_operator_review:
+        raise DomainError(
+            f"A Trestle operator must review this bank account first: {account.review_reason}."
+        )
+    approved = db.session.execute(
+        sa.update(PayeeRelationship)
+        .where(
+            PayeeRelationship.id == relationship.id,
+            PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
+        )
+        .values(
+            approved_bank_account_id=account.id,
+            approved_identity_version=profile.identity_version,
+            approved_at=utcnow(),
+            approved_by_user_id=actor_user_id,
+            review_note=None,
+            review_note_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if approved != 1:
+        raise DomainError("The payee changed meanwhile. Reload the page and look again.")
+    db.session.refresh(relationship)
+    audit.record(
+        "onboarding:relationship:approved",
+        actor_user_id=actor_user_id,
+        company_id=relationship.payor_id,
+        object_type="payee_relationship",
+        object_id=relationship.id,
+        after={
+            "payee": relationship.directory_name,
+            "account_last4": account.account_last4,
+            "ownership_check": account.ownership_result.value if account.ownership_result else None,
+            "identity_version": profile.identity_version,
+        },
+    )
+    _refresh(relationship, ready)
+
+
+def note_for_payee(relationship: PayeeRelationship, note: str, *, actor_user_id: int) -> None:
+    """Instead of rejecting, the approver tells the payee what to fix; it stays in review."""
+    text = clean_text(note or "").strip()
+    if not text:
+        raise InvalidInput("Write what the payee should fix or explain.", field="note")
+    if len(text) > 2000:
+        raise InvalidInput("Keep the note under 2,000 characters.", field="note")
+    if relationship.payee_id is None:
+        raise DomainError("The payee has not joined yet: there is nobody to write to.")
+    relationship.review_note = text
+    relationship.review_note_at = utcnow()
+    payor = db.session.get(Company, relationship.payor_id)
+    for email in role_holder_emails(relationship.payee_id, Role.PAYEE_ADMIN):
+        queue_email(
+            email,
+            "payee_review_note",
+            company_id=relationship.payee_id,
+            payor=payor.name,
+            note=text,
+            url=external_url("home.show_dashboard"),
+        )
+    audit.record(
+        "onboarding:relationship:noted",
+        actor_user_id=actor_user_id,
+        company_id=relationship.payor_id,
+        object_type="payee_relationship",
+        object_id=relationship.id,
+        after={"note": text[:500]},
+    )
+
+
+def _tell_approvers(account, replaced) -> None:
+    """Every payor of the payee hears that payments would now go elsewhere."""
+    with tenancy.unscoped():
+        rows = db.session.execute(
+            sa.select(PayeeRelationship, Company)
+            .join(Company, Company.id == PayeeRelationship.payor_id)
+            .where(
+                PayeeRelationship.payee_id == account.company_id,
+                PayeeRelationship.status.in_(ONBOARDED),
+            )
+        ).all()
+        for relationship, payor in rows:
+            days = payor_policies.cooling_off_days(payor.id)
+            for email in role_holder_emails(payor.id, Role.BENEFICIARY_APPROVER):
+                queue_email(
+                    email,
+                    "payee_bank_account_changed",
+                    company_id=payor.id,
+                    payee=relationship.directory_name,
+                    account_last4=account.account_last4,
+                    replaced_last4=replaced.account_last4 if replaced else None,
+                    cooling_off_days=days,
+                    url=external_url("onboarding.show_payee", relationship_id=relationship.id),
+                )
+
+
+payee_services.RECEIVING_CHANGE_LISTENERS.append(_tell_approvers)
 
 
 def _free_slug(name: str) -> str:

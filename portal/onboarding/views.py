@@ -19,15 +19,23 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts import guards
 from portal.accounts import services as accounts
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.guards import login_required, requires_feature, requires_role
+from portal.accounts.guards import login_required, requires_feature, requires_role, step_up
 from portal.companies.models import Feature, Role
 from portal.core import htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.onboarding import queries, services
-from portal.onboarding.forms import InviteForm, MemberPayeeForm, NewPayeeForm, ReassignForm
+from portal.onboarding.forms import (
+    InviteForm,
+    MemberPayeeForm,
+    NewPayeeForm,
+    NoteForm,
+    ReassignForm,
+)
 from portal.onboarding.models import OnboardingStatus
+from portal.onboarding.policies import may_pay_payee
+from portal.payees.models import PROFILE_LABELS
 
 blueprint = Blueprint("onboarding", __name__)
 
@@ -347,3 +355,70 @@ def reassign_invitation_record(invitation_id: int):
                 url_for("onboarding.show_invitation_record", invitation_id=sent.invitation.id)
             )
     return _invitation_record(invitation, form)
+
+
+# --------------------------------------------------------------------------- review and approval
+
+
+def _payee_page(relationship, note_form: NoteForm | None = None, status: int = 200):
+    view = queries.manage_view(relationship)
+    return render_template(
+        "onboarding/payee.html",
+        view=view,
+        relationship=relationship,
+        decision=may_pay_payee(relationship.payor_id, relationship.payee_id)
+        if relationship.payee_id
+        else None,
+        may_approve=Role.BENEFICIARY_APPROVER in g.membership.role_set,
+        note_form=note_form or NoteForm(formdata=None),
+        labels=PROFILE_LABELS,
+    ), status
+
+
+@blueprint.get("/payees/<int:relationship_id>")
+@payor_payees
+def show_payee(relationship_id: int):
+    """One payee side by side: your record, its profile, its bank account; and approval."""
+    return _payee_page(queries.relationship_for_payor(g.company.id, relationship_id))
+
+
+@blueprint.post("/payees/<int:relationship_id>/approve")
+@login_required
+@requires_role(Role.BENEFICIARY_APPROVER)
+@requires_feature(Feature.PAY)
+@step_up(action="Approve a payee's bank account and tax identity")
+def approve_payee(relationship_id: int):
+    """Approve the payee as it is now: its receiving bank account and its tax identity."""
+    relationship = queries.relationship_for_payor(g.company.id, relationship_id)
+    try:
+        services.approve(relationship, actor_user_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"{relationship.directory_name} approved.", "success")
+    return htmx.redirect_to(url_for("onboarding.show_payee", relationship_id=relationship_id))
+
+
+@blueprint.post("/payees/<int:relationship_id>/note")
+@login_required
+@requires_role(Role.BENEFICIARY_APPROVER)
+@requires_feature(Feature.PAY)
+def note_payee(relationship_id: int):
+    """Tell the payee what to fix; it stays in needs review (there is no reject)."""
+    relationship = queries.relationship_for_payor(g.company.id, relationship_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            services.note_for_payee(relationship, form.note.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Note sent to the payee's admins.", "success")
+            return htmx.redirect_to(
+                url_for("onboarding.show_payee", relationship_id=relationship_id)
+            )
+    return _payee_page(relationship, form, 400)

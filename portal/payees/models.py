@@ -76,6 +76,14 @@ TIN_TYPE_LABELS = {
 }
 
 
+# The words pages show for each choice of the profile, by field.
+PROFILE_LABELS = {
+    "entity_type": ENTITY_TYPE_LABELS,
+    "tax_classification": TAX_CLASSIFICATION_LABELS,
+    "tin_type": TIN_TYPE_LABELS,
+}
+
+
 class ProfileStatus(Status):
     INCOMPLETE = "incomplete", "Incomplete", Tone.WARNING
     NOT_CERTIFIED = "not_certified", "W-9 not certified", Tone.WARNING
@@ -200,6 +208,18 @@ class PayeeBankAccount(TenantOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     deactivated_at: Mapped[datetime | None]
+    # Since when payments go here: the payor's cooling-off period counts from this time.
+    receiving_since: Mapped[datetime | None]
+    # The same routing and account number is live on another payee (blind index match).
+    shared_with_other_payee: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A Trestle operator looked at a no-match or a shared account and cleared it.
+    operator_cleared_at: Mapped[datetime | None]
+    operator_cleared_by_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id")
+    )
+    # "This was not me": a payee admin reported the account from the notice email.
+    freeze_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    frozen_at: Mapped[datetime | None]
 
     __table_args__ = (
         # One receiving account per payee, even when two admins choose at the same moment.
@@ -230,6 +250,21 @@ class PayeeBankAccount(TenantOwned, db.Model):
             name="deactivated_with_time",
         ),
     )
+
+    @property
+    def needs_operator_review(self) -> bool:
+        """A no-match or a shared account blocks approval until an operator clears it."""
+        flagged = self.ownership_result is OwnershipResult.NO_MATCH or self.shared_with_other_payee
+        return flagged and self.operator_cleared_at is None
+
+    @property
+    def review_reason(self) -> str:
+        reasons = []
+        if self.ownership_result is OwnershipResult.NO_MATCH:
+            reasons.append("the bank says the holder name does not match")
+        if self.shared_with_other_payee:
+            reasons.append("the same account is on another payee")
+        return " and ".join(reasons)
 
     @property
     def bank_reference(self) -> str:

@@ -8,6 +8,7 @@ the same transaction.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,16 +20,20 @@ from stdnum.us import ein as ein_number
 from stdnum.us import itin as itin_number
 from stdnum.us import ssn as ssn_number
 
+from portal.accounts.services import hash_token
 from portal.banking.gateway import ExternalAccount, gateway
 from portal.banking.models import AccountType, account_fingerprint
 from portal.banking.services import validate_account_number, validate_routing_number
-from portal.companies.models import Company, CompanyKind
-from portal.core import audit, storage
+from portal.companies.models import Company, CompanyKind, Role
+from portal.companies.queries import role_holder_emails
+from portal.core import audit, storage, tenancy
 from portal.core.addresses import validate_postal_code, validate_state
 from portal.core.db import db, utcnow
-from portal.core.errors import DomainError, IllegalTransition, InvalidInput
+from portal.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from portal.core.money import InvalidAmount, parse_amount
 from portal.core.text import clean_text
+from portal.core.urls import external_url
+from portal.notifications.services import queue_email
 from portal.payees.models import (
     BANK_ACCOUNT_TRANSITIONS,
     BankAccountStatus,
@@ -50,6 +55,8 @@ FATCA_CODES = frozenset("ABCDEFGHIJKLM")
 
 # Called with the payee company's id after any change to its profile or bank accounts.
 PAYEE_CHANGE_LISTENERS: list[Callable[[int], None]] = []
+# Called with the account (and the one it replaced) when payments start going elsewhere.
+RECEIVING_CHANGE_LISTENERS: list[Callable[[PayeeBankAccount, PayeeBankAccount | None], None]] = []
 
 
 def _changed(company_id: int) -> None:
@@ -321,6 +328,15 @@ def add_bank_account(
             f"That account is already on file (••••{same.account_last4}).",
             field="account_number",
         )
+    with tenancy.unscoped():  # the blind index finds it on another payee, decrypting nothing
+        elsewhere = db.session.scalars(
+            sa.select(PayeeBankAccount).where(
+                PayeeBankAccount.account_fingerprint == fingerprint,
+                PayeeBankAccount.company_id != company.id,
+                PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+            )
+        ).all()
+    report_token = secrets.token_urlsafe(32)
     account = PayeeBankAccount(
         company_id=company.id,
         holder_name=holder,
@@ -330,9 +346,13 @@ def add_bank_account(
         account_last4=number[-4:],
         account_fingerprint=fingerprint,
         created_by_user_id=actor_user_id,
+        shared_with_other_payee=bool(elsewhere),
+        freeze_token_hash=hash_token(report_token),
     )
     db.session.add(account)
     db.session.flush()
+    for other in elsewhere:
+        _flag_shared(other, account)
     bank = gateway()
     answer = bank.check_ownership(_external(account))
     account.ownership_result = OwnershipResult(answer.value)
@@ -362,10 +382,55 @@ def add_bank_account(
             "account_type": data.account_type.value,
             "ownership_check": account.ownership_result.value,
             "micro_deposits": "sent",
+            "shared_with_other_payee": account.shared_with_other_payee,
         },
     )
+    if elsewhere:
+        audit.record(
+            "payees:bank_account:flagged_shared",
+            company_id=company.id,
+            object_type="payee_bank_account",
+            object_id=account.id,
+            after={"account_last4": account.account_last4, "other_payees": len(elsewhere)},
+        )
+    _notify_admins(company, account, report_token)
     _changed(company.id)
     return account
+
+
+def _flag_shared(other: PayeeBankAccount, new: PayeeBankAccount) -> None:
+    """The account already on another payee is flagged too: either may be the impostor."""
+    if not other.shared_with_other_payee or other.operator_cleared_at is not None:
+        with tenancy.unscoped():
+            db.session.execute(
+                sa.update(PayeeBankAccount)
+                .where(PayeeBankAccount.id == other.id)
+                .values(shared_with_other_payee=True, operator_cleared_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        audit.record(
+            "payees:bank_account:flagged_shared",
+            company_id=other.company_id,
+            object_type="payee_bank_account",
+            object_id=other.id,
+            after={"account_last4": other.account_last4, "other_payees": 1},
+        )
+        _changed(other.company_id)
+
+
+def _notify_admins(company: Company, account: PayeeBankAccount, report_token: str) -> None:
+    """Every payee admin hears of a new account, with a one-click report if it was not them."""
+    for email in role_holder_emails(company.id, Role.PAYEE_ADMIN):
+        queue_email(
+            email,
+            "payee_bank_account_added",
+            company_id=company.id,
+            company=company.name,
+            account_last4=account.account_last4,
+            holder_name=account.holder_name,
+            added_at=account.created_at,
+            report_url=external_url("payees.show_report", token=report_token),
+        )
 
 
 def _move(account: PayeeBankAccount, to: BankAccountStatus, **values: object) -> None:
@@ -520,7 +585,10 @@ def _make_receiving(account: PayeeBankAccount, *, actor_user_id: int, first: boo
         current.receives_payments = False
         db.session.flush()  # one receiving account at any instant (a partial unique index)
     account.receives_payments = True
+    account.receiving_since = utcnow()  # the cooling-off counts from here
     db.session.flush()
+    for listener in RECEIVING_CHANGE_LISTENERS:
+        listener(account, current)
     audit.record(
         "payees:bank_account:receiving_chosen",
         actor_user_id=actor_user_id,
@@ -540,6 +608,44 @@ def choose_receiving(account: PayeeBankAccount, *, actor_user_id: int) -> None:
         raise DomainError("Payments already go to this account.")
     _make_receiving(account, actor_user_id=actor_user_id, first=False)
     _changed(account.company_id)
+
+
+def find_reported(token: str) -> PayeeBankAccount:
+    """The account a notice email's report link names (the link is the authority)."""
+    with tenancy.unscoped():
+        account = db.session.scalar(
+            sa.select(PayeeBankAccount).where(
+                PayeeBankAccount.freeze_token_hash == hash_token(token)
+            )
+        )
+    if account is None:
+        raise NotFound("This report link is not valid. Sign in and look at your bank accounts.")
+    return account
+
+
+def freeze_reported(token: str) -> PayeeBankAccount:
+    """ "This was not me": freeze the account at once. No payment goes to it until a
+    Trestle operator has reviewed it; the payee's admins and the operator are told."""
+    account = find_reported(token)
+    if account.frozen_at is not None:
+        return account
+    with tenancy.unscoped():
+        db.session.execute(
+            sa.update(PayeeBankAccount)
+            .where(PayeeBankAccount.id == account.id, PayeeBankAccount.frozen_at.is_(None))
+            .values(frozen_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(account)
+    audit.record(
+        "payees:bank_account:frozen",
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={"account_last4": account.account_last4, "reported_from": "notice email"},
+    )
+    _changed(account.company_id)
+    return account
 
 
 def deactivate(account: PayeeBankAccount, *, actor_user_id: int) -> None:

@@ -26,9 +26,7 @@ from portal.payees.forms import (
     W9Form,
 )
 from portal.payees.models import (
-    ENTITY_TYPE_LABELS,
-    TAX_CLASSIFICATION_LABELS,
-    TIN_TYPE_LABELS,
+    PROFILE_LABELS,
     BankAccountStatus,
     EntityType,
     TaxClassification,
@@ -48,13 +46,6 @@ def payee_admin(view):
         return view(*args, **kwargs)
 
     return login_required(requires_role(Role.PAYEE_ADMIN)(only_payees))
-
-
-LABELS = {
-    "entity_type": ENTITY_TYPE_LABELS,
-    "tax_classification": TAX_CLASSIFICATION_LABELS,
-    "tin_type": TIN_TYPE_LABELS,
-}
 
 
 PROFILE_FIELDS = (
@@ -88,7 +79,7 @@ def _profile_page(form=None, certify_form=None, w9_form=None, status: int = 200)
         form=form,
         certify_form=certify_form or CertifyForm(formdata=None, name=current_user.name),
         w9_form=w9_form or W9Form(formdata=None),
-        labels=LABELS,
+        labels=PROFILE_LABELS,
     ), status
 
 
@@ -367,3 +358,27 @@ def deactivate_bank_account(account_id: int):
         db.session.commit()
         flash(f"Account ••••{account.account_last4} deactivated.", "success")
     return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+
+
+# --------------------------------------------------------------------------- "not me" reports
+
+
+@blueprint.get("/bank-account-reports/<token>")
+def show_report(token: str):
+    """The report link of a notice email: it works signed out, the link is the authority."""
+    try:
+        account = services.find_reported(token)
+    except DomainError as error:
+        return render_template("payees/report.html", problem=error.message), error.status_code
+    return render_template("payees/report.html", account=account, token=token)
+
+
+@blueprint.post("/bank-account-reports/<token>")
+def freeze_report(token: str):
+    """Freeze the reported account at once."""
+    try:
+        account = services.freeze_reported(token)
+    except DomainError as error:
+        return render_template("payees/report.html", problem=error.message), error.status_code
+    db.session.commit()
+    return render_template("payees/report.html", account=account, token=token)

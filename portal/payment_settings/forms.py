@@ -103,6 +103,13 @@ class ControlsForm(FlaskForm):
             SelectChoice(FundingAccountMode.FIXED_PER_PROJECT.value, "Fixed per project"),
         ],
     )
+    cooling_off_days = WholeNumberField(
+        "Cooling-off days for a payee's new bank account",
+        validators=[
+            Optional(),
+            NumberRange(0, 30, message="Enter a number of days from 0 to 30."),
+        ],
+    )
     invitation_message = TextAreaField(
         "Message in payee invitations (optional)", validators=[Optional(), Length(max=2000)]
     )

@@ -161,7 +161,15 @@ class PaymentControls(TenantOwned, db.Model):
         str_enum(FundingAccountMode, 30), default=FundingAccountMode.CHOSEN_AT_DISBURSEMENT
     )
     invitation_message: Mapped[str | None] = mapped_column(sa.Text)
+    # Days payouts to a payee's new or changed bank account wait after it is chosen.
+    cooling_off_days: Mapped[int] = mapped_column(default=3, server_default="3")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "cooling_off_days >= 0 AND cooling_off_days <= 30", name="cooling_off_range"
+        ),
+    )
 
 
 rebuild_fingerprints = fingerprint_rebuilder(FundingAccount.__table__)  # type: ignore[arg-type]

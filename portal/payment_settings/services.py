@@ -339,6 +339,9 @@ def _make_controls(company: Company) -> None:
 companies.COMPANY_CREATED.append(_make_controls)
 
 
+MAX_COOLING_OFF_DAYS = 30
+
+
 def update_controls(
     company: Company,
     *,
@@ -347,23 +350,32 @@ def update_controls(
     funding_account_mode: FundingAccountMode,
     invitation_message: str | None,
     actor_user_id: int,
+    cooling_off_days: int | None = None,
 ) -> PaymentControls:
     controls = controls_of(company)
+    if cooling_off_days is not None and not 0 <= cooling_off_days <= MAX_COOLING_OFF_DAYS:
+        raise InvalidInput(
+            f"The cooling-off period is 0 to {MAX_COOLING_OFF_DAYS} days.", field="cooling_off_days"
+        )
     before = {
         "disbursements_enabled": controls.disbursements_enabled,
         "pay_on_new_projects": controls.pay_on_new_projects,
         "funding_account_mode": controls.funding_account_mode.value,
         "invitation_message": controls.invitation_message,
+        "cooling_off_days": controls.cooling_off_days,
     }
     controls.disbursements_enabled = disbursements_enabled
     controls.pay_on_new_projects = pay_on_new_projects
     controls.funding_account_mode = funding_account_mode
     controls.invitation_message = (invitation_message or "").strip() or None
+    if cooling_off_days is not None:
+        controls.cooling_off_days = cooling_off_days
     after = {
         "disbursements_enabled": disbursements_enabled,
         "pay_on_new_projects": pay_on_new_projects,
         "funding_account_mode": funding_account_mode.value,
         "invitation_message": controls.invitation_message,
+        "cooling_off_days": controls.cooling_off_days,
     }
     if before != after:
         audit.record(

@@ -261,17 +261,23 @@ def update_controls():
     """Save project controls, disbursement switch and the payee invitation message."""
     form = ControlsForm()
     if form.validate_on_submit():
-        services.update_controls(
-            g.company,
-            disbursements_enabled=form.disbursements_enabled.data,
-            pay_on_new_projects=form.pay_on_new_projects.data,
-            funding_account_mode=FundingAccountMode(form.funding_account_mode.data),
-            invitation_message=form.invitation_message.data,
-            actor_user_id=current_user.id,
-        )
-        db.session.commit()
-        flash("Payment controls saved.", "success")
-        return htmx.redirect_to(url_for("payment_settings.show_controls"))
+        try:
+            services.update_controls(
+                g.company,
+                disbursements_enabled=form.disbursements_enabled.data,
+                pay_on_new_projects=form.pay_on_new_projects.data,
+                funding_account_mode=FundingAccountMode(form.funding_account_mode.data),
+                invitation_message=form.invitation_message.data,
+                cooling_off_days=form.cooling_off_days.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Payment controls saved.", "success")
+            return htmx.redirect_to(url_for("payment_settings.show_controls"))
     return render_template("payment_settings/controls.html", **_controls_page(controls_form=form))
 
 
