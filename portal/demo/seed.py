@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from portal.accounts import services as accounts
 from portal.accounts.models import User
 from portal.banking import services as banking
+from portal.banking.models import AccountType, SandboxBankEntry
 from portal.banking.queries import deposit_account_of
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Feature, Role
 from portal.core import tenancy
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.invoicing import services as invoicing
 from portal.invoicing.models import Project
+from portal.onboarding import services as onboarding
+from portal.onboarding.models import PayeeInvitation, PayeeRelationship
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
+from portal.payees import services as payees
+from portal.payees.models import EntityType, PayeeBankAccount, TaxClassification, TinType
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import PersonRole
@@ -116,7 +121,132 @@ def seed_demo() -> list[DemoLogin]:
         operator = db.session.scalar(sa.select(User).where(User.email == USERS[0][1]))
         _implementation_part_way(by_slug["summit-builders"], operator.id)
         operations.project_of(by_slug["harbor-construction"])
+        _payees_of_summit(by_slug)
     return logins
+
+
+def _user(email: str) -> User:
+    return db.session.scalars(sa.select(User).where(User.email == email)).one()
+
+
+def _payees_of_summit(by_slug: dict[str, Company]) -> None:
+    """Ironline Steel ready for payment; Brightwire Electric in needs review after changing
+    its bank account (in its cooling-off period); Keystone Concrete not yet accepted."""
+    summit = by_slug["summit-builders"]
+    approver = _user("approver@summit.example.com")
+    ironline = _onboard(
+        summit,
+        by_slug["ironline-steel"],
+        _user("admin@ironline.example.com"),
+        legal_name="Ironline Steel LLC",
+        ein="27-1234567",
+        street="400 Forge Way",
+        accounts=["000111222333"],
+    )
+    if ironline is not None:
+        onboarding.approve(ironline, actor_user_id=approver.id)
+        _backdate_receiving(ironline.payee_id, days=30)  # long past its cooling-off
+    brightwire = _onboard(
+        summit,
+        by_slug["brightwire-electric"],
+        _user("admin@brightwire.example.com"),
+        legal_name="Brightwire Electric, Inc.",
+        ein="46-2345678",
+        street="77 Volt Ave",
+        accounts=["000444555666"],
+    )
+    if brightwire is not None:
+        onboarding.approve(brightwire, actor_user_id=approver.id)
+        _backdate_receiving(brightwire.payee_id, days=60)
+        admin = _user("admin@brightwire.example.com")
+        changed = _verified_account(by_slug["brightwire-electric"], admin, "000777888999")
+        payees.choose_receiving(changed, actor_user_id=admin.id)  # needs review again
+    if not db.session.scalar(
+        sa.select(PayeeInvitation.id).where(PayeeInvitation.email == "office@keystone.example.com")
+    ):
+        onboarding.invite_payees(
+            summit,
+            [onboarding.Invitee("Keystone Concrete", "office@keystone.example.com")],
+            actor_user_id=approver.id,
+        )
+
+
+def _onboard(
+    payor: Company,
+    payee: Company,
+    admin: User,
+    *,
+    legal_name: str,
+    ein: str,
+    street: str,
+    accounts: list[str],
+):
+    """Invite, accept, fill the profile, certify and verify an account; None if done before."""
+    if db.session.scalar(
+        sa.select(PayeeRelationship.id).where(
+            PayeeRelationship.payor_id == payor.id, PayeeRelationship.payee_id == payee.id
+        )
+    ):
+        return None
+    (sent,) = onboarding.invite_payees(
+        payor, [onboarding.Invitee(payee.name, admin.email)], actor_user_id=None
+    )
+    onboarding.accept_for_member(sent.token, admin, payee=payee)
+    profile = payees.save_profile(
+        payee,
+        payees.ProfileInput(
+            legal_name=legal_name,
+            dba=None,
+            entity_type=EntityType.CORPORATION,
+            address_line1=street,
+            address_line2=None,
+            city="Oakland",
+            region="CA",
+            postal_code="94607",
+            remit_to_email=admin.email,
+            tin_type=TinType.EIN,
+            tin=ein,
+            tax_classification=TaxClassification.C_CORPORATION,
+            exempt_payee_code=None,
+            fatca_code=None,
+        ),
+        actor_user_id=admin.id,
+    )
+    payees.certify(profile, name=admin.name, title="Owner", actor_user_id=admin.id)
+    for number in accounts:
+        _verified_account(payee, admin, number)
+    return db.session.scalars(
+        sa.select(PayeeRelationship).where(
+            PayeeRelationship.payor_id == payor.id, PayeeRelationship.payee_id == payee.id
+        )
+    ).one()
+
+
+def _verified_account(payee: Company, admin: User, number: str):
+    """Add an account and confirm its micro-deposits, read from the sandbox bank's books
+    as the payee reads them on its statement."""
+    account = payees.add_bank_account(
+        payee,
+        payees.BankAccountInput(payee.name, AccountType.CHECKING, "021000021", number, number),
+        actor_user_id=admin.id,
+    )
+    amounts = db.session.scalars(
+        sa.select(SandboxBankEntry.amount_cents).where(
+            SandboxBankEntry.reference.like(f"{account.bank_reference}:%")
+        )
+    ).all()
+    cents = [f"{c / 100:.2f}" for c in amounts]
+    payees.confirm_micro_deposits(account, cents[0], cents[1], actor_user_id=admin.id)
+    return account
+
+
+def _backdate_receiving(payee_id: int, *, days: int) -> None:
+    db.session.execute(
+        sa.update(PayeeBankAccount)
+        .where(PayeeBankAccount.company_id == payee_id, PayeeBankAccount.receives_payments)
+        .values(receiving_since=utcnow() - timedelta(days=days))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _implementation_part_way(company: Company, operator_id: int) -> None:

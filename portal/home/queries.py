@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import url_for
+
 from portal.companies.models import CompanyKind, Membership, Role
+from portal.onboarding import queries as onboarding_queries
+from portal.onboarding.models import OnboardingStatus
 from portal.operations import queries as operations
-from portal.operations.queries import ChecklistItem, PayorQueue
+from portal.operations.queries import ChecklistItem, ChecklistStep, PayorQueue
+from portal.payees import queries as payee_queries
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class Home:
     # Where the Payments Admin completes each item (the others are the operator's).
     setup_links: dict[str, str] = field(default_factory=dict)
     queues: list[Queue] = field(default_factory=list)
+    # For a payee's admin: what is left before each general contractor can pay it.
+    payee_onboarding: list[ChecklistStep] | None = None
+    payee_links: dict[str, str] = field(default_factory=dict)
 
 
 # Queues of capabilities still to come: shown now, empty, so each person knows what will
@@ -90,12 +98,6 @@ ROLE_QUEUES: dict[Role, list[Queue]] = {
     ],
     Role.PAYEE_ADMIN: [
         Queue(
-            "payee_setup",
-            "Invitations and bank accounts",
-            "Invitations from general contractors, and your bank accounts while they are "
-            "verified, appear here.",
-        ),
-        Queue(
             "payments_received",
             "Payments on the way",
             "Payments general contractors send you appear here with their status, from "
@@ -148,4 +150,68 @@ def home_for(membership: Membership | None) -> Home:
                 queues.append(queue)
     if company.kind is CompanyKind.PAYEE and not roles:
         queues += INVOICE_CONTACT_QUEUES
-    return Home(operator_payors, operator_links, setup_left, setup_links, queues)
+    payee_onboarding = None
+    if company.kind is CompanyKind.PAYEE and Role.PAYEE_ADMIN in roles:
+        payee_onboarding = payee_steps(company.id)
+    return Home(
+        operator_payors,
+        operator_links,
+        setup_left,
+        setup_links,
+        queues,
+        payee_onboarding,
+        {"profile": url_for("payees.show_profile"), "bank": url_for("payees.list_bank_accounts")},
+    )
+
+
+def payee_steps(payee_id: int) -> list[ChecklistStep]:
+    """For each general contractor the payee onboards with, the steps done and left."""
+    ready = payee_queries.readiness(payee_id)
+    profile, account = ready.profile, ready.receiving
+    if profile is None:
+        profile_detail = "Fill in your legal name, address and tax id."
+    elif profile.certified_at is None:
+        profile_detail = "Sign the W-9 certification."
+    else:
+        profile_detail = f"Certified {profile.certified_at:%B %-d, %Y}."
+    bank_detail = (
+        f"Payments go to ••••{account.account_last4}."
+        if account is not None
+        else "Add an account and confirm its two micro-deposits."
+    )
+    steps = []
+    for number, (relationship, payor_name) in enumerate(
+        onboarding_queries.relationships_of_payee(payee_id), start=1
+    ):
+        approved = relationship.status is OnboardingStatus.APPROVED
+        if approved:
+            review = "Ready for payment."
+        elif relationship.status is OnboardingStatus.NEEDS_REVIEW:
+            review = f"Waiting for {payor_name}'s review." + (
+                f" Their note: {relationship.review_note}" if relationship.review_note else ""
+            )
+        else:
+            review = "Once your profile and bank account are done."
+        steps.append(
+            ChecklistStep(
+                number,
+                payor_name,
+                [
+                    ChecklistItem(
+                        "profile", "Company profile and W-9", ready.profile_complete, profile_detail
+                    ),
+                    ChecklistItem(
+                        "bank", "Bank account verified", account is not None, bank_detail
+                    ),
+                    ChecklistItem(
+                        "agreement",
+                        "Pay agreement accepted",
+                        False,
+                        "Not available yet: arrives with a later release.",
+                        available=False,
+                    ),
+                    ChecklistItem("approval", f"Approved by {payor_name}", approved, review),
+                ],
+            )
+        )
+    return steps

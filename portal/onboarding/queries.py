@@ -176,3 +176,17 @@ def manage_view(relationship: PayeeRelationship) -> ManageView:
         ),
     ]
     return ManageView(relationship, ready, comparisons)
+
+
+def relationships_of_payee(payee_id: int) -> list[tuple[PayeeRelationship, str]]:
+    """The payee's own relationships with their payors' names (never another payee's)."""
+    with tenancy.unscoped():
+        return [
+            (relationship, name)
+            for relationship, name in db.session.execute(
+                sa.select(PayeeRelationship, Company.name)
+                .join(Company, Company.id == PayeeRelationship.payor_id)
+                .where(PayeeRelationship.payee_id == payee_id)
+                .order_by(Company.name)
+            )
+        ]

@@ -362,6 +362,8 @@ class ChecklistFacts:
     complete_entities: int = 0
     active_accounts: list[tuple[str, str]] = field(default_factory=list)  # nickname, last four
     trainings: dict[TrainingTopic, date] = field(default_factory=dict)  # latest held on
+    approved_payees: int = 0
+    payees: int = 0
 
 
 def checklist_facts(
@@ -374,6 +376,7 @@ def checklist_facts(
     list is a bound parameter per id, which costs more to send than the subquery to run."""
     from portal.banking.models import DepositAccount
     from portal.companies.models import Feature, FeatureActivation
+    from portal.onboarding.models import OnboardingStatus, PayeeRelationship
     from portal.payment_settings.models import BusinessEntity, FundingAccount
     from portal.payment_settings.services import entity_gaps
     from portal.sso.models import SsoConnection
@@ -448,6 +451,19 @@ def checklist_facts(
             .order_by(FundingAccount.nickname)
         ):
             accounts[company_id].append((nickname, last4))
+        payees: dict[int, dict[bool, int]] = {company_id: {} for company_id in ids}
+        for company_id, approved, count in db.session.execute(
+            sa.select(
+                PayeeRelationship.payor_id,
+                PayeeRelationship.status == OnboardingStatus.APPROVED,
+                sa.func.count(),
+            )
+            .where(PayeeRelationship.payor_id.in_(scope))
+            .group_by(
+                PayeeRelationship.payor_id, PayeeRelationship.status == OnboardingStatus.APPROVED
+            )
+        ):
+            payees[company_id][bool(approved)] = payees[company_id].get(bool(approved), 0) + count
     return {
         company_id: ChecklistFacts(
             features={feature: enabled[company_id].get(feature, False) for feature in Feature},
@@ -460,6 +476,8 @@ def checklist_facts(
             entities=len(entities[company_id]),
             complete_entities=sum(not entity_gaps(e) for e in entities[company_id]),
             active_accounts=accounts[company_id],
+            approved_payees=payees[company_id].get(True, 0),
+            payees=sum(payees[company_id].values()),
         )
         for company_id in ids
     }
@@ -554,7 +572,14 @@ def implementation_checklist(
                 bool(disbursers),
                 f"{disbursers} assigned.",
             ),
-            _not_available("first_payees", "First payees onboarded and approved"),
+            ChecklistItem(
+                "first_payees",
+                "First payees onboarded and approved",
+                bool(facts.approved_payees),
+                f"{facts.approved_payees} of {facts.payees} payees ready for payment."
+                if facts.payees
+                else "No payee invited yet.",
+            ),
             *[
                 ChecklistItem(
                     f"training_{topic.value}",
@@ -593,6 +618,7 @@ PAYOR_SCREENS: dict[str, tuple[str, str]] = {
     "business_entity": ("payment_settings.show", "entities-heading"),
     "funding_account": ("payment_settings.list_funding_accounts", "accounts-heading"),
     "disbursers": ("companies.list_members", ""),
+    "first_payees": ("onboarding.list_payees", ""),
 }
 
 # Where an operator completes a checklist item for a payor (endpoint, anchor).

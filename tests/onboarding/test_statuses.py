@@ -100,3 +100,21 @@ def test_statuses_follow_the_payees_facts_for_each_payor(client):
     assert relationships(payee)[summit.id].status is OnboardingStatus.NO_BANK_INFORMATION
     certify(client)
     assert relationships(payee)[summit.id].status is OnboardingStatus.NEEDS_REVIEW
+
+
+def test_the_payee_home_lists_what_is_left_for_each_payor(client):
+    payee, user, _ = payee_admin(client)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "No general contractor has invited you yet." in page
+    summit = make_paying_payor()
+    join(summit, payee, user)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert summit.name in page and "Fill in your legal name" in page
+    assert 'href="/payee/profile"' in page and "0 of 4 done" in page
+    save_profile(client)
+    certify(client)
+    add_account(client)
+    verify(client, payee)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "2 of 4 done" in page and f"Waiting for {summit.name}" in page
+    assert "Payments go to ••••6789." in page

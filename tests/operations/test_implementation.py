@@ -105,8 +105,31 @@ def test_training_sessions_are_recorded_by_operators(payor, operator) -> None:
 
 
 def test_items_of_later_capabilities_say_so(payor) -> None:
-    funding = item(payor, "first_payees")
-    assert not funding.met and not funding.available and "Not available yet" in funding.detail
+    drawdown = item(payor, "test_drawdown")
+    assert not drawdown.met and not drawdown.available and "Not available yet" in drawdown.detail
+
+
+def test_first_payees_is_met_once_a_payee_is_ready_for_payment(payor) -> None:
+    from portal.onboarding.models import OnboardingStatus, PayeeRelationship
+
+    first = item(payor, "first_payees")
+    assert first.available and not first.met and first.detail == "No payee invited yet."
+    with tenancy.unscoped():
+        for name, status in (
+            ("Ironline", OnboardingStatus.NEEDS_REVIEW),
+            ("Brightwire", OnboardingStatus.APPROVED),
+        ):
+            db.session.add(
+                PayeeRelationship(
+                    payor_id=payor.id,
+                    directory_name=name,
+                    contact_email="a@x.example",
+                    status=status,
+                )
+            )
+        db.session.commit()
+    first = item(payor, "first_payees")
+    assert first.met and first.detail == "1 of 2 payees ready for payment."
 
 
 def test_closeout_is_refused_until_every_item_is_met(payor, operator) -> None:
