@@ -452,18 +452,13 @@ def checklist_facts(
         ):
             accounts[company_id].append((nickname, last4))
         payees: dict[int, dict[bool, int]] = {company_id: {} for company_id in ids}
-        for company_id, approved, count in db.session.execute(
-            sa.select(
-                PayeeRelationship.payor_id,
-                PayeeRelationship.status == OnboardingStatus.APPROVED,
-                sa.func.count(),
-            )
+        for company_id, status, count in db.session.execute(
+            sa.select(PayeeRelationship.payor_id, PayeeRelationship.status, sa.func.count())
             .where(PayeeRelationship.payor_id.in_(scope))
-            .group_by(
-                PayeeRelationship.payor_id, PayeeRelationship.status == OnboardingStatus.APPROVED
-            )
+            .group_by(PayeeRelationship.payor_id, PayeeRelationship.status)
         ):
-            payees[company_id][bool(approved)] = payees[company_id].get(bool(approved), 0) + count
+            approved = status is OnboardingStatus.APPROVED
+            payees[company_id][approved] = payees[company_id].get(approved, 0) + count
     return {
         company_id: ChecklistFacts(
             features={feature: enabled[company_id].get(feature, False) for feature in Feature},

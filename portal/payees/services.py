@@ -489,13 +489,13 @@ def confirm_micro_deposits(
         raise DomainError("This account is already verified.")
     if state is MicroDepositState.LOCKED:
         raise DomainError(
-            "Verification is locked after three wrong tries. Upload a bank letter or a voided "
-            "check instead, or add the account again."
+            "Verification is locked after three wrong tries. Deactivate this account and add "
+            "it again to get new deposits."
         )
     if state is MicroDepositState.EXPIRED:
         raise DomainError(
-            "The micro-deposits expired after 10 days. Add the account again to get new ones, "
-            "or upload a bank letter or a voided check."
+            "The micro-deposits expired after 10 days. Deactivate this account and add it "
+            "again to get new ones."
         )
     counted = db.session.execute(
         sa.update(MicroDepositCheck)
@@ -561,7 +561,7 @@ def confirm_micro_deposits(
             False,
             0,
             "Those amounts are not right, and that was the third try: verification is "
-            "locked. Upload a bank letter or a voided check instead.",
+            "locked. Deactivate this account and add it again to get new deposits.",
         )
     return MicroDepositAnswer(
         False,
