@@ -33,16 +33,21 @@ class PayeeReadiness:
         return self.profile_complete and self.receiving is not None
 
 
-def readiness(company_id: int) -> PayeeReadiness:
-    profile = db.session.scalar(
-        sa.select(PayeeProfile).where(PayeeProfile.company_id == company_id)
-    )
-    receiving = db.session.scalar(
+def profile_of(company_id: int) -> PayeeProfile | None:
+    return db.session.scalar(sa.select(PayeeProfile).where(PayeeProfile.company_id == company_id))
+
+
+def receiving_account(company_id: int) -> PayeeBankAccount | None:
+    """The one account payments go to, if any."""
+    return db.session.scalar(
         sa.select(PayeeBankAccount).where(
             PayeeBankAccount.company_id == company_id, PayeeBankAccount.receives_payments
         )
     )
-    return PayeeReadiness(profile, receiving)
+
+
+def readiness(company_id: int) -> PayeeReadiness:
+    return PayeeReadiness(profile_of(company_id), receiving_account(company_id))
 
 
 def bank_account(company_id: int, account_id: int) -> PayeeBankAccount:

@@ -47,6 +47,7 @@ from portal.payees.models import (
     TinType,
     VerificationMethod,
 )
+from portal.payees.queries import profile_of, receiving_account
 
 MICRO_DEPOSIT_LIFETIME = timedelta(days=10)
 MICRO_DEPOSIT_ATTEMPTS = 3
@@ -119,10 +120,6 @@ class ProfileInput:
     tax_classification: TaxClassification
     exempt_payee_code: str | None
     fatca_code: str | None
-
-
-def profile_of(company_id: int) -> PayeeProfile | None:
-    return db.session.scalar(sa.select(PayeeProfile).where(PayeeProfile.company_id == company_id))
 
 
 def save_profile(company: Company, data: ProfileInput, *, actor_user_id: int) -> PayeeProfile:
@@ -568,14 +565,6 @@ def confirm_micro_deposits(
         left,
         f"Those amounts are not right. {left} {'try' if left == 1 else 'tries'} left before "
         "verification locks.",
-    )
-
-
-def receiving_account(company_id: int) -> PayeeBankAccount | None:
-    return db.session.scalar(
-        sa.select(PayeeBankAccount).where(
-            PayeeBankAccount.company_id == company_id, PayeeBankAccount.receives_payments
-        )
     )
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
@@ -66,7 +76,7 @@ PROFILE_FIELDS = (
 
 
 def _profile_page(form=None, certify_form=None, w9_form=None, status: int = 200):
-    profile = services.profile_of(g.company.id)
+    profile = queries.profile_of(g.company.id)
     if form is None:
         # Filled from the stored fields but never from the tax id (never shown, never
         # decrypted for a page).
@@ -118,12 +128,9 @@ def save_profile():
                 ),
                 actor_user_id=current_user.id,
             )
-        except (DomainError, ValueError) as error:
+        except DomainError as error:
             db.session.rollback()
-            if isinstance(error, DomainError):
-                show_error(form, error)
-            else:
-                form.form_errors.append("Choose one of the options offered.")
+            show_error(form, error)
         else:
             db.session.commit()
             flash(
@@ -141,7 +148,7 @@ def save_profile():
 def certify_profile():
     """Sign the W-9 certification for the facts on file."""
     form = CertifyForm()
-    profile = services.profile_of(g.company.id)
+    profile = queries.profile_of(g.company.id)
     if profile is None:
         flash("Save your profile before you sign its certification.", "error")
         return htmx.redirect_to(url_for("payees.show_profile"))
@@ -165,7 +172,7 @@ def certify_profile():
 def upload_w9():
     """Keep a signed W-9 PDF with the profile."""
     form = W9Form()
-    profile = services.profile_of(g.company.id)
+    profile = queries.profile_of(g.company.id)
     if profile is None:
         flash("Save your profile before you upload a W-9.", "error")
         return htmx.redirect_to(url_for("payees.show_profile"))
@@ -189,7 +196,7 @@ def upload_w9():
 @payee_admin
 def download_w9():
     """Download the W-9 on file (audited)."""
-    profile = services.profile_of(g.company.id)
+    profile = queries.profile_of(g.company.id)
     record = (
         db.session.get(StoredFile, profile.w9_file_id) if profile and profile.w9_file_id else None
     )
@@ -323,24 +330,31 @@ def confirm_micro_deposits(account_id: int):
     return _account_page(account, form, 400)
 
 
-@blueprint.post("/bank-accounts/<int:account_id>/receive")
-@payee_admin
-@step_up(action="Change the bank account payments go to")
-def choose_receiving(account_id: int):
-    """Make a verified account the one payments go to; payors approve it again."""
+def _change_account(account_id: int, change) -> Response:
+    """Apply ``change`` to one of the payee's accounts; say what happened on its page."""
     account = queries.bank_account(g.company.id, account_id)
     try:
-        services.choose_receiving(account, actor_user_id=current_user.id)
+        message = change(account)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(
-            f"Payments now go to ••••{account.account_last4}, once each payor approves it.",
-            "success",
-        )
+        flash(message, "success")
     return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+
+
+@blueprint.post("/bank-accounts/<int:account_id>/receive")
+@payee_admin
+@step_up(action="Change the bank account payments go to")
+def choose_receiving(account_id: int):
+    """Make a verified account the one payments go to; payors approve it again."""
+
+    def change(account):
+        services.choose_receiving(account, actor_user_id=current_user.id)
+        return f"Payments now go to ••••{account.account_last4}, once each payor approves it."
+
+    return _change_account(account_id, change)
 
 
 @blueprint.post("/bank-accounts/<int:account_id>/deactivate")
@@ -348,37 +362,34 @@ def choose_receiving(account_id: int):
 @step_up(action="Deactivate a bank account")
 def deactivate_bank_account(account_id: int):
     """Stop using an account for good."""
-    account = queries.bank_account(g.company.id, account_id)
-    try:
+
+    def change(account):
         services.deactivate(account, actor_user_id=current_user.id)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(f"Account ••••{account.account_last4} deactivated.", "success")
-    return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+        return f"Account ••••{account.account_last4} deactivated."
+
+    return _change_account(account_id, change)
 
 
 # --------------------------------------------------------------------------- "not me" reports
 
 
+def _report_page(token: str, find):
+    try:
+        account = find(token)
+    except DomainError as error:
+        return render_template("payees/report.html", problem=error.message), error.status_code
+    if request.method == "POST":
+        db.session.commit()
+    return render_template("payees/report.html", account=account, token=token)
+
+
 @blueprint.get("/bank-account-reports/<token>")
 def show_report(token: str):
     """The report link of a notice email: it works signed out, the link is the authority."""
-    try:
-        account = services.find_reported(token)
-    except DomainError as error:
-        return render_template("payees/report.html", problem=error.message), error.status_code
-    return render_template("payees/report.html", account=account, token=token)
+    return _report_page(token, services.find_reported)
 
 
 @blueprint.post("/bank-account-reports/<token>")
 def freeze_report(token: str):
     """Freeze the reported account at once."""
-    try:
-        account = services.freeze_reported(token)
-    except DomainError as error:
-        return render_template("payees/report.html", problem=error.message), error.status_code
-    db.session.commit()
-    return render_template("payees/report.html", account=account, token=token)
+    return _report_page(token, services.freeze_reported)
