@@ -8,8 +8,11 @@ from jobs.maintenance import (
     prune_sent_emails,
     prune_throttle_events,
 )
+from jobs.onboarding import send_review_digests
 
 cron.register(prune_outbox, queue_name="default", cron="17 3 * * *")
 cron.register(prune_sent_emails, queue_name="default", cron="27 3 * * *")
 cron.register(prune_throttle_events, queue_name="default", cron="7 * * * *")
 cron.register(prune_held_actions, queue_name="default", cron="37 * * * *")
+# 13:00 UTC on Mondays and Thursdays: 8 or 9 in the morning in New York, 5 or 6 in Los Angeles.
+cron.register(send_review_digests, queue_name="default", cron="0 13 * * 1,4")

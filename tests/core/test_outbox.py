@@ -191,6 +191,7 @@ def test_periodic_jobs_are_registered_with_rqs_cron(app: Flask) -> None:
         "jobs.maintenance.prune_outbox",
         "jobs.maintenance.prune_sent_emails",
         "jobs.maintenance.prune_throttle_events",
+        "jobs.onboarding.send_review_digests",
     ]
 
 
