@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.core.forms import AddressForm
 from portal.payees.models import (
+    DOCUMENT_KIND_LABELS,
     ENTITY_TYPE_LABELS,
     TAX_CLASSIFICATION_LABELS,
     TIN_TYPE_LABELS,
@@ -99,4 +100,45 @@ class MicroDepositForm(FlaskForm):
     )
     second = StringField(
         "Second deposit", validators=[DataRequired("Enter the second amount."), Length(max=10)]
+    )
+
+
+class BankDocumentForm(FlaskForm):
+    kind = SelectField(
+        "Kind of document",
+        choices=_choices(DOCUMENT_KIND_LABELS, "Choose the kind of document"),
+        validators=[DataRequired("Choose the kind of document.")],
+    )
+    document = FileField(
+        "The document (PDF, PNG or JPEG)", validators=[FileRequired("Attach the document.")]
+    )
+
+
+def _note(label: str) -> TextAreaField:
+    return TextAreaField(
+        label, validators=[DataRequired("Write a note for the record."), Length(max=2000)]
+    )
+
+
+# An operator's note on each decision about an account. One review page may show all three,
+# so each is made with its own prefix (its field's id and name are unique on the page).
+class ClearFlagForm(FlaskForm):
+    note = _note("What you checked, and with whom")
+
+
+class UnfreezeForm(FlaskForm):
+    note = _note("Who at the payee confirmed the account is theirs, and how")
+
+
+class DeactivateFrozenForm(FlaskForm):
+    note = _note("What you found")
+
+
+class RejectDocumentForm(FlaskForm):
+    reason = TextAreaField(
+        "Why it does not prove the account (the payee's admins read this)",
+        validators=[
+            DataRequired("Say why the document does not prove the account."),
+            Length(max=2000),
+        ],
     )

@@ -7,12 +7,13 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.banking.models import AccountType, fingerprint_rebuilder
 from portal.core import crypto
 from portal.core.crypto import encrypted_column
 from portal.core.db import db, str_enum, utcnow
+from portal.core.models import StoredFile
 from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
 
@@ -217,6 +218,7 @@ class PayeeBankAccount(TenantOwned, db.Model):
     operator_cleared_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id")
     )
+    operator_cleared_note: Mapped[str | None] = mapped_column(sa.Text)
     # "This was not me": a payee admin reported the account from the notice email.
     freeze_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     frozen_at: Mapped[datetime | None]
@@ -307,6 +309,95 @@ class MicroDepositCheck(TenantOwned, db.Model):
         if self.state is MicroDepositState.AWAITING_AMOUNTS and self.expires_at <= utcnow():
             return MicroDepositState.EXPIRED
         return self.state
+
+
+class DocumentKind(enum.StrEnum):
+    BANK_LETTER = "bank_letter"
+    VOIDED_CHECK = "voided_check"
+
+
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.BANK_LETTER: "Bank letter",
+    DocumentKind.VOIDED_CHECK: "Voided check",
+}
+
+
+class DocumentState(Status):
+    SUBMITTED = "submitted", "Awaiting document review", Tone.PROGRESS
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+    REJECTED = "rejected", "Rejected", Tone.DANGER
+    # Closed unreviewed: the account was verified by its micro-deposits, or deactivated,
+    # while the document waited.
+    WITHDRAWN = "withdrawn", "Not needed", Tone.NEUTRAL
+
+
+DOCUMENT_TRANSITIONS: dict[DocumentState, frozenset[DocumentState]] = {
+    DocumentState.SUBMITTED: frozenset(
+        {DocumentState.APPROVED, DocumentState.REJECTED, DocumentState.WITHDRAWN}
+    ),
+    DocumentState.APPROVED: frozenset(),
+    DocumentState.REJECTED: frozenset(),
+    DocumentState.WITHDRAWN: frozenset(),
+}
+
+
+class BankAccountDocument(TenantOwned, db.Model):
+    """A bank letter or voided check that proves a bank account instead of micro-deposits.
+
+    A Trestle operator approves it (the account is verified) or rejects it with a reason.
+    One document per account is open at a time; earlier ones are kept as its history.
+    """
+
+    __tablename__ = "bank_account_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("payee_bank_account.id"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, 20))
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("stored_file.id"))
+    state: Mapped[DocumentState] = mapped_column(
+        str_enum(DocumentState, 20),
+        default=DocumentState.SUBMITTED,
+        server_default=DocumentState.SUBMITTED.value,
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None]
+    # None when the document was closed by the system rather than decided by a person.
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    file: Mapped[StoredFile] = relationship(lazy="joined")
+
+    __table_args__ = (
+        # One document waits for review per account, even when two admins upload at once.
+        sa.Index(
+            "uq_bank_account_document_open",
+            "account_id",
+            unique=True,
+            postgresql_where=sa.text("state = 'submitted'"),
+            sqlite_where=sa.text("state = 'submitted'"),
+        ),
+        sa.CheckConstraint(
+            "(state = 'submitted') = (reviewed_at IS NULL)", name="reviewed_unless_open"
+        ),
+        sa.CheckConstraint(
+            "(state = 'rejected') = (rejection_reason IS NOT NULL)",
+            name="rejected_with_reason",
+        ),
+    )
+
+    @property
+    def kind_label(self) -> str:
+        return DOCUMENT_KIND_LABELS[self.kind]
+
+
+class ReviewReason(Status):
+    """Why a bank account is in the operators' review queue (derived, never stored)."""
+
+    FROZEN = "frozen", "Frozen: reported by the payee", Tone.DANGER
+    DOCUMENT = "document", "Document to review", Tone.PROGRESS
+    NO_MATCH = "no_match", "Name does not match", Tone.WARNING
+    SHARED = "shared", "Shared with another payee", Tone.WARNING
 
 
 crypto.BLIND_INDEX_REBUILDERS.append(

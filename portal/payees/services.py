@@ -8,6 +8,7 @@ the same transaction.
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +35,14 @@ from portal.core.money import InvalidAmount, parse_amount
 from portal.core.text import clean_text
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email
+from portal.payees import uploads
 from portal.payees.models import (
     BANK_ACCOUNT_TRANSITIONS,
+    DOCUMENT_TRANSITIONS,
+    BankAccountDocument,
     BankAccountStatus,
+    DocumentKind,
+    DocumentState,
     EntityType,
     MicroDepositCheck,
     MicroDepositState,
@@ -47,7 +53,13 @@ from portal.payees.models import (
     TinType,
     VerificationMethod,
 )
-from portal.payees.queries import profile_of, receiving_account
+from portal.payees.queries import (
+    open_document,
+    operator_emails,
+    other_payees_sharing,
+    profile_of,
+    receiving_account,
+)
 
 MICRO_DEPOSIT_LIFETIME = timedelta(days=10)
 MICRO_DEPOSIT_ATTEMPTS = 3
@@ -430,15 +442,27 @@ def _notify_admins(company: Company, account: PayeeBankAccount, report_token: st
         )
 
 
-def _move(account: PayeeBankAccount, to: BankAccountStatus, **values: object) -> None:
-    """Make an allowed move with a compare-and-set: a concurrent move loses, and says so."""
+def _move(
+    account: PayeeBankAccount,
+    to: BankAccountStatus,
+    *,
+    unless_changed: tuple[sa.ColumnElement[bool], ...] = (),
+    **values: object,
+) -> None:
+    """Make an allowed move with a compare-and-set: a concurrent move loses, and says so.
+
+    ``unless_changed`` adds conditions the row must still meet (a freeze still in place)."""
     if to not in BANK_ACCOUNT_TRANSITIONS[account.status]:
         raise IllegalTransition(
             f"An account that is {account.status.label.lower()} cannot become {to.label.lower()}."
         )
     moved = db.session.execute(
         sa.update(PayeeBankAccount)
-        .where(PayeeBankAccount.id == account.id, PayeeBankAccount.status == account.status)
+        .where(
+            PayeeBankAccount.id == account.id,
+            PayeeBankAccount.status == account.status,
+            *unless_changed,
+        )
         .values(status=to, **values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -476,6 +500,10 @@ def confirm_micro_deposits(
     a result, not an error: the caller commits it, so the count stays spent.
     """
     amounts = (parse_micro_deposit(first, "first"), parse_micro_deposit(second, "second"))
+    if account.status is BankAccountStatus.VERIFIED:
+        raise DomainError("This account is already verified.")
+    if account.status is BankAccountStatus.DEACTIVATED:
+        raise DomainError("This account is deactivated: add it again to verify it.")
     check = db.session.scalar(
         sa.select(MicroDepositCheck).where(MicroDepositCheck.bank_account_id == account.id)
     )
@@ -526,8 +554,10 @@ def confirm_micro_deposits(
             object_id=account.id,
             after={"method": "micro_deposits", "attempt": counted},
         )
-        if receiving_account(account.company_id) is None:
-            _make_receiving(account, actor_user_id=actor_user_id, first=True)
+        _withdraw_open_document(
+            account, "the account was verified by its micro-deposits", actor_user_id
+        )
+        _start_receiving_if_first(account, actor_user_id=actor_user_id)
         _changed(account.company_id)
         return MicroDepositAnswer(True, left, "Bank account verified.")
     audit.record(
@@ -566,6 +596,13 @@ def confirm_micro_deposits(
         f"Those amounts are not right. {left} {'try' if left == 1 else 'tries'} left before "
         "verification locks.",
     )
+
+
+def _start_receiving_if_first(account: PayeeBankAccount, *, actor_user_id: int) -> None:
+    """A payee's first verified account receives its payments at once (later ones are
+    chosen by an admin, and each payor approves the change)."""
+    if receiving_account(account.company_id) is None:
+        _make_receiving(account, actor_user_id=actor_user_id, first=True)
 
 
 def _make_receiving(account: PayeeBankAccount, *, actor_user_id: int, first: bool) -> None:
@@ -633,8 +670,43 @@ def freeze_reported(token: str) -> PayeeBankAccount:
         object_id=account.id,
         after={"account_last4": account.account_last4, "reported_from": "notice email"},
     )
+    _tell_operators_of_freeze(account)
+    _tell_admins_of_freeze(account)
     _changed(account.company_id)
     return account
+
+
+def _tell_admins_of_freeze(account: PayeeBankAccount) -> None:
+    """Every admin of the payee hears that the account was reported and frozen: one of them
+    reported it, and another may be the one who added it."""
+    with tenancy.unscoped():
+        for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
+            queue_email(
+                email,
+                "payee_bank_account_frozen",
+                company_id=account.company_id,
+                account_last4=account.account_last4,
+                receives_payments=account.receives_payments,
+                url=external_url("payees.show_bank_account", account_id=account.id),
+            )
+
+
+def _tell_operators_of_freeze(account: PayeeBankAccount) -> None:
+    """Every Trestle operator hears of a freeze at once, with the account's review page."""
+    with tenancy.unscoped():
+        payee = db.session.get(Company, account.company_id)
+        for email in operator_emails():
+            queue_email(
+                email,
+                "operator_bank_account_frozen",
+                payee=payee.name,
+                account_last4=account.account_last4,
+                holder_name=account.holder_name,
+                added_at=account.created_at,
+                frozen_at=account.frozen_at,
+                receives_payments=account.receives_payments,
+                review_url=external_url("bank_reviews.show_review", account_id=account.id),
+            )
 
 
 def deactivate(account: PayeeBankAccount, *, actor_user_id: int) -> None:
@@ -653,4 +725,355 @@ def deactivate(account: PayeeBankAccount, *, actor_user_id: int) -> None:
         object_id=account.id,
         before={"account_last4": account.account_last4},
     )
+    _withdraw_open_document(account, "the account was deactivated", actor_user_id)
+    _changed(account.company_id)
+
+
+# --------------------------------------------------------------------------- document fallback
+
+# Accounts a document may prove: not yet verified, or whose micro-deposits failed.
+DOCUMENT_ALLOWED_FROM = frozenset(
+    {BankAccountStatus.PENDING_VERIFICATION, BankAccountStatus.VERIFICATION_FAILED}
+)
+MAX_NOTE_LENGTH = 2000
+
+
+def accepts_document(account: PayeeBankAccount) -> bool:
+    """Whether the account's state lets the payee prove it by a document (not verified,
+    not deactivated, not frozen); one waits for review at a time, see ``open_document``."""
+    return account.status in DOCUMENT_ALLOWED_FROM and account.frozen_at is None
+
+
+def submit_document(
+    account: PayeeBankAccount,
+    kind: DocumentKind,
+    stream: IO[bytes],
+    filename: str,
+    *,
+    actor_user_id: int,
+) -> BankAccountDocument:
+    """Prove an account with a bank letter or a voided check (PDF, PNG or JPEG, checked by
+    content and size) instead of micro-deposits; a Trestle operator reviews it."""
+    if account.status is BankAccountStatus.VERIFIED:
+        raise DomainError("This account is already verified: it needs no document.")
+    if account.status not in DOCUMENT_ALLOWED_FROM:
+        raise DomainError("This account is deactivated. Add it again to verify it.")
+    if account.frozen_at is not None:
+        raise DomainError(
+            "This account is frozen: someone at your company reported it. A Trestle operator "
+            "reviews it before anything else can happen to it."
+        )
+    if open_document(account.id) is not None:
+        raise DomainError(
+            "A document for this account is already waiting for review. You can send another "
+            "if a Trestle operator rejects it."
+        )
+    # Read once, within the size limit (and one byte over, so storage can say it is too
+    # big); images must parse as well as start right, PDFs are checked as W-9s are.
+    data = stream.read(storage.DOCUMENTS.max_bytes + 1)
+    if 0 < len(data) <= storage.DOCUMENTS.max_bytes:
+        uploads.check_image(storage.sniff_content_type(data[:16]) or "", data)
+    record = storage.save_file(
+        io.BytesIO(data),
+        original_name=filename,
+        kind="bank-documents",
+        rules=storage.DOCUMENTS,
+        company_id=account.company_id,
+        uploaded_by_user_id=actor_user_id,
+    )
+    db.session.flush()
+    document = BankAccountDocument(
+        company_id=account.company_id,
+        account_id=account.id,
+        kind=kind,
+        file_id=record.id,
+        uploaded_by_user_id=actor_user_id,
+    )
+    db.session.add(document)
+    db.session.flush()  # a second open document fails here (a partial unique index)
+    audit.record(
+        "payees:bank_document:submitted",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "document_id": document.id,
+            "kind": kind.value,
+            "account_last4": account.account_last4,
+            "file": record.original_name,
+            "sha256": record.sha256,
+        },
+    )
+    return document
+
+
+def _decide(
+    document: BankAccountDocument,
+    to: DocumentState,
+    *,
+    actor_user_id: int | None,
+    **values: object,
+) -> None:
+    """Close an open document with a compare-and-set: of two decisions, one wins."""
+    if to not in DOCUMENT_TRANSITIONS[document.state]:
+        raise IllegalTransition(
+            f"This document is already {document.state.label.lower()}: nothing was changed."
+        )
+    moved = db.session.execute(
+        sa.update(BankAccountDocument)
+        .where(BankAccountDocument.id == document.id, BankAccountDocument.state == document.state)
+        .values(state=to, reviewed_at=utcnow(), reviewed_by_user_id=actor_user_id, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise IllegalTransition(
+            "Someone decided on this document meanwhile. Reload the page to see what they did."
+        )
+    db.session.refresh(document)
+
+
+def _withdraw_open_document(
+    account: PayeeBankAccount, because: str, actor_user_id: int | None
+) -> None:
+    """The document waiting for review is no longer needed: close it unreviewed."""
+    document = open_document(account.id)
+    if document is None:
+        return
+    _decide(document, DocumentState.WITHDRAWN, actor_user_id=actor_user_id)
+    audit.record(
+        "payees:bank_document:withdrawn",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "document_id": document.id,
+            "kind": document.kind.value,
+            "account_last4": account.account_last4,
+            "because": because,
+        },
+    )
+
+
+def _note(text: str | None, message: str, field: str = "note") -> str:
+    note = clean_text(text or "").strip()
+    if not note:
+        raise InvalidInput(message, field=field)
+    if len(note) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"Keep it under {MAX_NOTE_LENGTH:,} characters.", field=field)
+    return note
+
+
+def _open_document_of(account: PayeeBankAccount, document: BankAccountDocument) -> None:
+    """Refuse a decision on another account's document, or on one already decided."""
+    if document.account_id != account.id:
+        raise NotFound("No such document for this account.")
+    if document.state is not DocumentState.SUBMITTED:
+        raise IllegalTransition(
+            f"This document is already {document.state.label.lower()}: nothing was changed."
+        )
+
+
+# --------------------------------------------------------------------------- operator review
+#
+# A Trestle operator's decisions on a payee's bank account. The operator console calls them
+# across companies (unscoped); each is a compare-and-set, audited on the payee's history,
+# and tells the payee listeners so every payor's onboarding status follows.
+
+
+def approve_document(
+    account: PayeeBankAccount, document: BankAccountDocument, *, actor_user_id: int
+) -> None:
+    """The document proves the account: it is verified, and receives payments if the payee
+    had no receiving account yet (as after micro-deposits)."""
+    _open_document_of(account, document)
+    if account.frozen_at is not None:
+        raise DomainError(
+            "The account is frozen: unfreeze it once the payee confirms it is theirs, then "
+            "approve its document."
+        )
+    if account.status not in DOCUMENT_ALLOWED_FROM:
+        raise DomainError(
+            f"The account is {account.status.label.lower()}: a document cannot verify it."
+        )
+    _decide(document, DocumentState.APPROVED, actor_user_id=actor_user_id)
+    _move(
+        account,
+        BankAccountStatus.VERIFIED,
+        verified_at=utcnow(),
+        verification_method=VerificationMethod.DOCUMENT,
+    )
+    audit.record(
+        "payees:bank_document:approved",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "document_id": document.id,
+            "kind": document.kind.value,
+            "account_last4": account.account_last4,
+            "method": VerificationMethod.DOCUMENT.value,
+        },
+    )
+    _start_receiving_if_first(account, actor_user_id=actor_user_id)
+    _changed(account.company_id)
+
+
+def reject_document(
+    account: PayeeBankAccount,
+    document: BankAccountDocument,
+    reason: str | None,
+    *,
+    actor_user_id: int,
+) -> None:
+    """The document does not prove the account: the payee's admins are told why and may
+    send another. The account itself is unchanged."""
+    _open_document_of(account, document)
+    text = _note(reason, "Say why the document does not prove the account.", "reason")
+    _decide(document, DocumentState.REJECTED, actor_user_id=actor_user_id, rejection_reason=text)
+    audit.record(
+        "payees:bank_document:rejected",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "document_id": document.id,
+            "kind": document.kind.value,
+            "account_last4": account.account_last4,
+            "reason": text[:500],
+        },
+    )
+    payee = db.session.get(Company, account.company_id)
+    for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
+        queue_email(
+            email,
+            "payee_bank_document_rejected",
+            company_id=account.company_id,
+            company=payee.name,
+            kind=document.kind_label.lower(),
+            account_last4=account.account_last4,
+            reason=text,
+            url=external_url("payees.show_bank_account", account_id=account.id),
+        )
+    _changed(account.company_id)
+
+
+def clear_review_flag(account: PayeeBankAccount, note: str | None, *, actor_user_id: int) -> None:
+    """An operator looked into a no-match or shared account and found it in order: payors
+    may approve it. A later match on another payee flags it again."""
+    text = _note(note, "Write what you checked, and with whom.")
+    if not account.needs_operator_review:
+        raise DomainError("This account has nothing for an operator to clear.")
+    if account.status is BankAccountStatus.DEACTIVATED:
+        raise DomainError("The account is deactivated: it needs no review.")
+    flagged = sa.or_(
+        PayeeBankAccount.ownership_result == OwnershipResult.NO_MATCH,
+        PayeeBankAccount.shared_with_other_payee,
+    )
+    cleared = db.session.execute(
+        sa.update(PayeeBankAccount)
+        .where(
+            PayeeBankAccount.id == account.id,
+            PayeeBankAccount.operator_cleared_at.is_(None),
+            PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+            flagged,
+        )
+        .values(
+            operator_cleared_at=utcnow(),
+            operator_cleared_by_user_id=actor_user_id,
+            operator_cleared_note=text,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if cleared != 1:
+        raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
+    db.session.refresh(account)
+    audit.record(
+        "payees:bank_account:review_cleared",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={
+            "account_last4": account.account_last4,
+            "ownership_check": account.ownership_result.value if account.ownership_result else None,
+            "shared_with_other_payee": account.shared_with_other_payee,
+            "other_payees": len(other_payees_sharing(account)),
+            "note": text[:500],
+        },
+    )
+    _changed(account.company_id)
+
+
+def unfreeze(account: PayeeBankAccount, note: str | None, *, actor_user_id: int) -> None:
+    """The operator confirmed with the payee that the reported account is theirs after all."""
+    text = _note(note, "Write how the payee confirmed the account is theirs.")
+    if account.frozen_at is None:
+        raise DomainError("This account is not frozen.")
+    if account.status is BankAccountStatus.DEACTIVATED:
+        raise DomainError("The account is deactivated: it stays frozen for the record.")
+    frozen_at = account.frozen_at
+    thawed = db.session.execute(
+        sa.update(PayeeBankAccount)
+        .where(
+            PayeeBankAccount.id == account.id,
+            PayeeBankAccount.frozen_at.is_not(None),
+            PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+        )
+        .values(frozen_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if thawed != 1:
+        raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
+    db.session.refresh(account)
+    audit.record(
+        "payees:bank_account:unfrozen",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        before={"frozen_at": frozen_at.isoformat()},
+        after={"account_last4": account.account_last4, "note": text[:500]},
+    )
+    _changed(account.company_id)
+
+
+def deactivate_frozen(account: PayeeBankAccount, note: str | None, *, actor_user_id: int) -> None:
+    """The reported account was not the payee's: it stays frozen and is deactivated for good.
+    If payments went to it they stop; the payee's admins are told to add their real one."""
+    text = _note(note, "Write what you found, for the record.")
+    if account.frozen_at is None:
+        raise DomainError("Only a frozen account is deactivated here.")
+    was_receiving = account.receives_payments
+    _move(
+        account,
+        BankAccountStatus.DEACTIVATED,
+        unless_changed=(PayeeBankAccount.frozen_at.is_not(None),),
+        deactivated_at=utcnow(),
+        receives_payments=False,
+    )
+    audit.record(
+        "payees:bank_account:deactivated_frozen",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        before={"account_last4": account.account_last4, "receives_payments": was_receiving},
+        after={"note": text[:500]},
+    )
+    _withdraw_open_document(account, "the account was deactivated", actor_user_id)
+    payee = db.session.get(Company, account.company_id)
+    for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
+        queue_email(
+            email,
+            "payee_bank_account_deactivated",
+            company_id=account.company_id,
+            company=payee.name,
+            account_last4=account.account_last4,
+            was_receiving=was_receiving,
+            url=external_url("payees.list_bank_accounts"),
+        )
     _changed(account.company_id)

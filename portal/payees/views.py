@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
@@ -24,12 +25,13 @@ from portal.banking.models import AccountType
 from portal.companies.models import CompanyKind, Role
 from portal.core import audit, htmx, storage
 from portal.core.db import db
-from portal.core.errors import DomainError
+from portal.core.errors import DomainError, InvalidInput
 from portal.core.forms import show_error
 from portal.core.models import StoredFile
 from portal.payees import queries, services
 from portal.payees.forms import (
     BankAccountForm,
+    BankDocumentForm,
     CertifyForm,
     MicroDepositForm,
     ProfileForm,
@@ -38,6 +40,8 @@ from portal.payees.forms import (
 from portal.payees.models import (
     PROFILE_LABELS,
     BankAccountStatus,
+    DocumentKind,
+    DocumentState,
     EntityType,
     TaxClassification,
     TinType,
@@ -229,6 +233,8 @@ def _accounts_page(form=None, status: int = 200):
                 g.company.id, queries.bank_account_list_state(request.args)
             ),
             statuses=BankAccountStatus,
+            awaiting_review=queries.awaiting_review(g.company.id),
+            awaiting_badge=DocumentState.SUBMITTED,
             form=form or BankAccountForm(formdata=None),
         )
     )
@@ -274,7 +280,8 @@ def add_bank_account():
     return _accounts_page(form=form, status=400)
 
 
-def _account_page(account, form=None, status: int = 200):
+def _account_page(account, form=None, status: int = 200, document_form=None):
+    documents = queries.documents_of(account.id)
     return render_template(
         "payees/bank_account.html",
         company=g.company,
@@ -284,6 +291,10 @@ def _account_page(account, form=None, status: int = 200):
         confirm=ConfirmForm(),
         attempts=services.MICRO_DEPOSIT_ATTEMPTS,
         sandbox_statement=_sandbox_statement_url(),
+        documents=documents,
+        document_allowed=services.accepts_document(account),
+        document_form=document_form or BankDocumentForm(formdata=None),
+        people=queries.user_names(documents.people()),
     ), status
 
 
@@ -328,6 +339,47 @@ def confirm_micro_deposits(account_id: int):
             form.form_errors.append(answer.message)
             return _account_page(queries.bank_account(g.company.id, account_id), form, 400)
     return _account_page(account, form, 400)
+
+
+@blueprint.post("/bank-accounts/<int:account_id>/document")
+@payee_admin
+@step_up(action="Verify a bank account with a document")
+def upload_bank_document(account_id: int):
+    """Send a bank letter or voided check to verify the account instead of micro-deposits."""
+    account = queries.bank_account(g.company.id, account_id)
+    form = BankDocumentForm()
+    if form.validate_on_submit():
+        upload = form.document.data
+        try:
+            services.submit_document(
+                account,
+                DocumentKind(form.kind.data),
+                upload.stream,
+                upload.filename or "document",
+                actor_user_id=current_user.id,
+            )
+        except InvalidInput as error:  # the file itself: said next to the field
+            db.session.rollback()
+            form.document.errors = [*form.document.errors, error.message]
+        except DomainError as error:  # the account's state: said on its page
+            db.session.rollback()
+            flash(error.message, "error")
+            return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+        except IntegrityError:  # a colleague's upload won the one open place
+            db.session.rollback()
+            flash("A colleague sent a document for this account meanwhile.", "error")
+            return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+        else:
+            db.session.commit()
+            flash(
+                "Document sent. A Trestle operator reviews it; if it cannot be accepted, "
+                "your admins are emailed why.",
+                "success",
+            )
+            return htmx.redirect_to(url_for("payees.show_bank_account", account_id=account_id))
+    return _account_page(
+        queries.bank_account(g.company.id, account_id), document_form=form, status=400
+    )
 
 
 def _change_account(account_id: int, change) -> Response:
