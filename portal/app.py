@@ -16,6 +16,7 @@ from portal import config as portal_config
 from portal.core import crypto, security
 from portal.core.db import db, engine_options, expect_writes_on_unsafe_requests
 from portal.core.outbox import OutboxRelay
+from portal.core.text import possessive
 
 csrf = CSRFProtect()
 htmx_extension = Htmx()
@@ -96,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.invoicing.views import blueprint as invoicing
     from portal.onboarding.views import blueprint as onboarding
     from portal.operations.views import blueprint as operations
+    from portal.payees.review_views import blueprint as bank_reviews
     from portal.payees.views import blueprint as payees
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
@@ -111,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
         invoicing,
         onboarding,
         payees,
+        bank_reviews,
     ):
         app.register_blueprint(blueprint)
     # The simulated bank's own pages (its statements): never in production.
@@ -137,6 +140,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = formats.format_date
     app.jinja_env.filters["datetime"] = formats.format_datetime
     app.jinja_env.filters["masked"] = formats.mask
+    app.jinja_env.filters["possessive"] = possessive
     app.jinja_env.globals["activation"] = ActivationStatus.of
     app.jinja_env.globals["tone_shape"] = lambda tone: Tone(tone).shape
     htmx.init_app(app)

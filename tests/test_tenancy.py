@@ -8,14 +8,18 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from portal.accounts import services as accounts
 from portal.banking.models import AccountType
 from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.onboarding import services as onboarding
+from portal.onboarding.models import PayeeJoinRequest, PayeeRelationship
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION
 from portal.operations import services as operations
 from portal.payees import services as payees
+from portal.payees.models import DocumentKind, PayeeBankAccount
 from tests.factories import (
     Authenticator,
     add_entity_with_controller,
@@ -80,6 +84,31 @@ def payee_objects(payee, user) -> dict[str, object]:
     return {"account_id": account.id}
 
 
+# A bank letter as the document upload takes it (the smallest whole PDF storage accepts).
+LETTER = b"%PDF-1.4\n%%EOF\n"
+
+
+def bank_document(account_id: int, user) -> int:
+    """A bank letter the payee sent to verify its account (operators review it)."""
+    document = payees.submit_document(
+        db.session.get(PayeeBankAccount, account_id),
+        DocumentKind.BANK_LETTER,
+        io.BytesIO(LETTER),
+        "letter.pdf",
+        actor_user_id=user.id,
+    )
+    return document.id
+
+
+def join_request(payee, invitation_id: int) -> int:
+    """Someone invited by a payor asks to join ``payee``."""
+    user = accounts.create_user(f"joiner{invitation_id}@example.com", "Joiner", None)
+    request = PayeeJoinRequest(company_id=payee.id, user_id=user.id, invitation_id=invitation_id)
+    db.session.add(request)
+    db.session.flush()
+    return request.id
+
+
 def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     payor_a = make_company(CompanyKind.PAYOR)
     payee_a = make_company(CompanyKind.PAYEE)
@@ -100,6 +129,15 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
         own = payor_objects(payor_a, actors[0][0])
         foreign_payee = payee_objects(payee_b, b_payee_user)
         own_payee = payee_objects(payee_a, actors[1][0])
+        foreign_payee["document_id"] = bank_document(foreign_payee["account_id"], b_payee_user)
+        # Each payor's invitation was accepted by its payee: both sides reach the relationship.
+        for relationship_id, payee in (
+            (foreign["relationship_id"], payee_b),
+            (own["relationship_id"], payee_a),
+        ):
+            db.session.get(PayeeRelationship, relationship_id).payee_id = payee.id
+        foreign_payee["request_id"] = join_request(payee_b, foreign["invitation_id"])
+        own_payee["request_id"] = join_request(payee_a, own["invitation_id"])
     db.session.commit()
     world = World(
         foreign_ids={
@@ -114,6 +152,8 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             "action": ["contacts", "close", "default", "deactivate"],
             **{name: [value] for name, value in foreign.items()},
             "account_id": [foreign["account_id"], foreign_payee["account_id"]],
+            "request_id": [foreign_payee["request_id"]],
+            "document_id": [foreign_payee["document_id"]],
         },
         own_ids={
             user.id: {
@@ -132,6 +172,19 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     )
     return actors, world
 
+
+# What a Pay agreement acceptance needs, so that the own-id pass can do the work.
+AGREEMENT_FORM = {
+    "name": "Sweep",
+    "title": "Owner",
+    "agree": "y",
+    "version": PAY_AGREEMENT_VERSION,
+    "reason": "Not one of ours",
+}
+# What a bank account document upload needs: its kind, and its file (sent with each form
+# as a fresh stream every request).
+DOCUMENT_FORM = {"kind": DocumentKind.BANK_LETTER.value}
+UPLOADS = {"document": (LETTER, "letter.pdf")}
 
 # Routes whose path arguments are not ids of company-owned objects.
 NOT_TENANT_ARGUMENTS = {"filename", "token"}
@@ -169,7 +222,13 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
         sign_in(session_client, user, phone)
         step_up(session_client, phone)
         token = session_client.csrf_token("/dashboard")
-        form = {"csrf_token": token, "role": "viewer", "code": "000000"}
+        form = {
+            "csrf_token": token,
+            "role": "viewer",
+            "code": "000000",
+            **AGREEMENT_FORM,
+            **DOCUMENT_FORM,
+        }
         before = snapshot()
         refused_by_scope: list[tuple[object, str]] = []  # the user holds the role here
         for rule in rules:
@@ -204,8 +263,10 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
             response.close()  # a served download holds its file open until closed
         assert served >= len(refused_by_scope) - 1, "the user's own ids are served"
     # Every id route answers 404 to an actor who holds its role (operator-only routes
-    # are the operator's, across tenants by design: see the next test).
-    tenant_routes = {r.endpoint for r in rules if not r.endpoint.startswith("operations.")}
+    # are the operator's, across tenants by design: see the next test, and the bank
+    # account reviews' own tests).
+    operator_only = ("operations.", "bank_reviews.")
+    tenant_routes = {r.endpoint for r in rules if not r.endpoint.startswith(operator_only)}
     assert tenant_routes <= answered_404
 
 
@@ -267,7 +328,12 @@ def test_queries_are_scoped_by_one_mechanism() -> None:
 
 
 def send(client, path: str, method: str, form: dict[str, str]):
-    return client.open(path, method=method, headers={"X-CSRFToken": form["csrf_token"]}, data=form)
+    files = {}
+    if method != "GET":
+        files = {name: (io.BytesIO(content), name_) for name, (content, name_) in UPLOADS.items()}
+    return client.open(
+        path, method=method, headers={"X-CSRFToken": form["csrf_token"]}, data={**form, **files}
+    )
 
 
 def _combinations(arguments: set[str], world: World) -> list[dict[str, object]]:

@@ -18,7 +18,6 @@ validation service would on a bad day, like card networks' test numbers:
 from __future__ import annotations
 
 import enum
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +27,7 @@ from flask import current_app
 
 from portal.banking.models import SandboxBankAccount, SandboxBankEntry, account_fingerprint
 from portal.core.db import db
+from portal.core.text import name_core, plain_name
 
 # A routing number with a valid ABA check digit, used only by the sandbox bank.
 SANDBOX_ROUTING_NUMBER = "123456780"
@@ -181,22 +181,13 @@ class Statement:
     entries: list[SandboxBankEntry]
 
 
-_SUFFIXES = re.compile(
-    r"\b(incorporated|inc|corporation|corp|company|co|llc|ltd|lp|llp|pllc|the)\b"
-)
-
-
-def _plain(name: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", name.lower().replace("&", " and ")).split())
-
-
 def compare_names(on_record: str, given: str) -> OwnershipAnswer:
     """Match when equal but for case and punctuation; close when equal but for legal
     suffixes (Inc, LLC…) or when one name contains the other; otherwise no match."""
-    a, b = _plain(on_record), _plain(given)
+    a, b = plain_name(on_record), plain_name(given)
     if a and a == b:
         return OwnershipAnswer.MATCH
-    a, b = " ".join(_SUFFIXES.sub(" ", a).split()), " ".join(_SUFFIXES.sub(" ", b).split())
+    a, b = name_core(on_record), name_core(given)
     if a and b and (a == b or a in b or b in a):
         return OwnershipAnswer.CLOSE_MATCH
     return OwnershipAnswer.NO_MATCH

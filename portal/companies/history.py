@@ -31,6 +31,7 @@ HISTORY_AREAS = {
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
     "profile": "Company profile",
+    "agreements": "Pay agreements",
     "features": "Features",
     "implementation": "Implementation",
     "security": "Sign-in and security",
@@ -218,6 +219,12 @@ def _onboarding_status(value: object) -> str:
     return labels.get(str(value), "unknown")
 
 
+def _document_kind(event: AuditEvent) -> str:
+    """A bank account document's kind, as the payee named it."""
+    kinds = {"bank_letter": "bank letter", "voided_check": "voided check"}
+    return kinds.get(str(_after(event, "kind")), "document")
+
+
 def _failed_login(event: AuditEvent, names: Names) -> str:
     who = names.user(event.actor_user_id) if event.actor_user_id else _after(event, "email")
     reason = _humanize(_after(event, "reason") or "unknown")
@@ -271,6 +278,24 @@ ACTIONS: dict[str, Action] = {
     ),
     "onboarding:relationship:noted": Action(
         "payees", lambda e, n: "Sent a payee a note on what to fix before approval"
+    ),
+    "onboarding:join:requested": Action(
+        "roles",
+        lambda e, n: (
+            f"{_after(e, 'name')} ({_after(e, 'email')}) asked to join, invited by "
+            f"{_after(e, 'payor')}"
+        ),
+    ),
+    "onboarding:join:approved": Action("roles", lambda e, n: "Let someone in who asked to join"),
+    "onboarding:join:declined": Action(
+        "roles", lambda e, n: f"Declined a request to join: {_after(e, 'reason')}"
+    ),
+    "onboarding:agreement:accepted": Action(
+        "agreements",
+        lambda e, n: (
+            f"Accepted the Pay agreement with {_after(e, 'payor') or 'a general contractor'} "
+            f"(version {_after(e, 'version')}) as {_after(e, 'signer')}, {_after(e, 'title')}"
+        ),
     ),
     # Company profile (payees)
     "payees:profile:created": Action(
@@ -332,6 +357,59 @@ ACTIONS: dict[str, Action] = {
     "payees:bank_account:deactivated": Action(
         "bank_accounts",
         lambda e, n: f"Deactivated the bank account ending {_before(e, 'account_last4')}",
+    ),
+    "payees:bank_account:review_cleared": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"A Trestle operator cleared the account ending {_after(e, 'account_last4')} after "
+            "review: payors may approve it"
+        ),
+    ),
+    "payees:bank_account:unfrozen": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"A Trestle operator unfroze the account ending {_after(e, 'account_last4')}: the "
+            "payee confirmed it is theirs"
+        ),
+    ),
+    "payees:bank_account:deactivated_frozen": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"A Trestle operator deactivated the frozen account ending "
+            f"{_before(e, 'account_last4')}: it was not the payee's"
+        ),
+    ),
+    # Documents that verify a bank account instead of micro-deposits (payees)
+    "payees:bank_document:submitted": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Sent a {_document_kind(e)} to verify the account ending {_after(e, 'account_last4')}"
+        ),
+    ),
+    "payees:bank_document:approved": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"A Trestle operator accepted the {_document_kind(e)}: the account ending "
+            f"{_after(e, 'account_last4')} is verified"
+        ),
+    ),
+    "payees:bank_document:rejected": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"A Trestle operator did not accept the {_document_kind(e)} for the account ending "
+            f"{_after(e, 'account_last4')}: {_after(e, 'reason')}"
+        ),
+    ),
+    "payees:bank_document:withdrawn": Action(
+        "bank_accounts",
+        lambda e, n: (
+            f"Closed the {_document_kind(e)} for the account ending "
+            f"{_after(e, 'account_last4')} unreviewed: {_after(e, 'because')}"
+        ),
+    ),
+    "payees:bank_document:downloaded": Action(
+        "bank_accounts",
+        lambda e, n: f"A Trestle operator downloaded the {_document_kind(e)} to review it",
     ),
     # People and roles
     "companies:member:added": Action(

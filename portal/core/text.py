@@ -17,3 +17,26 @@ def is_ascii_digits(text: str) -> bool:
 def clean_text(text: str) -> str:
     """``text`` without control characters (PostgreSQL refuses a NUL in text and JSON)."""
     return _CONTROL.sub("", text)
+
+
+_LEGAL_SUFFIXES = re.compile(
+    r"\b(incorporated|inc|corporation|corp|company|co|llc|ltd|lp|llp|pllc|the)\b"
+)
+
+
+def plain_name(name: str) -> str:
+    """A business name for comparing: lower case, "&" as "and", punctuation as spaces."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", name.lower().replace("&", " and ")).split())
+
+
+def name_core(name: str) -> str:
+    """The plain name without legal suffixes (Inc, LLC, …): "Ironline Steel, LLC" and
+    "Ironline Steel" have the same core."""
+    return " ".join(_LEGAL_SUFFIXES.sub(" ", plain_name(name)).split())
+
+
+def possessive(name: str) -> str:
+    """ "Summit Builders'" and "Ironline's": the possessive of a name, as style guides
+    write it for names ending in s."""
+    name = name.strip()
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"

@@ -20,6 +20,7 @@ from portal.invoicing import services as invoicing
 from portal.invoicing.models import Project
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeInvitation, PayeeRelationship
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
 from portal.payees import services as payees
@@ -122,7 +123,27 @@ def seed_demo() -> list[DemoLogin]:
         _implementation_part_way(by_slug["summit-builders"], operator.id)
         operations.project_of(by_slug["harbor-construction"])
         _payees_of_summit(by_slug)
+        _join_request_at_ironline(by_slug)
     return logins
+
+
+def _join_request_at_ironline(by_slug: dict[str, Company]) -> None:
+    """Harbor Construction invited Ironline's project manager, who asked to join Ironline
+    Steel instead of making a second company: Ironline's admin decides."""
+    email = "pm@ironline.example.com"
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        return
+    (sent,) = onboarding.invite_payees(
+        by_slug["harbor-construction"],
+        [onboarding.Invitee("Ironline Steel", email)],
+        actor_user_id=None,
+    )
+    onboarding.request_to_join(
+        sent.token,
+        person_name="Paz Projects",
+        password=DEMO_PASSWORD,
+        admin_email="admin@ironline.example.com",
+    )
 
 
 def _user(email: str) -> User:
@@ -181,7 +202,8 @@ def _onboard(
     street: str,
     accounts: list[str],
 ):
-    """Invite, accept, fill the profile, certify and verify an account; None if done before."""
+    """Invite, accept, fill the profile, certify, verify an account and accept the Pay
+    agreement; None if done before."""
     if db.session.scalar(
         sa.select(PayeeRelationship.id).where(
             PayeeRelationship.payor_id == payor.id, PayeeRelationship.payee_id == payee.id
@@ -215,11 +237,19 @@ def _onboard(
     payees.certify(profile, name=admin.name, title="Owner", actor_user_id=admin.id)
     for number in accounts:
         _verified_account(payee, admin, number)
-    return db.session.scalars(
+    relationship = db.session.scalars(
         sa.select(PayeeRelationship).where(
             PayeeRelationship.payor_id == payor.id, PayeeRelationship.payee_id == payee.id
         )
     ).one()
+    onboarding.accept_pay_agreement(
+        relationship,
+        actor_user_id=admin.id,
+        version=PAY_AGREEMENT_VERSION,
+        signer_name=admin.name,
+        signer_title="Owner",
+    )
+    return relationship
 
 
 def _verified_account(payee: Company, admin: User, number: str):

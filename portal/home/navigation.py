@@ -25,7 +25,12 @@ class NavItem:
         )
 
 
-HOME = NavItem("Home", "home.show_dashboard", ("home.",))
+# A payee's Pay agreements are steps of its home page's onboarding checklist.
+HOME = NavItem(
+    "Home",
+    "home.show_dashboard",
+    ("home.", "onboarding.show_agreement", "onboarding.accept_agreement"),
+)
 PAYORS = NavItem(
     "Payors",
     "operations.list_payors",
@@ -33,6 +38,7 @@ PAYORS = NavItem(
     excludes=("operations.list_users", "operations.show_own_implementation"),
 )
 PAYOR_USERS = NavItem("Payor users", "operations.list_users")
+BANK_REVIEWS = NavItem("Bank reviews", "bank_reviews.list_reviews", ("bank_reviews.",))
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
 PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
 PAYEES = NavItem(
@@ -48,6 +54,7 @@ PAYEES = NavItem(
         "onboarding.show_payee",
         "onboarding.approve_payee",
         "onboarding.note_payee",
+        "onboarding.show_payee_agreement",
     ),
 )
 PAYEE_PROFILE = NavItem("Company profile", "payees.show_profile", ("payees.show_profile",))
@@ -58,7 +65,15 @@ PAYMENT_SETTINGS = NavItem(
     "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
 )
 TEAM = NavItem(
-    "Team", "companies.list_members", ("companies.list_members", "companies.show_member")
+    "Team",
+    "companies.list_members",
+    (
+        "companies.list_members",
+        "companies.show_member",
+        "onboarding.list_join_requests",
+        "onboarding.approve_join_request",
+        "onboarding.decline_join_request",
+    ),
 )
 HISTORY = NavItem("Change History", "companies.show_history", ("companies.show_history",))
 
@@ -73,7 +88,7 @@ def primary_navigation(
     kind = membership.company.kind
     items = [HOME]
     if Role.OPERATOR in roles:
-        items += [PAYORS, PAYOR_USERS]
+        items += [PAYORS, PAYOR_USERS, BANK_REVIEWS]
     if kind is CompanyKind.PAYOR:
         if roles:  # every payor role is a payments role
             items.append(IMPLEMENTATION)

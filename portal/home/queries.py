@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from flask import url_for
 
 from portal.companies.models import CompanyKind, Membership, Role
+from portal.core.db import utcnow
+from portal.core.text import possessive
 from portal.onboarding import queries as onboarding_queries
 from portal.onboarding.models import OnboardingStatus
+from portal.onboarding.policies import may_pay_payee
 from portal.operations import queries as operations
 from portal.operations.queries import ChecklistItem, ChecklistStep, PayorQueue
 from portal.payees import queries as payee_queries
@@ -22,6 +26,12 @@ class Queue:
     title: str
     empty: str
     items: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    text: str
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,15 @@ class Home:
 # Queues of capabilities still to come: shown now, empty, so each person knows what will
 # land on their home page and why.
 ROLE_QUEUES: dict[Role, list[Queue]] = {
+    Role.OPERATOR: [
+        Queue(
+            "bank_reviews",
+            "Bank accounts to review",
+            "Payee bank accounts that need an operator appear here: a bank letter or voided "
+            "check to review, a name the bank does not match, an account on two payees, or "
+            "one a payee reported and froze.",
+        ),
+    ],
     Role.PAYMENTS_ADMIN: [
         Queue(
             "invoices_to_review",
@@ -98,6 +117,12 @@ ROLE_QUEUES: dict[Role, list[Queue]] = {
     ],
     Role.PAYEE_ADMIN: [
         Queue(
+            "join_requests",
+            "Requests to join your company",
+            "People a general contractor invited who ask to join your company on Trestle "
+            "appear here for you to let in or decline.",
+        ),
+        Queue(
             "payments_received",
             "Payments on the way",
             "Payments general contractors send you appear here with their status, from "
@@ -148,6 +173,7 @@ def home_for(membership: Membership | None) -> Home:
             if queue.key not in seen:
                 seen.add(queue.key)
                 queues.append(queue)
+    queues = [_filled(queue, company) for queue in queues]
     if company.kind is CompanyKind.PAYEE and not roles:
         queues += INVOICE_CONTACT_QUEUES
     payee_onboarding = None
@@ -179,19 +205,30 @@ def payee_steps(payee_id: int) -> list[ChecklistStep]:
         if account is not None
         else "Add an account and confirm its two micro-deposits."
     )
+    agreements = onboarding_queries.agreements_of_payee(payee_id)
     steps = []
     for number, (relationship, payor_name) in enumerate(
         onboarding_queries.relationships_of_payee(payee_id), start=1
     ):
         approved = relationship.status is OnboardingStatus.APPROVED
-        if approved:
+        until = (
+            may_pay_payee(relationship.payor_id, payee_id).cooling_off_until if approved else None
+        )
+        if approved and until is not None and until > utcnow():
+            review = (
+                f"Approved. Payments to a new bank account wait a few days for safety: "
+                f"{possessive(payor_name)} first payment to it can go on "
+                f"{until:%B %-d, %Y at %H:%M} UTC."
+            )
+        elif approved:
             review = "Ready for payment."
         elif relationship.status is OnboardingStatus.NEEDS_REVIEW:
-            review = f"Waiting for {payor_name}'s review." + (
+            review = f"Waiting for {possessive(payor_name)} review." + (
                 f" Their note: {relationship.review_note}" if relationship.review_note else ""
             )
         else:
-            review = "Once your profile and bank account are done."
+            review = "Once your profile, bank account and Pay agreement are done."
+        agreement = agreements.get(relationship.id)
         steps.append(
             ChecklistStep(
                 number,
@@ -201,17 +238,50 @@ def payee_steps(payee_id: int) -> list[ChecklistStep]:
                         "profile", "Company profile and W-9", ready.profile_complete, profile_detail
                     ),
                     ChecklistItem(
-                        "bank", "Bank account verified", account is not None, bank_detail
+                        "bank", "Verified bank account", account is not None, bank_detail
                     ),
                     ChecklistItem(
                         "agreement",
-                        "Pay agreement accepted",
-                        False,
-                        "Not available yet: arrives with a later release.",
-                        available=False,
+                        "Pay agreement",
+                        agreement is not None,
+                        f"Accepted {agreement.accepted_at:%B %-d, %Y}."
+                        if agreement
+                        else f"Read how {payor_name} pays you (no fees), then accept it.",
+                        url=url_for("onboarding.show_agreement", relationship_id=relationship.id),
                     ),
-                    ChecklistItem("approval", f"Approved by {payor_name}", approved, review),
+                    ChecklistItem("approval", f"Approval by {payor_name}", approved, review),
                 ],
             )
         )
     return steps
+
+
+def _filled(queue: Queue, company) -> Queue:
+    """The queue with its items, for the queues whose work has landed."""
+    if queue.key == "join_requests" and company.kind is CompanyKind.PAYEE:
+        url = url_for("onboarding.list_join_requests", status="requested")
+        items = [
+            QueueEntry(f"{row.user.name} ({row.user.email}), invited by {row.payor_name}", url)
+            for row in onboarding_queries.open_join_request_rows(company.id)
+        ]
+    elif queue.key == "bank_reviews":
+        state = dataclasses.replace(payee_queries.review_list_state({}), per_page=20)
+        items = [
+            QueueEntry(
+                f"{row.payee_name} ••••{row.account.account_last4}: "
+                + ", ".join(reason.label.lower() for reason in row.reasons),
+                url_for("bank_reviews.show_review", account_id=row.account.id),
+            )
+            for row in payee_queries.review_table(state).rows
+        ]
+    elif queue.key == "bank_accounts_to_approve" and company.kind is CompanyKind.PAYOR:
+        items = [
+            QueueEntry(
+                relationship.directory_name,
+                url_for("onboarding.show_payee", relationship_id=relationship.id),
+            )
+            for relationship in onboarding_queries.relationships_in_review(company.id)
+        ]
+    else:
+        return queue
+    return dataclasses.replace(queue, items=items)

@@ -16,6 +16,7 @@ from portal.core.status import ActivationStatus, Status
 from portal.core.tables import Column, TablePage, TableState, paginate_rows
 from portal.home import navigation
 from portal.home.queries import home_for
+from portal.onboarding import queries as onboarding_queries
 from portal.operations.queries import ChecklistItem, ChecklistStep
 
 blueprint = Blueprint("home", __name__)
@@ -56,7 +57,10 @@ def layout_helpers() -> dict:
 def show_dashboard():
     """The signed-in home page: what needs this person now, role by role."""
     return render_template(
-        "home/dashboard.html", membership=g.membership, home=home_for(g.membership)
+        "home/dashboard.html",
+        membership=g.membership,
+        home=home_for(g.membership),
+        waiting_to_join=[] if g.membership else onboarding_queries.companies_asked(current_user.id),
     )
 
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.accounts.forms import NewPasswordForm
 
@@ -20,7 +28,23 @@ class ReassignForm(FlaskForm):
     )
 
 
-class NewPayeeForm(NewPasswordForm):
+class FirstPasswordForm(NewPasswordForm):
+    """The password of an account being made (not a "new" one: there is no old one)."""
+
+    password = PasswordField(
+        "Choose a password",
+        validators=[DataRequired("Choose a password."), Length(max=1024)],
+    )
+    confirm = PasswordField(
+        "The same password again",
+        validators=[
+            DataRequired("Enter the password again."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
+    )
+
+
+class NewPayeeForm(FirstPasswordForm):
     """Someone new to Trestle: their company, their name and a password."""
 
     company_name = StringField(
@@ -72,4 +96,47 @@ class NoteForm(FlaskForm):
     note = TextAreaField(
         "Note to the payee",
         validators=[DataRequired("Write what the payee should fix or explain."), Length(max=2000)],
+    )
+
+
+class PayAgreementForm(FlaskForm):
+    """The payee admin's acceptance: who signs, as what, and that they agree."""
+
+    version = HiddenField()
+    name = StringField(
+        "Your full name", validators=[DataRequired("Enter your name."), Length(max=200)]
+    )
+    title = StringField(
+        "Your title", validators=[DataRequired("Enter your title."), Length(max=200)]
+    )
+    agree = BooleanField(
+        "I have read this agreement and accept it for my company, which I am authorized to do",
+        validators=[DataRequired("Tick the box to accept the agreement.")],
+    )
+
+
+class JoinPayeeForm(FirstPasswordForm):
+    """Someone new whose company already is on Trestle: their name, a password, and whom to
+    ask."""
+
+    person_name = StringField(
+        "Your full name", validators=[DataRequired("Enter your name."), Length(max=200)]
+    )
+    admin_email = EmailField(
+        "Email of your company's Trestle admin",
+        validators=[
+            DataRequired("Enter the email of your company's Trestle admin."),
+            Email("Enter a valid email address."),
+            Length(max=254),
+        ],
+    )
+
+
+class DeclineJoinForm(FlaskForm):
+    reason = TextAreaField(
+        "Why not",
+        validators=[
+            DataRequired("Say why, so that they know what to do instead."),
+            Length(max=1000),
+        ],
     )

@@ -147,3 +147,72 @@ class PayeeInvitation(TenantOwned, db.Model):
                 f"An invitation that is {self.status.label.lower()} cannot become "
                 f"{state.label.lower()}."
             )
+
+
+class PayAgreement(TenantOwned, db.Model):
+    """The Pay agreement a payee accepted with one payor: the exact text it was shown, the
+    version of the terms, and who accepted it when. Written once and never changed."""
+
+    __tablename__ = "pay_agreement"
+    tenant_columns = ("payor_id", "payee_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    relationship_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("payee_relationship.id"), unique=True
+    )
+    payor_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    payee_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    version: Mapped[str] = mapped_column(sa.String(20))
+    # The terms as shown, word for word, and their SHA-256: the record of what was agreed.
+    text: Mapped[str] = mapped_column(sa.Text)
+    text_sha256: Mapped[str] = mapped_column(sa.String(64))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_by_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The signer's name and title as they typed them.
+    signer_name: Mapped[str] = mapped_column(sa.String(200))
+    signer_title: Mapped[str] = mapped_column(sa.String(200))
+
+    __table_args__ = (
+        sa.CheckConstraint("length(text_sha256) = 64", name="text_digest_length"),
+        sa.CheckConstraint("payor_id <> payee_id", name="two_companies"),
+    )
+
+
+class JoinRequestState(Status):
+    REQUESTED = "requested", "Waiting for approval", Tone.WARNING
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+    DECLINED = "declined", "Declined", Tone.NEUTRAL
+
+
+class PayeeJoinRequest(TenantOwned, db.Model):
+    """Someone invited by a payor asks to join the payee company that is already on Trestle;
+    one of its Payee Payments Admins approves (they become a member) or declines."""
+
+    __tablename__ = "payee_join_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    # The invitation that brought them: accepted for the company once they are let in.
+    invitation_id: Mapped[int] = mapped_column(sa.ForeignKey("payee_invitation.id"), index=True)
+    state: Mapped[JoinRequestState] = mapped_column(
+        str_enum(JoinRequestState), default=JoinRequestState.REQUESTED
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    decline_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        # One open request per invitation: a double submit cannot ask twice.
+        sa.Index(
+            "uq_payee_join_request_open",
+            "invitation_id",
+            unique=True,
+            postgresql_where=sa.text("state = 'requested'"),
+            sqlite_where=sa.text("state = 'requested'"),
+        ),
+        sa.CheckConstraint(
+            "(state = 'requested') = (decided_at IS NULL)", name="decided_with_time"
+        ),
+    )

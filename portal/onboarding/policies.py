@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from portal.core import tenancy
 from portal.core.db import db, utcnow
 from portal.onboarding.models import OnboardingStatus, PayeeRelationship
+from portal.onboarding.queries import agreement_of
 from portal.payees import queries as payee_queries
 from portal.payees.models import BankAccountStatus
 from portal.payment_settings.models import PaymentControls
@@ -50,9 +51,14 @@ def may_pay_payee(payor_id: int, payee_id: int, *, now: datetime | None = None) 
             return PayeeDecision(False, ["This company is not one of your payees."])
         ready = payee_queries.readiness(payee_id)
     reasons: list[str] = []
-    if relationship.status is not OnboardingStatus.APPROVED:
+    approved_once = relationship.approved_at is not None
+    if relationship.status is OnboardingStatus.NO_BANK_INFORMATION:
+        reasons.append("The payee has not finished onboarding.")
+    elif relationship.status is not OnboardingStatus.APPROVED and not approved_once:
         reasons.append(
-            f"The payee is not approved for payment (its status is “{relationship.status.label}”)."
+            "You have not approved this payee yet."
+            if relationship.status is OnboardingStatus.NEEDS_REVIEW
+            else f"The payee has not joined yet (its status is “{relationship.status.label}”)."
         )
     account = ready.receiving
     until = None
@@ -71,7 +77,7 @@ def may_pay_payee(payor_id: int, payee_id: int, *, now: datetime | None = None) 
                 "The payee's bank account waits for a Trestle operator's review "
                 f"({account.review_reason})."
             )
-        if relationship.approved_bank_account_id != account.id:
+        if approved_once and relationship.approved_bank_account_id != account.id:
             reasons.append("You have not approved the payee's current bank account.")
         since = account.receiving_since or account.created_at
         until = since + timedelta(days=cooling_off_days(payor_id))
@@ -80,8 +86,13 @@ def may_pay_payee(payor_id: int, payee_id: int, *, now: datetime | None = None) 
                 "The payee's bank account is new: payments to it wait out the cooling-off "
                 f"period, until {until:%B %-d, %Y at %H:%M} UTC."
             )
+    if agreement_of(relationship) is None:
+        reasons.append("The payee has not accepted your Pay agreement.")
     if ready.profile is None or ready.profile.certified_at is None:
         reasons.append("The payee has not certified its W-9 facts.")
-    elif relationship.approved_identity_version != ready.profile.identity_version:
+    elif approved_once and relationship.approved_identity_version != ready.profile.identity_version:
         reasons.append("The payee's tax id or legal name changed since you approved it.")
+    if relationship.status is not OnboardingStatus.APPROVED and not reasons:
+        # A safety net: nothing above named why, but only an approved payee is paid.
+        reasons.append(f"The payee is “{relationship.status.label}”, not ready for payment.")
     return PayeeDecision(not reasons, reasons, until)

@@ -7,15 +7,20 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from portal.accounts.models import User
 from portal.companies.models import Company
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
 from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
+from portal.core.text import name_core, plain_name
 from portal.onboarding.models import (
     InvitationState,
+    JoinRequestState,
     OnboardingStatus,
+    PayAgreement,
     PayeeInvitation,
+    PayeeJoinRequest,
     PayeeRelationship,
 )
 from portal.payees import queries as payee_queries
@@ -27,6 +32,15 @@ def payor_of(invitation: PayeeInvitation) -> Company:
     the payor's companies)."""
     with tenancy.unscoped():
         return db.session.get(Company, invitation.payor_id)
+
+
+def company_name(company_id: int) -> str:
+    with tenancy.unscoped():
+        return db.session.scalar(sa.select(Company.name).where(Company.id == company_id))
+
+
+def payor_name(relationship: PayeeRelationship) -> str:
+    return company_name(relationship.payor_id)
 
 
 def relationship_of(invitation: PayeeInvitation) -> PayeeRelationship:
@@ -138,8 +152,15 @@ class Comparison:
 
     @property
     def differs(self) -> bool:
-        return bool(self.directory and self.submitted) and (
-            " ".join(self.directory.lower().split()) != " ".join(self.submitted.lower().split())
+        """Different names, not merely a legal suffix, case or punctuation apart."""
+        both = bool(self.directory and self.submitted)
+        return both and name_core(self.directory) != name_core(self.submitted)
+
+    @property
+    def nearly_same(self) -> bool:
+        both = bool(self.directory and self.submitted)
+        return (
+            both and not self.differs and plain_name(self.directory) != plain_name(self.submitted)
         )
 
 
@@ -167,15 +188,44 @@ def manage_view(relationship: PayeeRelationship) -> ManageView:
             profile.legal_name if profile else "",
         ),
         Comparison(
-            "Contact email", relationship.contact_email, profile.remit_to_email if profile else ""
-        ),
-        Comparison(
             "Name on the bank account",
             profile.legal_name if profile else "",
             account.holder_name if account else "",
         ),
     ]
     return ManageView(relationship, ready, comparisons)
+
+
+def relationship_for_payee(payee_id: int, relationship_id: int) -> PayeeRelationship:
+    """One of the payee's own relationships (404 for another payee's, whatever the scope)."""
+    with tenancy.unscoped():
+        relationship = db.session.scalar(
+            sa.select(PayeeRelationship).where(
+                PayeeRelationship.id == relationship_id, PayeeRelationship.payee_id == payee_id
+            )
+        )
+    if relationship is None:
+        raise NotFound("No such general contractor.")
+    return relationship
+
+
+def agreement_of(relationship: PayeeRelationship) -> PayAgreement | None:
+    """The Pay agreement accepted in this relationship, if it has been."""
+    with tenancy.unscoped():
+        return db.session.scalar(
+            sa.select(PayAgreement).where(PayAgreement.relationship_id == relationship.id)
+        )
+
+
+def agreements_of_payee(payee_id: int) -> dict[int, PayAgreement]:
+    """The payee's accepted agreements by relationship id."""
+    with tenancy.unscoped():
+        return {
+            agreement.relationship_id: agreement
+            for agreement in db.session.scalars(
+                sa.select(PayAgreement).where(PayAgreement.payee_id == payee_id)
+            )
+        }
 
 
 def relationships_of_payee(payee_id: int) -> list[tuple[PayeeRelationship, str]]:
@@ -190,3 +240,96 @@ def relationships_of_payee(payee_id: int) -> list[tuple[PayeeRelationship, str]]
                 .order_by(Company.name)
             )
         ]
+
+
+JOIN_REQUEST_COLUMNS = (
+    Column("person", "Person", sortable=True),
+    Column("invited_by", "Invited by"),
+    Column("status", "Status", sortable=True),
+    Column("asked", "Asked", sortable=True),
+)
+
+
+def join_request_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=JOIN_REQUEST_COLUMNS, default_sort="status", filters=("status",)
+    )
+
+
+@dataclass(frozen=True)
+class JoinRequestRow:
+    request: PayeeJoinRequest
+    user: User
+    payor_name: str
+
+
+def join_request_table(company_id: int, state: TableState) -> TablePage:
+    """One page of the requests to join the payee company, open ones first."""
+    with tenancy.unscoped():  # the requester and the inviting payor are in no company of ours
+        stmt = (
+            sa.select(PayeeJoinRequest, User, Company.name)
+            .join(User, User.id == PayeeJoinRequest.user_id)
+            .join(PayeeInvitation, PayeeInvitation.id == PayeeJoinRequest.invitation_id)
+            .join(Company, Company.id == PayeeInvitation.payor_id)
+            .where(PayeeJoinRequest.company_id == company_id)
+        )
+        if state.filter("status") in {s.value for s in JoinRequestState}:
+            stmt = stmt.where(PayeeJoinRequest.state == JoinRequestState(state.filter("status")))
+        order = sa.case(
+            *((PayeeJoinRequest.state == s, n) for n, s in enumerate(JoinRequestState)), else_=9
+        )
+        page = paginate(
+            stmt,
+            state,
+            {"person": sa.func.lower(User.name), "status": order, "asked": PayeeJoinRequest.id},
+            tiebreak=PayeeJoinRequest.id,
+        )
+    return dataclasses.replace(page, rows=[JoinRequestRow(*row) for row in page.rows])
+
+
+def open_join_request_rows(company_id: int, limit: int = 20) -> list[JoinRequestRow]:
+    state = join_request_list_state({"status": JoinRequestState.REQUESTED.value})
+    return join_request_table(company_id, dataclasses.replace(state, per_page=limit)).rows
+
+
+def relationships_in_review(payor_id: int, limit: int = 20) -> list[PayeeRelationship]:
+    """The payor's payees waiting for a Beneficiary Approver, longest waiting first."""
+    return list(
+        db.session.scalars(
+            sa.select(PayeeRelationship)
+            .where(
+                PayeeRelationship.payor_id == payor_id,
+                PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
+            )
+            .order_by(PayeeRelationship.id)
+            .limit(limit)
+        )
+    )
+
+
+def join_request_of(company_id: int, request_id: int) -> PayeeJoinRequest:
+    """One of the payee's join requests (404 for another company's, whatever the scope)."""
+    request = db.session.scalar(
+        sa.select(PayeeJoinRequest).where(
+            PayeeJoinRequest.id == request_id, PayeeJoinRequest.company_id == company_id
+        )
+    )
+    if request is None:
+        raise NotFound("No such request.")
+    return request
+
+
+def companies_asked(user_id: int) -> list[str]:
+    """The names of the payee companies ``user_id`` asked to join and waits for."""
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(
+                sa.select(Company.name)
+                .join(PayeeJoinRequest, PayeeJoinRequest.company_id == Company.id)
+                .where(
+                    PayeeJoinRequest.user_id == user_id,
+                    PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+                )
+                .order_by(Company.name)
+            )
+        )

@@ -25,13 +25,17 @@ from portal.core.text import clean_text
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email
 from portal.onboarding import policies as payor_policies
+from portal.onboarding import terms
 from portal.onboarding.models import (
     InvitationState,
+    JoinRequestState,
     OnboardingStatus,
+    PayAgreement,
     PayeeInvitation,
+    PayeeJoinRequest,
     PayeeRelationship,
 )
-from portal.onboarding.queries import payor_of, relationship_of
+from portal.onboarding.queries import agreement_of, payor_name, payor_of, relationship_of
 from portal.payees import queries as payee_queries
 from portal.payees import services as payee_services
 from portal.payees.queries import PayeeReadiness
@@ -415,6 +419,162 @@ def accept_for_member(token: str, user: User, *, payee: Company | None, company_
     return payee
 
 
+def request_to_join(
+    token: str, *, person_name: str, password: str, admin_email: str
+) -> PayeeJoinRequest:
+    """Someone new to Trestle whose company already is on it asks to join that company,
+    named by its admin's email: their account is made (with the invitation's email), and
+    the company's Payee Payments Admins decide. The invitation is accepted for the company
+    when they are let in."""
+    invitation = find_invitation(token)
+    if accounts.find_user_by_email(invitation.email) is not None:
+        raise NotAllowed(
+            f"{invitation.email} already has a Trestle account. Sign in with it, then open "
+            "the invitation link again."
+        )
+    person_name = clean_text(person_name).strip()
+    if not person_name:
+        raise InvalidInput("Enter your name.", field="person_name")
+    admin = _email(admin_email, field="admin_email")
+    if not admin:
+        raise InvalidInput("Enter the email of your company's Trestle admin.", field="admin_email")
+    accounts.check_password_rules(password, invitation.email)
+    with tenancy.unscoped():
+        admin_user = accounts.find_user_by_email(admin)
+        companies_run = payees_administered(admin_user) if admin_user else []
+        if len(companies_run) != 1:
+            raise InvalidInput(
+                f"{admin} is not the Payee Payments Admin of a company on Trestle."
+                if not companies_run
+                else f"{admin} runs several companies on Trestle: pass this invitation to them "
+                "(below) so they accept it for the right one and add you to it.",
+                field="admin_email",
+            )
+        (payee,) = companies_run
+        user = accounts.create_user(invitation.email, person_name, password)
+        request = PayeeJoinRequest(
+            company_id=payee.id, user_id=user.id, invitation_id=invitation.id
+        )
+        db.session.add(request)
+        db.session.flush()  # one open request per invitation
+        payor = payor_of(invitation)
+        audit.record(
+            "onboarding:join:requested",
+            actor_user_id=user.id,
+            company_id=payee.id,
+            object_type="payee_join_request",
+            object_id=request.id,
+            after={"email": user.email, "name": user.name, "payor": payor.name},
+        )
+        for email in role_holder_emails(payee.id, Role.PAYEE_ADMIN):
+            queue_email(
+                email,
+                "payee_join_request",
+                company_id=payee.id,
+                person=user.name,
+                person_email=user.email,
+                company=payee.name,
+                payor=payor.name,
+                url=external_url("onboarding.list_join_requests"),
+            )
+    return request
+
+
+def approve_join(request: PayeeJoinRequest, *, actor_user_id: int) -> tuple[Membership, bool]:
+    """Let the requester in (as a member without roles: the admin grants roles after), and
+    accept their invitation for the company if it is still open. Returns the membership and
+    whether the invitation was accepted."""
+    _decide(request, JoinRequestState.APPROVED, actor_user_id=actor_user_id)
+    audit.record(
+        "onboarding:join:approved",
+        actor_user_id=actor_user_id,
+        company_id=request.company_id,
+        object_type="payee_join_request",
+        object_id=request.id,
+        after={"user_id": request.user_id},
+    )
+    with tenancy.unscoped():
+        payee = db.session.get(Company, request.company_id)
+        user = db.session.get(User, request.user_id)
+        invitation = db.session.get(PayeeInvitation, request.invitation_id)
+        membership = companies.add_member(payee, user, actor_user_id=actor_user_id)
+        accepted = False
+        if invitation.status is InvitationState.SENT:
+            try:
+                _accept(invitation, payee, user)
+                accepted = True
+            except DomainError:
+                pass  # already a payee of that payor, or the link was used meanwhile
+        queue_email(
+            user.email,
+            "payee_join_decided",
+            company_id=payee.id,
+            company=payee.name,
+            approved=True,
+            payor=payor_of(invitation).name,
+            invitation_accepted=accepted,
+            url=external_url("accounts.login"),
+        )
+    return membership, accepted
+
+
+def decline_join(request: PayeeJoinRequest, reason: str, *, actor_user_id: int) -> None:
+    """Refuse the request; the requester is told why. Their account stays, without access."""
+    text = clean_text(reason or "").strip()
+    if not text:
+        raise InvalidInput("Say why, so that they know what to do instead.", field="reason")
+    if len(text) > 1000:
+        raise InvalidInput("Keep the reason under 1,000 characters.", field="reason")
+    _decide(request, JoinRequestState.DECLINED, actor_user_id=actor_user_id, reason=text)
+    audit.record(
+        "onboarding:join:declined",
+        actor_user_id=actor_user_id,
+        company_id=request.company_id,
+        object_type="payee_join_request",
+        object_id=request.id,
+        after={"user_id": request.user_id, "reason": text[:500]},
+    )
+    with tenancy.unscoped():
+        payee = db.session.get(Company, request.company_id)
+        user = db.session.get(User, request.user_id)
+        queue_email(
+            user.email,
+            "payee_join_decided",
+            company_id=payee.id,
+            company=payee.name,
+            approved=False,
+            reason=text,
+        )
+
+
+def _decide(
+    request: PayeeJoinRequest,
+    state: JoinRequestState,
+    *,
+    actor_user_id: int,
+    reason: str | None = None,
+) -> None:
+    # Compare-and-set: of two admins deciding at once, one decides.
+    decided = db.session.execute(
+        sa.update(PayeeJoinRequest)
+        .where(
+            PayeeJoinRequest.id == request.id,
+            PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+        )
+        .values(
+            state=state,
+            decided_at=utcnow(),
+            decided_by_user_id=actor_user_id,
+            decline_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if decided != 1:
+        db.session.expire(request)
+        raise DomainError("This request was already decided.")
+    db.session.expire(request)
+
+
 def payees_administered(user: User) -> list[Company]:
     """The payee companies ``user`` may onboard to a payor: those they are the admin of."""
     return [
@@ -478,10 +638,13 @@ ONBOARDED = (
 )
 
 
-def status_for(relationship: PayeeRelationship, ready: PayeeReadiness) -> OnboardingStatus:
-    """Onboarding status from facts: approved only while the payor's approval is of the
-    receiving account and the tax identity the payee has now."""
-    if not ready.ready_for_review:
+def status_for(
+    relationship: PayeeRelationship, ready: PayeeReadiness, *, agreed: bool
+) -> OnboardingStatus:
+    """Onboarding status from facts: in review once the payee's profile, receiving account
+    and this payor's Pay agreement are done; approved only while the payor's approval is of
+    the receiving account and the tax identity the payee has now."""
+    if not (ready.ready_for_review and agreed):
         return OnboardingStatus.NO_BANK_INFORMATION
     assert ready.receiving is not None and ready.profile is not None
     if (
@@ -494,7 +657,7 @@ def status_for(relationship: PayeeRelationship, ready: PayeeReadiness) -> Onboar
 
 
 def _refresh(relationship: PayeeRelationship, ready: PayeeReadiness) -> None:
-    status = status_for(relationship, ready)
+    status = status_for(relationship, ready, agreed=agreement_of(relationship) is not None)
     if status is relationship.status:
         return
     audit.record(
@@ -613,6 +776,82 @@ def note_for_payee(relationship: PayeeRelationship, note: str, *, actor_user_id:
         object_id=relationship.id,
         after={"note": text[:500]},
     )
+
+
+# --------------------------------------------------------------------------- Pay agreement
+
+
+def pay_agreement_terms(relationship: PayeeRelationship) -> str:
+    """The current terms between this payor and this payee, as the payee would accept them."""
+    with tenancy.unscoped():
+        payor = db.session.get(Company, relationship.payor_id)
+        profile = payee_queries.profile_of(relationship.payee_id)
+        payee = db.session.get(Company, relationship.payee_id)
+    return terms.pay_agreement_text(payor.name, profile.legal_name if profile else payee.name)
+
+
+def accept_pay_agreement(
+    relationship: PayeeRelationship,
+    *,
+    actor_user_id: int,
+    version: str,
+    signer_name: str,
+    signer_title: str,
+) -> PayAgreement:
+    """The payee admin accepts the Pay agreement with this payor: the text as shown is kept,
+    with its version and digest, and is never changed afterwards."""
+    if relationship.payee_id is None:
+        raise NotAllowed("Only a payee that joined can accept the Pay agreement.")
+    if (accepted := agreement_of(relationship)) is not None:
+        raise DomainError(
+            f"The Pay agreement was already accepted on {accepted.accepted_at:%B %-d, %Y} "
+            f"by {accepted.signer_name}; it cannot be accepted again or changed."
+        )
+    if version != terms.PAY_AGREEMENT_VERSION:
+        raise DomainError(
+            "The agreement was updated while you were reading it. Read this version and "
+            "accept it again."
+        )
+    name, title = clean_text(signer_name).strip(), clean_text(signer_title).strip()
+    if not name:
+        raise InvalidInput("Enter your name.", field="name")
+    if not title:
+        raise InvalidInput("Enter your title.", field="title")
+    if len(name) > 200 or len(title) > 200:
+        raise InvalidInput("Keep the name and the title under 200 characters.", field="name")
+    text = pay_agreement_terms(relationship)
+    agreement = PayAgreement(
+        relationship_id=relationship.id,
+        payor_id=relationship.payor_id,
+        payee_id=relationship.payee_id,
+        version=terms.PAY_AGREEMENT_VERSION,
+        text=text,
+        text_sha256=terms.digest(text),
+        accepted_at=utcnow(),
+        accepted_by_user_id=actor_user_id,
+        signer_name=name,
+        signer_title=title,
+    )
+    db.session.add(agreement)
+    db.session.flush()  # one per relationship: a concurrent acceptance fails here
+    audit.record(
+        "onboarding:agreement:accepted",
+        actor_user_id=actor_user_id,
+        company_id=relationship.payee_id,
+        object_type="pay_agreement",
+        object_id=agreement.id,
+        after={
+            "payor_id": relationship.payor_id,
+            "payor": payor_name(relationship),
+            "version": agreement.version,
+            "text_sha256": agreement.text_sha256,
+            "signer": name,
+            "title": title,
+        },
+    )
+    with tenancy.unscoped():
+        _refresh(relationship, payee_queries.readiness(relationship.payee_id))
+    return agreement
 
 
 def _tell_approvers(account, replaced) -> None:

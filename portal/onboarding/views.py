@@ -27,15 +27,20 @@ from portal.core.errors import DomainError
 from portal.core.forms import show_error
 from portal.onboarding import queries, services
 from portal.onboarding.forms import (
+    DeclineJoinForm,
     InviteForm,
+    JoinPayeeForm,
     MemberPayeeForm,
     NewPayeeForm,
     NoteForm,
+    PayAgreementForm,
     ReassignForm,
 )
 from portal.onboarding.models import OnboardingStatus
 from portal.onboarding.policies import may_pay_payee
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION, sections
 from portal.payees.models import PROFILE_LABELS
+from portal.payees.views import payee_admin
 
 blueprint = Blueprint("onboarding", __name__)
 
@@ -73,6 +78,7 @@ def _invitation_page(token: str, invitation, *, status: int = 200, **forms):
         context["new_form"] = forms.get("new_form") or NewPayeeForm(
             company_name=queries.relationship_of(invitation).directory_name
         )
+        context["join_form"] = forms.get("join_form") or JoinPayeeForm(prefix="join")
     return render_template("onboarding/invitation.html", **context), status
 
 
@@ -176,6 +182,39 @@ def _chosen_payee(value: str | None):
     if payee is None:
         abort(404)
     return payee
+
+
+@blueprint.post("/payee-invitations/<token>/join")
+def join_payee(token: str):
+    """Ask to join the company's existing Trestle account; its admin decides."""
+    try:
+        invitation = _open(token)
+    except DomainError as error:
+        return _refused(error)
+    if current_user.is_authenticated:
+        abort(404)  # signed in, the member form accepts for a company they run
+    form = JoinPayeeForm(prefix="join")
+    if form.validate_on_submit():
+        try:
+            request_ = services.request_to_join(
+                token,
+                person_name=form.person_name.data,
+                password=form.password.data,
+                admin_email=form.admin_email.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        except IntegrityError:
+            return _lost_race()
+        else:
+            db.session.commit()
+            return render_template(
+                "onboarding/invitation.html",
+                join_requested=queries.company_name(request_.company_id),
+                payor=queries.payor_of(invitation),
+            )
+    return _invitation_page(token, invitation, join_form=form, status=400)
 
 
 @blueprint.post("/payee-invitations/<token>/reassign")
@@ -371,6 +410,7 @@ def _payee_page(relationship, note_form: NoteForm | None = None, status: int = 2
         else None,
         may_approve=Role.BENEFICIARY_APPROVER in g.membership.role_set,
         note_form=note_form or NoteForm(formdata=None),
+        agreement=queries.agreement_of(relationship),
         labels=PROFILE_LABELS,
     ), status
 
@@ -422,3 +462,139 @@ def note_payee(relationship_id: int):
                 url_for("onboarding.show_payee", relationship_id=relationship_id)
             )
     return _payee_page(relationship, form, 400)
+
+
+# --------------------------------------------------------------------------- Pay agreement
+
+
+def _agreement_page(relationship, *, side: str, form: PayAgreementForm | None = None, status=200):
+    agreement = queries.agreement_of(relationship)
+    text = agreement.text if agreement else services.pay_agreement_terms(relationship)
+    title, body = sections(text)
+    if agreement is None and side == "payee" and form is None:
+        form = PayAgreementForm(
+            formdata=None, version=PAY_AGREEMENT_VERSION, name=current_user.name
+        )
+    return render_template(
+        "onboarding/agreement.html",
+        relationship=relationship,
+        payor=queries.payor_name(relationship),
+        agreement=agreement,
+        title=title,
+        sections=body,
+        side=side,
+        form=form,
+    ), status
+
+
+@blueprint.get("/payee/agreements/<int:relationship_id>")
+@payee_admin
+def show_agreement(relationship_id: int):
+    """The Pay agreement with one general contractor: to read and accept, or as accepted."""
+    relationship = queries.relationship_for_payee(g.company.id, relationship_id)
+    return _agreement_page(relationship, side="payee")
+
+
+@blueprint.post("/payee/agreements/<int:relationship_id>")
+@payee_admin
+def accept_agreement(relationship_id: int):
+    """Accept the Pay agreement as shown; it is read-only from then on."""
+    relationship = queries.relationship_for_payee(g.company.id, relationship_id)
+    form = PayAgreementForm()
+    if form.validate_on_submit():
+        try:
+            services.accept_pay_agreement(
+                relationship,
+                actor_user_id=current_user.id,
+                version=form.version.data or "",
+                signer_name=form.name.data,
+                signer_title=form.title.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        except IntegrityError:
+            db.session.rollback()
+            flash("Someone at your company accepted this agreement meanwhile.", "error")
+            return htmx.redirect_to(
+                url_for("onboarding.show_agreement", relationship_id=relationship_id)
+            )
+        else:
+            db.session.commit()
+            flash(f"Pay agreement with {queries.payor_name(relationship)} accepted.", "success")
+            return htmx.redirect_to(url_for("home.show_dashboard"))
+    return _agreement_page(relationship, side="payee", form=form, status=400)
+
+
+@blueprint.get("/payees/<int:relationship_id>/agreement")
+@payor_payees
+def show_payee_agreement(relationship_id: int):
+    """The Pay agreement as the payee accepted it (or the terms it will be asked to accept)."""
+    relationship = queries.relationship_for_payor(g.company.id, relationship_id)
+    if relationship.payee_id is None:
+        abort(404)
+    return _agreement_page(relationship, side="payor")
+
+
+# --------------------------------------------------------------------------- joining a payee
+
+
+@blueprint.get("/payee/join-requests")
+@payee_admin
+def list_join_requests():
+    """People invited by a payor who ask to join this company on Trestle."""
+    return htmx.add_vary(
+        htmx.render(
+            "onboarding/join_requests.html",
+            "onboarding/_join_request_results.html",
+            table=queries.join_request_table(
+                g.company.id, queries.join_request_list_state(request.args)
+            ),
+            decline_form=DeclineJoinForm(formdata=None),
+        )
+    )
+
+
+@blueprint.post("/payee/join-requests/<int:request_id>/approve")
+@payee_admin
+def approve_join_request(request_id: int):
+    """Let them in, as a member without roles; grant roles on the Team page."""
+    join_request = queries.join_request_of(g.company.id, request_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            membership, accepted = services.approve_join(
+                join_request, actor_user_id=current_user.id
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                f"{membership.user.name} joined {g.company.name}."
+                + (" Their invitation is accepted for your company." if accepted else "")
+                + " Give them roles on the Team page if they need any.",
+                "success",
+            )
+    return htmx.redirect_to(url_for("onboarding.list_join_requests"))
+
+
+@blueprint.post("/payee/join-requests/<int:request_id>/decline")
+@payee_admin
+def decline_join_request(request_id: int):
+    """Refuse, with a reason the requester is emailed."""
+    join_request = queries.join_request_of(g.company.id, request_id)
+    form = DeclineJoinForm()
+    if form.validate_on_submit():
+        try:
+            services.decline_join(join_request, form.reason.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("Request declined; they were told why.", "success")
+    else:
+        flash(form.reason.errors[0] if form.reason.errors else "Say why.", "error")
+    return htmx.redirect_to(url_for("onboarding.list_join_requests"))

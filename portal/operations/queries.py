@@ -319,6 +319,7 @@ class ChecklistItem:
     met: bool
     detail: str = ""
     available: bool = True  # False: depends on a capability that has not landed yet
+    url: str = ""  # where to do it or, once done, to read it (beats the list's link for its key)
 
     @property
     def status(self) -> ChecklistItemStatus:

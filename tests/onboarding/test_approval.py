@@ -20,14 +20,15 @@ from portal.payees.models import PayeeBankAccount
 from portal.payment_settings import services as settings
 from portal.payment_settings.models import FundingAccountMode
 from tests.factories import make_paying_payor, make_user, sign_in_fresh
-from tests.onboarding.test_statuses import join, relationships, verify
+from tests.onboarding.test_statuses import agree, join, relationships, verify
 from tests.payees.helpers import add_account, certify, last_account, payee_admin, save_profile
 
 pytestmark = pytest.mark.usefixtures("database")
 
 
 def onboarded(client, payor=None):
-    """A payee of ``payor`` with a certified profile and a verified receiving account."""
+    """A payee of ``payor`` with a certified profile, a verified receiving account and the
+    payor's Pay agreement accepted."""
     payee, user, _phone = payee_admin(client)
     payor = payor or make_paying_payor()
     join(payor, payee, user)
@@ -35,6 +36,7 @@ def onboarded(client, payor=None):
     certify(client)
     add_account(client)
     verify(client, payee)
+    agree(client, relationships(payee)[payor.id])
     return payor, payee, relationships(payee)[payor.id]
 
 
@@ -67,10 +69,14 @@ def test_a_beneficiary_approver_approves_with_a_code_and_the_payee_is_ready(clie
     payor, payee, relationship = onboarded(client)
     approver = app.test_client()
     sign_in_fresh(approver, payor, (Role.BENEFICIARY_APPROVER,))
+    home = approver.get("/dashboard").get_data(as_text=True)
+    assert f'href="/payees/{relationship.id}">{relationship.directory_name}</a>' in home
     page = approver.get(f"/payees/{relationship.id}").get_data(as_text=True)
     assert "Ironline Steel LLC" in page and "•••••6789" in page and "Needs review" in page
-    assert "▲ Differs" in page, "the directory name differs from the legal name"
-    assert "You have not approved the payee&#39;s current bank account." in page
+    assert "Same but for case, punctuation or a legal suffix" in page, "Ironline Steel (LLC)"
+    assert "▲ Differs" not in page
+    assert "You have not approved this payee yet." in page
+    assert "changed since you approved" not in page and "current bank account" not in page
     response = approver.submit(f"/payees/{relationship.id}/approve", {}, token_from="/payees")
     assert response.status_code == 303
     relationship = relationships(payee)[payor.id]
@@ -83,6 +89,8 @@ def test_a_beneficiary_approver_approves_with_a_code_and_the_payee_is_ready(clie
     assert not decision.allowed and "cooling-off" in decision.reasons[0]
     page = approver.get(f"/payees/{relationship.id}").get_data(as_text=True)
     assert "Ready for payment" in page and "cooling-off period" in page
+    home = approver.get("/dashboard").get_data(as_text=True)
+    assert f'href="/payees/{relationship.id}"' not in home, "nothing waits for them any more"
 
 
 def test_only_beneficiary_approvers_approve_and_only_what_needs_review(client, app):
@@ -112,6 +120,7 @@ def test_a_no_match_account_cannot_be_approved_until_an_operator_clears_it(clien
     certify(client)
     add_account(client, account_number="000123459990", account_number_confirm="000123459990")
     verify(client, payee)
+    agree(client, relationships(payee)[payor.id])
     relationship = relationships(payee)[payor.id]
     approver = app.test_client()
     sign_in_fresh(approver, payor, (Role.BENEFICIARY_APPROVER,))
@@ -192,6 +201,14 @@ def test_the_report_link_freezes_the_account_and_stops_payment(client, app):
     decision = may_pay_payee(payor.id, payee.id, now=utcnow() + timedelta(days=30))
     assert any("frozen" in r for r in decision.reasons)
     assert stranger.get("/payee/bank-account-reports/not-a-token").status_code == 404
+    # Every admin of the payee hears of it (one may be the one who added the account).
+    with tenancy.unscoped():
+        told = db.session.scalars(
+            sa.select(EmailMessage.to_address).where(
+                EmailMessage.template == "payee_bank_account_frozen"
+            )
+        ).all()
+    assert told == [notice.to_address]
 
 
 def test_the_same_account_on_two_payees_is_flagged_for_review(client, app):
@@ -234,10 +251,28 @@ def test_the_policy_explains_each_reason(client):
     payor, payee, relationship = onboarded(client)
     decision = may_pay_payee(payor.id, payee.id)
     assert not decision.allowed
-    assert any("not approved for payment" in r for r in decision.reasons)
+    assert decision.reasons[0] == "You have not approved this payee yet."
+    assert len(decision.reasons) == 2 and "cooling-off" in decision.reasons[1], decision.reasons
     assert may_pay_payee(payor.id, 999_999).reasons == ["This company is not one of your payees."]
     with tenancy.unscoped():
         assert (
             db.session.get(PayeeRelationship, relationship.id).status
             is OnboardingStatus.NEEDS_REVIEW
         )
+
+
+@pytest.mark.parametrize(
+    ("directory", "submitted", "differs", "nearly"),
+    [
+        ("Ironline Steel", "Ironline Steel", False, False),
+        ("Ironline Steel", "IRONLINE STEEL, LLC", False, True),
+        ("Brook & Sons Inc.", "Brook and Sons", False, True),
+        ("Ironline Steel", "Ironside Steel LLC", True, False),
+        ("Ironline Steel", "", False, False),
+    ],
+)
+def test_the_manage_view_marks_only_real_differences(directory, submitted, differs, nearly):
+    from portal.onboarding.queries import Comparison
+
+    comparison = Comparison("Company name", directory, submitted)
+    assert (comparison.differs, comparison.nearly_same) == (differs, nearly)

@@ -48,6 +48,9 @@ def test_an_admin_invites_from_a_list_and_sees_them_by_status(client):
     assert "No payee matches these filters." in page
     page = client.get("/payees?q=ironline").get_data(as_text=True)
     assert "Ironline Steel" in page and "Brightwire" not in page
+    # A search from a status tab searches within it.
+    page = client.get("/payees?status=approved").get_data(as_text=True)
+    assert '<input type="hidden" name="status" value="approved">' in page
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from portal.core.db import db, utcnow
 from portal.onboarding import services
 from portal.onboarding.models import OnboardingStatus, PayeeRelationship
 from portal.onboarding.services import Invitee
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION
 from portal.payees.models import PayeeProfile
 from tests.factories import make_paying_payor
 from tests.payees.helpers import (
@@ -45,6 +46,15 @@ def join(payor, payee, user) -> None:
         db.session.commit()
 
 
+def agree(client, relationship: PayeeRelationship, **changes: str):
+    """The payee admin accepts the Pay agreement with the relationship's payor."""
+    path = f"/payee/agreements/{relationship.id}"
+    form = {"name": "Ines Ironline", "title": "Controller", "agree": "y"}
+    return client.submit(
+        path, {**form, "version": PAY_AGREEMENT_VERSION, **changes}, token_from=path
+    )
+
+
 def approve(relationship: PayeeRelationship, payee) -> None:
     """What the Beneficiary Approver's approval records (its page comes with review)."""
     with tenancy.unscoped():
@@ -73,9 +83,14 @@ def test_statuses_follow_the_payees_facts_for_each_payor(client):
     add_account(client)
     assert relationships(payee)[summit.id].status is OnboardingStatus.NO_BANK_INFORMATION
     verify(client, payee)
+    assert relationships(payee)[summit.id].status is OnboardingStatus.NO_BANK_INFORMATION
+    agree(client, relationships(payee)[summit.id])
     assert relationships(payee)[summit.id].status is OnboardingStatus.NEEDS_REVIEW
-    # A second payor gets the payee as it is now: ready for its review at once.
+    # A second payor gets the payee's profile and account as they are now; its own Pay
+    # agreement is all that is left before its review.
     join(harbor, payee, user)
+    assert relationships(payee)[harbor.id].status is OnboardingStatus.NO_BANK_INFORMATION
+    agree(client, relationships(payee)[harbor.id])
     assert relationships(payee)[harbor.id].status is OnboardingStatus.NEEDS_REVIEW
     approve(relationships(payee)[summit.id], payee)
     statuses = {k: r.status for k, r in relationships(payee).items()}
@@ -116,5 +131,10 @@ def test_the_payee_home_lists_what_is_left_for_each_payor(client):
     add_account(client)
     verify(client, payee)
     page = client.get("/dashboard").get_data(as_text=True)
-    assert "2 of 4 done" in page and f"Waiting for {summit.name}" in page
+    assert "2 of 4 done" in page and "Once your profile, bank account and Pay agreement" in page
     assert "Payments go to ••••6789." in page
+    relationship = relationships(payee)[summit.id]
+    assert f'href="/payee/agreements/{relationship.id}"' in page
+    agree(client, relationship)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "3 of 4 done" in page and f"Waiting for {summit.name}" in page
