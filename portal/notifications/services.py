@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterable
 from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
@@ -52,6 +53,20 @@ def queue_email(
     db.session.flush()
     outbox.enqueue("jobs.notifications.deliver_email", message.id, queue="notifications")
     return message
+
+
+def queue_emails(
+    to_addresses: Iterable[str],
+    template: str,
+    /,
+    *,
+    company_id: int | None = None,
+    **context: Any,
+) -> list[EmailMessage]:
+    """The same email to each address, each its own message (nobody sees who else got it)."""
+    return [
+        queue_email(address, template, company_id=company_id, **context) for address in to_addresses
+    ]
 
 
 def build_mime(message: EmailMessage, sender: str) -> MimeMessage:

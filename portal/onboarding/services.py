@@ -23,7 +23,7 @@ from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.ratelimit import Limit
 from portal.core.text import clean_text
 from portal.core.urls import external_url
-from portal.notifications.services import queue_email
+from portal.notifications.services import queue_email, queue_emails
 from portal.onboarding import policies as payor_policies
 from portal.onboarding import terms
 from portal.onboarding.models import (
@@ -466,17 +466,16 @@ def request_to_join(
             object_id=request.id,
             after={"email": user.email, "name": user.name, "payor": payor.name},
         )
-        for email in role_holder_emails(payee.id, Role.PAYEE_ADMIN):
-            queue_email(
-                email,
-                "payee_join_request",
-                company_id=payee.id,
-                person=user.name,
-                person_email=user.email,
-                company=payee.name,
-                payor=payor.name,
-                url=external_url("onboarding.list_join_requests"),
-            )
+        queue_emails(
+            role_holder_emails(payee.id, Role.PAYEE_ADMIN),
+            "payee_join_request",
+            company_id=payee.id,
+            person=user.name,
+            person_email=user.email,
+            company=payee.name,
+            payor=payor.name,
+            url=external_url("onboarding.list_join_requests"),
+        )
     return request
 
 
@@ -759,15 +758,14 @@ def note_for_payee(relationship: PayeeRelationship, note: str, *, actor_user_id:
     relationship.review_note = text
     relationship.review_note_at = utcnow()
     payor = db.session.get(Company, relationship.payor_id)
-    for email in role_holder_emails(relationship.payee_id, Role.PAYEE_ADMIN):
-        queue_email(
-            email,
-            "payee_review_note",
-            company_id=relationship.payee_id,
-            payor=payor.name,
-            note=text,
-            url=external_url("home.show_dashboard"),
-        )
+    queue_emails(
+        role_holder_emails(relationship.payee_id, Role.PAYEE_ADMIN),
+        "payee_review_note",
+        company_id=relationship.payee_id,
+        payor=payor.name,
+        note=text,
+        url=external_url("home.show_dashboard"),
+    )
     audit.record(
         "onboarding:relationship:noted",
         actor_user_id=actor_user_id,
@@ -867,17 +865,16 @@ def _tell_approvers(account, replaced) -> None:
         ).all()
         for relationship, payor in rows:
             days = payor_policies.cooling_off_days(payor.id)
-            for email in role_holder_emails(payor.id, Role.BENEFICIARY_APPROVER):
-                queue_email(
-                    email,
-                    "payee_bank_account_changed",
-                    company_id=payor.id,
-                    payee=relationship.directory_name,
-                    account_last4=account.account_last4,
-                    replaced_last4=replaced.account_last4 if replaced else None,
-                    cooling_off_days=days,
-                    url=external_url("onboarding.show_payee", relationship_id=relationship.id),
-                )
+            queue_emails(
+                role_holder_emails(payor.id, Role.BENEFICIARY_APPROVER),
+                "payee_bank_account_changed",
+                company_id=payor.id,
+                payee=relationship.directory_name,
+                account_last4=account.account_last4,
+                replaced_last4=replaced.account_last4 if replaced else None,
+                cooling_off_days=days,
+                url=external_url("onboarding.show_payee", relationship_id=relationship.id),
+            )
 
 
 payee_services.RECEIVING_CHANGE_LISTENERS.append(_tell_approvers)

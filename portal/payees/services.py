@@ -34,7 +34,7 @@ from portal.core.errors import DomainError, IllegalTransition, InvalidInput, Not
 from portal.core.money import InvalidAmount, parse_amount
 from portal.core.text import clean_text
 from portal.core.urls import external_url
-from portal.notifications.services import queue_email
+from portal.notifications.services import queue_emails
 from portal.payees import uploads
 from portal.payees.models import (
     BANK_ACCOUNT_TRANSITIONS,
@@ -429,17 +429,16 @@ def _flag_shared(other: PayeeBankAccount, new: PayeeBankAccount) -> None:
 
 def _notify_admins(company: Company, account: PayeeBankAccount, report_token: str) -> None:
     """Every payee admin hears of a new account, with a one-click report if it was not them."""
-    for email in role_holder_emails(company.id, Role.PAYEE_ADMIN):
-        queue_email(
-            email,
-            "payee_bank_account_added",
-            company_id=company.id,
-            company=company.name,
-            account_last4=account.account_last4,
-            holder_name=account.holder_name,
-            added_at=account.created_at,
-            report_url=external_url("payees.show_report", token=report_token),
-        )
+    queue_emails(
+        role_holder_emails(company.id, Role.PAYEE_ADMIN),
+        "payee_bank_account_added",
+        company_id=company.id,
+        company=company.name,
+        account_last4=account.account_last4,
+        holder_name=account.holder_name,
+        added_at=account.created_at,
+        report_url=external_url("payees.show_report", token=report_token),
+    )
 
 
 def _move(
@@ -680,33 +679,31 @@ def _tell_admins_of_freeze(account: PayeeBankAccount) -> None:
     """Every admin of the payee hears that the account was reported and frozen: one of them
     reported it, and another may be the one who added it."""
     with tenancy.unscoped():
-        for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
-            queue_email(
-                email,
-                "payee_bank_account_frozen",
-                company_id=account.company_id,
-                account_last4=account.account_last4,
-                receives_payments=account.receives_payments,
-                url=external_url("payees.show_bank_account", account_id=account.id),
-            )
+        queue_emails(
+            role_holder_emails(account.company_id, Role.PAYEE_ADMIN),
+            "payee_bank_account_frozen",
+            company_id=account.company_id,
+            account_last4=account.account_last4,
+            receives_payments=account.receives_payments,
+            url=external_url("payees.show_bank_account", account_id=account.id),
+        )
 
 
 def _tell_operators_of_freeze(account: PayeeBankAccount) -> None:
     """Every Trestle operator hears of a freeze at once, with the account's review page."""
     with tenancy.unscoped():
         payee = db.session.get(Company, account.company_id)
-        for email in operator_emails():
-            queue_email(
-                email,
-                "operator_bank_account_frozen",
-                payee=payee.name,
-                account_last4=account.account_last4,
-                holder_name=account.holder_name,
-                added_at=account.created_at,
-                frozen_at=account.frozen_at,
-                receives_payments=account.receives_payments,
-                review_url=external_url("bank_reviews.show_review", account_id=account.id),
-            )
+        queue_emails(
+            operator_emails(),
+            "operator_bank_account_frozen",
+            payee=payee.name,
+            account_last4=account.account_last4,
+            holder_name=account.holder_name,
+            added_at=account.created_at,
+            frozen_at=account.frozen_at,
+            receives_payments=account.receives_payments,
+            review_url=external_url("bank_reviews.show_review", account_id=account.id),
+        )
 
 
 def deactivate(account: PayeeBankAccount, *, actor_user_id: int) -> None:
@@ -947,17 +944,16 @@ def reject_document(
         },
     )
     payee = db.session.get(Company, account.company_id)
-    for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
-        queue_email(
-            email,
-            "payee_bank_document_rejected",
-            company_id=account.company_id,
-            company=payee.name,
-            kind=document.kind_label.lower(),
-            account_last4=account.account_last4,
-            reason=text,
-            url=external_url("payees.show_bank_account", account_id=account.id),
-        )
+    queue_emails(
+        role_holder_emails(account.company_id, Role.PAYEE_ADMIN),
+        "payee_bank_document_rejected",
+        company_id=account.company_id,
+        company=payee.name,
+        kind=document.kind_label.lower(),
+        account_last4=account.account_last4,
+        reason=text,
+        url=external_url("payees.show_bank_account", account_id=account.id),
+    )
     _changed(account.company_id)
 
 
@@ -1066,14 +1062,13 @@ def deactivate_frozen(account: PayeeBankAccount, note: str | None, *, actor_user
     )
     _withdraw_open_document(account, "the account was deactivated", actor_user_id)
     payee = db.session.get(Company, account.company_id)
-    for email in role_holder_emails(account.company_id, Role.PAYEE_ADMIN):
-        queue_email(
-            email,
-            "payee_bank_account_deactivated",
-            company_id=account.company_id,
-            company=payee.name,
-            account_last4=account.account_last4,
-            was_receiving=was_receiving,
-            url=external_url("payees.list_bank_accounts"),
-        )
+    queue_emails(
+        role_holder_emails(account.company_id, Role.PAYEE_ADMIN),
+        "payee_bank_account_deactivated",
+        company_id=account.company_id,
+        company=payee.name,
+        account_last4=account.account_last4,
+        was_receiving=was_receiving,
+        url=external_url("payees.list_bank_accounts"),
+    )
     _changed(account.company_id)
