@@ -455,18 +455,24 @@ def _move(
         raise IllegalTransition(
             f"An account that is {account.status.label.lower()} cannot become {to.label.lower()}."
         )
-    moved = db.session.execute(
+    _update_unless_changed(
+        account, PayeeBankAccount.status == account.status, *unless_changed, status=to, **values
+    )
+
+
+def _update_unless_changed(
+    account: PayeeBankAccount, *still: sa.ColumnElement[bool], **values: object
+) -> None:
+    """Update the account only while it still meets ``still`` (a compare-and-set): of two
+    concurrent decisions one wins, and the other is told to look again."""
+    updated = db.session.execute(
         sa.update(PayeeBankAccount)
-        .where(
-            PayeeBankAccount.id == account.id,
-            PayeeBankAccount.status == account.status,
-            *unless_changed,
-        )
-        .values(status=to, **values)
+        .where(PayeeBankAccount.id == account.id, *still)
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if moved != 1:
-        raise IllegalTransition("The account changed meanwhile. Reload the page and try again.")
+    if updated != 1:
+        raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
     db.session.refresh(account)
 
 
@@ -969,24 +975,15 @@ def clear_review_flag(account: PayeeBankAccount, note: str | None, *, actor_user
         PayeeBankAccount.ownership_result == OwnershipResult.NO_MATCH,
         PayeeBankAccount.shared_with_other_payee,
     )
-    cleared = db.session.execute(
-        sa.update(PayeeBankAccount)
-        .where(
-            PayeeBankAccount.id == account.id,
-            PayeeBankAccount.operator_cleared_at.is_(None),
-            PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
-            flagged,
-        )
-        .values(
-            operator_cleared_at=utcnow(),
-            operator_cleared_by_user_id=actor_user_id,
-            operator_cleared_note=text,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if cleared != 1:
-        raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
-    db.session.refresh(account)
+    _update_unless_changed(
+        account,
+        PayeeBankAccount.operator_cleared_at.is_(None),
+        PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+        flagged,
+        operator_cleared_at=utcnow(),
+        operator_cleared_by_user_id=actor_user_id,
+        operator_cleared_note=text,
+    )
     audit.record(
         "payees:bank_account:review_cleared",
         actor_user_id=actor_user_id,
@@ -1012,19 +1009,12 @@ def unfreeze(account: PayeeBankAccount, note: str | None, *, actor_user_id: int)
     if account.status is BankAccountStatus.DEACTIVATED:
         raise DomainError("The account is deactivated: it stays frozen for the record.")
     frozen_at = account.frozen_at
-    thawed = db.session.execute(
-        sa.update(PayeeBankAccount)
-        .where(
-            PayeeBankAccount.id == account.id,
-            PayeeBankAccount.frozen_at.is_not(None),
-            PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
-        )
-        .values(frozen_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if thawed != 1:
-        raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
-    db.session.refresh(account)
+    _update_unless_changed(
+        account,
+        PayeeBankAccount.frozen_at.is_not(None),
+        PayeeBankAccount.status != BankAccountStatus.DEACTIVATED,
+        frozen_at=None,
+    )
     audit.record(
         "payees:bank_account:unfrozen",
         actor_user_id=actor_user_id,
