@@ -16,7 +16,7 @@ from portal.core import tenancy
 from portal.core.db import db
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeJoinRequest, PayeeRelationship
-from portal.onboarding.terms import PAY_AGREEMENT_VERSION
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
 from portal.operations import services as operations
 from portal.payees import services as payees
 from portal.payees.models import DocumentKind, PayeeBankAccount
@@ -138,6 +138,12 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             db.session.get(PayeeRelationship, relationship_id).payee_id = payee.id
         foreign_payee["request_id"] = join_request(payee_b, foreign["invitation_id"])
         own_payee["request_id"] = join_request(payee_a, own["invitation_id"])
+        # The digest of the Pay agreement as its page would show it to payee A.
+        own_payee["digest"] = digest(
+            onboarding.pay_agreement_terms(
+                db.session.get(PayeeRelationship, own["relationship_id"])
+            )
+        )
     db.session.commit()
     world = World(
         foreign_ids={
@@ -253,7 +259,12 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
             path = app.url_map.bind("localhost").build(
                 rule.endpoint, {a: own[a] for a in rule.arguments}
             )
-            response = send(session_client, path, method, {**form, "role": own["role"]})
+            response = send(
+                session_client,
+                path,
+                method,
+                {**form, "role": own["role"], "digest": own.get("digest", "")},
+            )
             # A policy may still refuse (403: payor MFA resets are the operator's), never
             # "not found"; and most of them do the work.
             assert response.status_code != 404 and response.status_code < 500, (

@@ -14,6 +14,7 @@ from flask import Response, current_app, send_file
 from portal.core.db import db, utcnow
 from portal.core.errors import InvalidInput
 from portal.core.models import StoredFile
+from portal.core.text import clean_text
 
 # Content types we accept, recognised by their leading bytes, never by the name or the
 # browser's claim.
@@ -85,7 +86,9 @@ def save_file(
     record = StoredFile(
         kind=kind,
         storage_key=key,
-        original_name=Path(original_name or "upload").name[:255],
+        # A browser may send any bytes as a name: no control characters (PostgreSQL refuses
+        # a NUL), no folders, at most 255 characters.
+        original_name=Path(clean_text(original_name or "") or "upload").name[:255] or "upload",
         content_type=content_type,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

@@ -20,7 +20,7 @@ from portal.invoicing import services as invoicing
 from portal.invoicing.models import Project
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeInvitation, PayeeRelationship
-from portal.onboarding.terms import PAY_AGREEMENT_VERSION
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
 from portal.operations import services as operations
 from portal.operations.models import TrainingTopic
 from portal.payees import services as payees
@@ -246,6 +246,7 @@ def _onboard(
         relationship,
         actor_user_id=admin.id,
         version=PAY_AGREEMENT_VERSION,
+        shown_digest=digest(onboarding.pay_agreement_terms(relationship)),
         signer_name=admin.name,
         signer_title="Owner",
     )

@@ -103,6 +103,8 @@ class PayAgreementForm(FlaskForm):
     """The payee admin's acceptance: who signs, as what, and that they agree."""
 
     version = HiddenField()
+    # The SHA-256 of the text as shown: accepted only if it is still the text.
+    digest = HiddenField()
     name = StringField(
         "Your full name", validators=[DataRequired("Enter your name."), Length(max=200)]
     )

@@ -793,6 +793,7 @@ def accept_pay_agreement(
     *,
     actor_user_id: int,
     version: str,
+    shown_digest: str,
     signer_name: str,
     signer_title: str,
 ) -> PayAgreement:
@@ -818,6 +819,11 @@ def accept_pay_agreement(
     if len(name) > 200 or len(title) > 200:
         raise InvalidInput("Keep the name and the title under 200 characters.", field="name")
     text = pay_agreement_terms(relationship)
+    if not secrets.compare_digest(terms.digest(text), shown_digest or ""):
+        # A name in it changed (the payee's legal name, the payor's) since the page was shown.
+        raise DomainError(
+            "The agreement changed while you were reading it. Read it again and accept it."
+        )
     agreement = PayAgreement(
         relationship_id=relationship.id,
         payor_id=relationship.payor_id,

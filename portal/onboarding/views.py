@@ -38,7 +38,7 @@ from portal.onboarding.forms import (
 )
 from portal.onboarding.models import OnboardingStatus
 from portal.onboarding.policies import may_pay_payee
-from portal.onboarding.terms import PAY_AGREEMENT_VERSION, sections
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest, sections
 from portal.payees.models import PROFILE_LABELS
 from portal.payees.views import payee_admin
 
@@ -473,7 +473,10 @@ def _agreement_page(relationship, *, side: str, form: PayAgreementForm | None = 
     title, body = sections(text)
     if agreement is None and side == "payee" and form is None:
         form = PayAgreementForm(
-            formdata=None, version=PAY_AGREEMENT_VERSION, name=current_user.name
+            formdata=None,
+            version=PAY_AGREEMENT_VERSION,
+            digest=digest(text),
+            name=current_user.name,
         )
     return render_template(
         "onboarding/agreement.html",
@@ -507,6 +510,7 @@ def accept_agreement(relationship_id: int):
                 relationship,
                 actor_user_id=current_user.id,
                 version=form.version.data or "",
+                shown_digest=form.digest.data or "",
                 signer_name=form.name.data,
                 signer_title=form.title.data,
             )

@@ -87,6 +87,7 @@ def show_review(account_id: int):
 
 @blueprint.get("/<int:account_id>/documents/<int:document_id>")
 @operators_only
+@step_up(action="Download a payee's bank document")
 def download_document(account_id: int, document_id: int):
     """Download a document the payee sent (audited)."""
     account = queries.review_account(account_id)

@@ -295,7 +295,7 @@ def attach_w9(
         company_id=profile.company_id,
         object_type="payee_profile",
         object_id=profile.id,
-        after={"file": record.original_name, "sha256": record.sha256},
+        after={"sha256": record.sha256},
     )
 
 
@@ -804,7 +804,7 @@ def submit_document(
             "document_id": document.id,
             "kind": kind.value,
             "account_last4": account.account_last4,
-            "file": record.original_name,
+            # Not the file's name: scans are often named after the account number.
             "sha256": record.sha256,
         },
     )
@@ -904,6 +904,8 @@ def approve_document(
     _move(
         account,
         BankAccountStatus.VERIFIED,
+        # A freeze reported while the operator looked keeps it from being verified.
+        unless_changed=(PayeeBankAccount.frozen_at.is_(None),),
         verified_at=utcnow(),
         verification_method=VerificationMethod.DOCUMENT,
     )

@@ -88,6 +88,8 @@ def test_the_accepted_text_stays_as_it_was_when_names_change(client):
         ({"name": "  "}, "Enter your name."),
         ({"title": ""}, "Enter your title."),
         ({"version": "2020-01"}, "updated while you were reading"),
+        ({"digest": "0" * 64}, "changed while you were reading it"),
+        ({"digest": ""}, "changed while you were reading it"),
         ({"name": "x" * 201}, "Field cannot be longer than 200"),
     ],
 )

@@ -23,7 +23,7 @@ from portal.notifications.models import EmailMessage
 from portal.onboarding import services
 from portal.onboarding.digest import DIGEST_TEMPLATE, send_review_digests
 from portal.onboarding.models import OnboardingStatus, PayeeRelationship
-from portal.onboarding.terms import PAY_AGREEMENT_VERSION
+from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
 from portal.payees import services as payees
 from portal.payees.models import EntityType, TaxClassification, TinType
 from tests.factories import make_company, make_paying_payor, make_user
@@ -95,10 +95,12 @@ class Payee:
             )
             self.account = add_verified_account(self.company, self.admin, account_number)
             for payor in payors:
+                relationship = self.of(payor)
                 services.accept_pay_agreement(
-                    self.of(payor),
+                    relationship,
                     actor_user_id=self.admin.id,
                     version=PAY_AGREEMENT_VERSION,
+                    shown_digest=digest(services.pay_agreement_terms(relationship)),
                     signer_name="Ines Ironline",
                     signer_title="Controller",
                 )

@@ -3,6 +3,8 @@ the payor approved: a new receiving account or a new tax identity needs review a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -47,12 +49,14 @@ def join(payor, payee, user) -> None:
 
 
 def agree(client, relationship: PayeeRelationship, **changes: str):
-    """The payee admin accepts the Pay agreement with the relationship's payor."""
+    """The payee admin reads the Pay agreement with the relationship's payor and accepts it
+    (the form carries the version and the digest of the text it showed)."""
     path = f"/payee/agreements/{relationship.id}"
+    page = client.get(path).get_data(as_text=True)
+    shown = re.search(r'name="digest" type="hidden" value="([0-9a-f]*)"', page)
     form = {"name": "Ines Ironline", "title": "Controller", "agree": "y"}
-    return client.submit(
-        path, {**form, "version": PAY_AGREEMENT_VERSION, **changes}, token_from=path
-    )
+    form |= {"version": PAY_AGREEMENT_VERSION, "digest": shown.group(1) if shown else ""}
+    return client.submit(path, {**form, **changes}, token_from=path)
 
 
 def approve(relationship: PayeeRelationship, payee) -> None:

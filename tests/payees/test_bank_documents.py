@@ -324,3 +324,21 @@ def test_the_images_made_here_are_whole_for_an_independent_decoder(browser):
             assert natural == size, (mime, natural)
     finally:
         tab.close()
+
+
+def test_a_file_name_is_refused_with_control_characters_and_kept_out_of_the_audit(client):
+    payee, _, _ = payee_admin(client)
+    add_account(client)
+    account = last_account(payee)
+    refused = upload(client, account.id, PDF, "acct\x00.pdf")
+    assert refused.status_code == 400 and "control or invisible" in refused.get_data(as_text=True)
+    assert documents(account) == []
+    response = upload(client, account.id, PDF, "../scans/acct 000123456789.pdf")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    (document,) = documents(account)
+    assert document.file.original_name == "acct 000123456789.pdf", "no folders"
+    with tenancy.unscoped():
+        (event,) = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "payees:bank_document:submitted")
+        )
+    assert "000123456789" not in repr(event.after), "the name may carry the account number"

@@ -480,6 +480,25 @@ MEANWHILE = {
 }
 
 
+def test_a_document_approved_from_a_page_loaded_before_a_freeze_loses(client, operator):
+    """The payee reports the account while the operator reads its document: the approval
+    that follows must not verify a frozen account (the freeze is part of the compare)."""
+    payee, _, account, document = with_document(client)
+    with tenancy.unscoped():
+        stale, stale_document = fresh(account), db.session.get(BankAccountDocument, document.id)
+        commit_keeping_loaded()  # the rollback below undoes only what follows
+        db.session.execute(
+            sa.update(PayeeBankAccount)
+            .where(PayeeBankAccount.id == account.id)
+            .values(frozen_at=sa.func.current_timestamp())
+            .execution_options(synchronize_session=False)
+        )
+        with pytest.raises(IllegalTransition, match="changed meanwhile"):
+            services.approve_document(stale, stale_document, actor_user_id=operator.user.id)
+        db.session.rollback()
+    assert fresh(account).status is BankAccountStatus.PENDING_VERIFICATION
+
+
 @pytest.mark.parametrize(
     ("number", "meanwhile", "decision"),
     [
