@@ -47,6 +47,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_pay_agreement_payee_id'), ['payee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pay_agreement_payor_id'), ['payor_id'], unique=False)
 
+    # Review and payment now wait for the payor's Pay agreement: a payee in review or ready
+    # before it existed is back to "onboarding in progress" until it accepts. Its approval
+    # stands, so accepting makes it ready for payment again at once.
+    op.execute(
+        "UPDATE payee_relationship SET status = 'no_bank_information' "
+        "WHERE status IN ('needs_review', 'approved')"
+    )
+
     # ### end Alembic commands ###
 
 

@@ -73,6 +73,7 @@ TEAM = NavItem(
         "onboarding.list_join_requests",
         "onboarding.approve_join_request",
         "onboarding.decline_join_request",
+        "onboarding.accept_joined_invitation",
     ),
 )
 HISTORY = NavItem("Change History", "companies.show_history", ("companies.show_history",))

@@ -261,13 +261,19 @@ class JoinRequestRow:
     request: PayeeJoinRequest
     user: User
     payor_name: str
+    invitation: PayeeInvitation
+
+    @property
+    def invitation_open(self) -> bool:
+        """The payor's invitation can still be accepted for the company."""
+        return self.invitation.status is InvitationState.SENT
 
 
 def join_request_table(company_id: int, state: TableState) -> TablePage:
     """One page of the requests to join the payee company, open ones first."""
     with tenancy.unscoped():  # the requester and the inviting payor are in no company of ours
         stmt = (
-            sa.select(PayeeJoinRequest, User, Company.name)
+            sa.select(PayeeJoinRequest, User, Company.name, PayeeInvitation)
             .join(User, User.id == PayeeJoinRequest.user_id)
             .join(PayeeInvitation, PayeeInvitation.id == PayeeJoinRequest.invitation_id)
             .join(Company, Company.id == PayeeInvitation.payor_id)

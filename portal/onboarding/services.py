@@ -21,7 +21,7 @@ from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.ratelimit import Limit
-from portal.core.text import clean_text
+from portal.core.text import clean_text, possessive
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email, queue_emails
 from portal.onboarding import policies as payor_policies
@@ -45,6 +45,9 @@ MAX_INVITES_AT_ONCE = 20
 # Invitation emails a payor may send (invites, resends, reminders, reassignments).
 INVITE_SCOPE = "onboarding:invite"
 INVITE_LIMITS = (Limit(100, timedelta(hours=1)), Limit(500, timedelta(days=1)))
+# Requests to join a company made from one invitation (each names an admin's email).
+JOIN_SCOPE = "onboarding:join"
+JOIN_LIMITS = (Limit(5, timedelta(hours=1)), Limit(10, timedelta(days=1)))
 
 
 class InvitationClosed(DomainError):
@@ -421,11 +424,13 @@ def accept_for_member(token: str, user: User, *, payee: Company | None, company_
 
 def request_to_join(
     token: str, *, person_name: str, password: str, admin_email: str
-) -> PayeeJoinRequest:
+) -> PayeeJoinRequest | None:
     """Someone new to Trestle whose company already is on it asks to join that company,
     named by its admin's email: their account is made (with the invitation's email), and
-    the company's Payee Payments Admins decide. The invitation is accepted for the company
-    when they are let in."""
+    the company's Payee Payments Admins decide.
+
+    Whether the address is a payee admin is never told (the page says the same either way):
+    when it is not, nothing is made and None is returned. Tries are limited per invitation."""
     invitation = find_invitation(token)
     if accounts.find_user_by_email(invitation.email) is not None:
         raise NotAllowed(
@@ -439,17 +444,19 @@ def request_to_join(
     if not admin:
         raise InvalidInput("Enter the email of your company's Trestle admin.", field="admin_email")
     accounts.check_password_rules(password, invitation.email)
+    key = str(invitation.id)
+    if ratelimit.is_limited(JOIN_SCOPE, key, JOIN_LIMITS):
+        raise InvalidInput(
+            "This invitation has asked to join a company too often for now. Try again in an "
+            "hour, or pass the invitation to your company's admin below.",
+            field="admin_email",
+        )
+    ratelimit.record(JOIN_SCOPE, key)
     with tenancy.unscoped():
         admin_user = accounts.find_user_by_email(admin)
         companies_run = payees_administered(admin_user) if admin_user else []
         if len(companies_run) != 1:
-            raise InvalidInput(
-                f"{admin} is not the Payee Payments Admin of a company on Trestle."
-                if not companies_run
-                else f"{admin} runs several companies on Trestle: pass this invitation to them "
-                "(below) so they accept it for the right one and add you to it.",
-                field="admin_email",
-            )
+            return None  # nobody to ask (or no one company to ask for): said the same way
         (payee,) = companies_run
         user = accounts.create_user(invitation.email, person_name, password)
         request = PayeeJoinRequest(
@@ -479,10 +486,12 @@ def request_to_join(
     return request
 
 
-def approve_join(request: PayeeJoinRequest, *, actor_user_id: int) -> tuple[Membership, bool]:
-    """Let the requester in (as a member without roles: the admin grants roles after), and
-    accept their invitation for the company if it is still open. Returns the membership and
-    whether the invitation was accepted."""
+def approve_join(request: PayeeJoinRequest, *, actor_user_id: int) -> Membership:
+    """Let the requester in, as a member without roles (the admin grants roles after).
+
+    The payor's invitation is not accepted here: connecting a payor shows it the company's
+    profile and bank account, so the admin does it as its own decision
+    (``accept_joined_invitation``)."""
     _decide(request, JoinRequestState.APPROVED, actor_user_id=actor_user_id)
     audit.record(
         "onboarding:join:approved",
@@ -495,26 +504,39 @@ def approve_join(request: PayeeJoinRequest, *, actor_user_id: int) -> tuple[Memb
     with tenancy.unscoped():
         payee = db.session.get(Company, request.company_id)
         user = db.session.get(User, request.user_id)
-        invitation = db.session.get(PayeeInvitation, request.invitation_id)
         membership = companies.add_member(payee, user, actor_user_id=actor_user_id)
-        accepted = False
-        if invitation.status is InvitationState.SENT:
-            try:
-                _accept(invitation, payee, user)
-                accepted = True
-            except DomainError:
-                pass  # already a payee of that payor, or the link was used meanwhile
         queue_email(
             user.email,
             "payee_join_decided",
             company_id=payee.id,
             company=payee.name,
             approved=True,
-            payor=payor_of(invitation).name,
-            invitation_accepted=accepted,
             url=external_url("accounts.login"),
         )
-    return membership, accepted
+    return membership
+
+
+def accept_joined_invitation(request: PayeeJoinRequest, admin: User) -> Company:
+    """The admin accepts, for the company, the invitation that brought someone they let in:
+    the payor is connected and sees the company's profile and receiving account."""
+    if request.state is not JoinRequestState.APPROVED:
+        raise DomainError(
+            "Let them in first; then you may accept the invitation that brought them."
+        )
+    with tenancy.unscoped():
+        invitation = db.session.get(PayeeInvitation, request.invitation_id)
+        payee = db.session.get(Company, request.company_id)
+        if not _administers(admin, payee):
+            raise NotAllowed("Only a Payee Payments Admin of the company accepts for it.")
+        status = invitation.status
+        if status is not InvitationState.SENT:
+            raise InvitationClosed(
+                f"{possessive(payor_of(invitation).name)} invitation was "
+                f"{status.label.lower()}: ask them to send a new one if you want to be paid by "
+                "them."
+            )
+        _accept(invitation, payee, admin)
+    return payee
 
 
 def decline_join(request: PayeeJoinRequest, reason: str, *, actor_user_id: int) -> None:

@@ -196,7 +196,7 @@ def join_payee(token: str):
     form = JoinPayeeForm(prefix="join")
     if form.validate_on_submit():
         try:
-            request_ = services.request_to_join(
+            services.request_to_join(
                 token,
                 person_name=form.person_name.data,
                 password=form.password.data,
@@ -208,10 +208,10 @@ def join_payee(token: str):
         except IntegrityError:
             return _lost_race()
         else:
-            db.session.commit()
+            db.session.commit()  # the try is counted, whoever the address belongs to
             return render_template(
                 "onboarding/invitation.html",
-                join_requested=queries.company_name(request_.company_id),
+                join_asked=form.admin_email.data.strip(),
                 payor=queries.payor_of(invitation),
             )
     return _invitation_page(token, invitation, join_form=form, status=400)
@@ -554,7 +554,6 @@ def list_join_requests():
             table=queries.join_request_table(
                 g.company.id, queries.join_request_list_state(request.args)
             ),
-            decline_form=DeclineJoinForm(formdata=None),
         )
     )
 
@@ -567,19 +566,39 @@ def approve_join_request(request_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            membership, accepted = services.approve_join(
-                join_request, actor_user_id=current_user.id
-            )
+            membership = services.approve_join(join_request, actor_user_id=current_user.id)
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
         else:
             db.session.commit()
             flash(
-                f"{membership.user.name} joined {g.company.name}."
-                + (" Their invitation is accepted for your company." if accepted else "")
-                + " Give them roles on the Team page if they need any.",
+                f"{membership.user.name} joined {g.company.name}. Give them roles on the Team "
+                "page if they need any.",
                 "success",
+            )
+    return htmx.redirect_to(url_for("onboarding.list_join_requests"))
+
+
+@blueprint.post("/payee/join-requests/<int:request_id>/accept-invitation")
+@payee_admin
+def accept_joined_invitation(request_id: int):
+    """Accept, for this company, the payor's invitation that brought someone you let in."""
+    join_request = queries.join_request_of(g.company.id, request_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.accept_joined_invitation(join_request, current_user)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        except IntegrityError:
+            db.session.rollback()
+            flash("Your company was connected to that general contractor meanwhile.", "error")
+        else:
+            db.session.commit()
+            flash(
+                "Invitation accepted: your company's steps for it are on your home page.", "success"
             )
     return htmx.redirect_to(url_for("onboarding.list_join_requests"))
 

@@ -71,7 +71,8 @@ def test_someone_invited_asks_to_join_and_the_admin_lets_them_in(client, app, ex
     assert "Your company is already on Trestle?" in page
     response = ask(client, sent, admin.email.upper())
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Request sent" in page and payee.name in page
+    assert response.status_code == 200 and "Request sent" in page
+    assert payee.name not in page, "the page does not tell which company the address runs"
     (request,) = requests()
     assert (request.company_id, request.state) == (payee.id, JoinRequestState.REQUESTED)
     (notice,) = emails("payee_join_request")
@@ -105,11 +106,36 @@ def test_someone_invited_asks_to_join_and_the_admin_lets_them_in(client, app, ex
         invitation = db.session.get(PayeeInvitation, sent.invitation.id)
     assert membership.company_id == payee.id and membership.role_set == frozenset()
     assert companies_asked(joiner.id) == []
-    assert invitation.state is InvitationState.ACCEPTED
-    assert relationship(sent).payee_id == payee.id
-    assert relationship(sent).status is OnboardingStatus.NO_BANK_INFORMATION
     (decided,) = emails("payee_join_decided")
     assert decided.to_address == "jo@ironline.example.com" and "let you in" in decided.text_body
+    # Letting someone in connects no payor: that is a decision of its own.
+    assert invitation.state is InvitationState.SENT and relationship(sent).payee_id is None
+    listing = admin_client.get("/payee/join-requests").get_data(as_text=True)
+    assert (
+        f"Accept {payor.name}&#39; invitation" in listing or f"Accept {payor.name}&#39;s" in listing
+    )
+    assert "will see Ironline Steel&#39;s profile" in listing, "the dialog says what it shares"
+    response = admin_client.submit(
+        f"/payee/join-requests/{request.id}/accept-invitation",
+        {},
+        token_from="/payee/join-requests",
+    )
+    assert response.status_code in (302, 303)
+    accepted = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Invitation accepted" in accepted
+    db.session.expire_all()
+    with tenancy.unscoped():
+        invitation = db.session.get(PayeeInvitation, sent.invitation.id)
+    assert invitation.state is InvitationState.ACCEPTED
+    assert invitation.accepted_by_user_id != joiner.id, "the admin accepted, not the requester"
+    assert relationship(sent).payee_id == payee.id
+    assert relationship(sent).status is OnboardingStatus.NO_BANK_INFORMATION
+    again = admin_client.submit(
+        f"/payee/join-requests/{request.id}/accept-invitation",
+        {},
+        token_from="/payee/join-requests",
+    )
+    assert "was accepted" in admin_client.get(again.headers["Location"]).get_data(as_text=True)
     # Decided once: a second decision is refused and changes nothing.
     again = admin_client.submit(
         f"/payee/join-requests/{request.id}/decline",
@@ -149,7 +175,6 @@ def test_the_admin_declines_with_a_reason_they_are_told(client, app, existing):
 @pytest.mark.parametrize(
     ("admin_email", "changes", "message"),
     [
-        ("nobody@example.com", {}, "is not the Payee Payments Admin of a company"),
         ("not-an-email", {}, "Enter a valid email address."),
         ("ADMIN", {"person_name": ""}, "Enter your name."),
         ("ADMIN", {"confirm": "something else entirely"}, "The two passwords do not match."),
@@ -168,12 +193,38 @@ def test_a_bad_request_gets_a_clear_error_and_changes_nothing(
     assert state() == before and requests() == [] and emails("payee_join_request") == []
 
 
-def test_a_payor_user_is_not_a_company_to_join(client, existing):
+def test_the_page_does_not_tell_whether_an_address_runs_a_company(client, app, existing):
+    """An invitation is no way to learn who manages which company: an unknown address, a
+    payor's user and a real payee admin get the same page; only the real admin is asked."""
+    _payee, admin, _ = existing
     payor = make_paying_payor()
     payor_admin, _ = make_user(payor, (Role.PAYMENTS_ADMIN,))
-    sent = invite(payor, "jo@ironline.example.com")
-    response = ask(client, sent, payor_admin.email)
-    assert response.status_code == 400 and requests() == []
+    pages = {}
+    for address in ("nobody@example.com", payor_admin.email, admin.email):
+        sent = invite(payor, f"jo+{len(pages)}@ironline.example.com")
+        before = state()
+        response = app.test_client().submit(
+            f"/payee-invitations/{sent.token}/join",
+            join_form(address),
+            token_from=f"/payee-invitations/{sent.token}",
+        )
+        assert response.status_code == 200
+        main = response.get_data(as_text=True).split("<main", 1)[1].split("</main>", 1)[0]
+        pages[address] = main.replace(address, "ADDRESS")
+        if address != admin.email:
+            assert state() == before, "nothing is made for an address that runs no company"
+    assert len(set(pages.values())) == 1, "the same page whoever the address belongs to"
+    assert len(requests()) == 1 and len(emails("payee_join_request")) == 1
+
+
+def test_tries_are_limited_per_invitation(client, existing):
+    _payee, admin, _ = existing
+    sent = invite(make_paying_payor(), "jo@ironline.example.com")
+    for n in range(5):
+        assert ask(client, sent, f"guess{n}@example.com").status_code == 200
+    refused = ask(client, sent, admin.email)
+    assert refused.status_code == 400 and "too often" in refused.get_data(as_text=True)
+    assert requests() == []
 
 
 def test_a_used_or_tampered_link_cannot_ask(client, existing):
