@@ -40,7 +40,7 @@ class WaitingPayee:
     url: str
 
 
-def review_reasons(relationship: PayeeRelationship, ready: PayeeReadiness) -> tuple[str, ...]:
+def waiting_reasons(relationship: PayeeRelationship, ready: PayeeReadiness) -> tuple[str, ...]:
     """Why the payee needs review: the payor never approved it, or what changed since."""
     if relationship.approved_at is None:
         return ("new payee",)
@@ -57,17 +57,31 @@ def send_review_digests(now: datetime | None = None) -> int:
     """Email every Beneficiary Approver of each payor with Pay on the payees waiting for
     their approval; return how many emails were queued. Payors with nothing waiting get
     nothing, and a payor is sent one digest per day however often this runs."""
+    return sum(send_review_digest(payor_id, now) for payor_id in payors_waiting())
+
+
+def payors_waiting() -> list[int]:
+    """The payors with Pay on and payees in needs review (the job sends each its own)."""
+    with tenancy.unscoped():
+        return [payor.id for payor, _ in _waiting_by_payor()]
+
+
+def send_review_digest(payor_id: int, now: datetime | None = None) -> int:
+    """One payor's digest (at most once per run day); how many emails were queued."""
     now = now or utcnow()
     # The system reads every payor's payees, and each payor's digest lists only its own.
     with tenancy.unscoped():
-        queued = 0
-        for payor, relationships in _waiting_by_payor():
-            queued += _send_digest(payor, relationships, now)
-        return queued
+        for payor, relationships in _waiting_by_payor(payor_id):
+            return _send_digest(payor, relationships, now)
+    return 0
 
 
-def _waiting_by_payor() -> list[tuple[Company, list[PayeeRelationship]]]:
-    """The payors with Pay on and payees in needs review, each with those payees."""
+def _waiting_by_payor(
+    payor_id: int | None = None,
+) -> list[tuple[Company, list[PayeeRelationship]]]:
+    """The payors with Pay on and payees in needs review (or only ``payor_id``), each with
+    those payees."""
+    only = () if payor_id is None else (Company.id == payor_id,)
     rows = db.session.execute(
         sa.select(Company, PayeeRelationship)
         .join(PayeeRelationship, PayeeRelationship.payor_id == Company.id)
@@ -82,6 +96,7 @@ def _waiting_by_payor() -> list[tuple[Company, list[PayeeRelationship]]]:
             Company.kind == CompanyKind.PAYOR,
             FeatureActivation.enabled,
             PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
+            *only,
         )
         .order_by(Company.id, PayeeRelationship.id)
     ).all()
@@ -126,7 +141,7 @@ def _waiting_payees(
         payees.append(
             WaitingPayee(
                 name=relationship.directory_name,
-                reasons=review_reasons(
+                reasons=waiting_reasons(
                     relationship, payee_queries.readiness(relationship.payee_id)
                 ),
                 waiting_since=waited,

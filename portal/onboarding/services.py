@@ -492,7 +492,7 @@ def approve_join(request: PayeeJoinRequest, *, actor_user_id: int) -> Membership
     The payor's invitation is not accepted here: connecting a payor shows it the company's
     profile and bank account, so the admin does it as its own decision
     (``accept_joined_invitation``)."""
-    _decide(request, JoinRequestState.APPROVED, actor_user_id=actor_user_id)
+    _decide_join(request, JoinRequestState.APPROVED, actor_user_id=actor_user_id)
     audit.record(
         "onboarding:join:approved",
         actor_user_id=actor_user_id,
@@ -546,7 +546,7 @@ def decline_join(request: PayeeJoinRequest, reason: str, *, actor_user_id: int) 
         raise InvalidInput("Say why, so that they know what to do instead.", field="reason")
     if len(text) > 1000:
         raise InvalidInput("Keep the reason under 1,000 characters.", field="reason")
-    _decide(request, JoinRequestState.DECLINED, actor_user_id=actor_user_id, reason=text)
+    _decide_join(request, JoinRequestState.DECLINED, actor_user_id=actor_user_id, reason=text)
     audit.record(
         "onboarding:join:declined",
         actor_user_id=actor_user_id,
@@ -568,7 +568,7 @@ def decline_join(request: PayeeJoinRequest, reason: str, *, actor_user_id: int) 
         )
 
 
-def _decide(
+def _decide_join(
     request: PayeeJoinRequest,
     state: JoinRequestState,
     *,

@@ -811,7 +811,7 @@ def submit_document(
     return document
 
 
-def _decide(
+def _close_document(
     document: BankAccountDocument,
     to: DocumentState,
     *,
@@ -843,7 +843,10 @@ def _withdraw_open_document(
     document = open_document(account.id)
     if document is None:
         return
-    _decide(document, DocumentState.WITHDRAWN, actor_user_id=actor_user_id)
+    try:
+        _close_document(document, DocumentState.WITHDRAWN, actor_user_id=actor_user_id)
+    except IllegalTransition:
+        return  # an operator decided on it meanwhile: there is nothing left to withdraw
     audit.record(
         "payees:bank_document:withdrawn",
         actor_user_id=actor_user_id,
@@ -900,7 +903,7 @@ def approve_document(
         raise DomainError(
             f"The account is {account.status.label.lower()}: a document cannot verify it."
         )
-    _decide(document, DocumentState.APPROVED, actor_user_id=actor_user_id)
+    _close_document(document, DocumentState.APPROVED, actor_user_id=actor_user_id)
     _move(
         account,
         BankAccountStatus.VERIFIED,
@@ -937,7 +940,9 @@ def reject_document(
     send another. The account itself is unchanged."""
     _open_document_of(account, document)
     text = _note(reason, "Say why the document does not prove the account.", "reason")
-    _decide(document, DocumentState.REJECTED, actor_user_id=actor_user_id, rejection_reason=text)
+    _close_document(
+        document, DocumentState.REJECTED, actor_user_id=actor_user_id, rejection_reason=text
+    )
     audit.record(
         "payees:bank_document:rejected",
         actor_user_id=actor_user_id,

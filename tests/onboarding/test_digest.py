@@ -256,6 +256,32 @@ def test_a_second_run_the_same_day_sends_nothing_more():
     assert "(3 days)" in listed(later)["Ironline Steel"]
 
 
+def test_one_payors_failing_digest_leaves_the_others_sent(monkeypatch):
+    from portal.onboarding import digest as digest_module
+
+    summit, harbor = make_paying_payor(), make_paying_payor()
+    summit_approver, harbor_approver = approver_of(summit), approver_of(harbor)
+    Payee("Ironline Steel", "000111111111", summit)
+    Payee("Bayside Glazing", "000555555555", harbor)
+    sending = digest_module._send_digest
+
+    def broken_for_summit(payor, relationships, now):
+        if payor.id == summit.id:
+            raise RuntimeError("a template error, say")
+        return sending(payor, relationships, now)
+
+    monkeypatch.setattr(digest_module, "_send_digest", broken_for_summit)
+    with pytest.raises(RuntimeError, match=f"failed for payors \\[{summit.id}\\]"):
+        onboarding_jobs.send_review_digests()
+    assert len(digests_to(harbor_approver.email)) == 1, "Harbor's digest was sent"
+    assert digests_to(summit_approver.email) == []
+    # Run again once mended: Summit gets its digest, Harbor no second one today.
+    monkeypatch.setattr(digest_module, "_send_digest", sending)
+    assert onboarding_jobs.send_review_digests() == 1
+    assert len(digests_to(summit_approver.email)) == 1
+    assert len(digests_to(harbor_approver.email)) == 1
+
+
 def test_the_digest_runs_on_monday_and_thursday_mornings_utc():
     # Loading the schedule registers its jobs; nothing talks to Redis until the scheduler runs.
     scheduler = CronScheduler(connection=redis.Redis())

@@ -483,7 +483,7 @@ MEANWHILE = {
 def test_a_document_approved_from_a_page_loaded_before_a_freeze_loses(client, operator):
     """The payee reports the account while the operator reads its document: the approval
     that follows must not verify a frozen account (the freeze is part of the compare)."""
-    payee, _, account, document = with_document(client)
+    _payee, _, account, document = with_document(client)
     with tenancy.unscoped():
         stale, stale_document = fresh(account), db.session.get(BankAccountDocument, document.id)
         commit_keeping_loaded()  # the rollback below undoes only what follows
