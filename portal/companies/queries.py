@@ -9,6 +9,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from portal.accounts.models import User
 from portal.companies.models import (
     Company,
+    CompanyKind,
     Feature,
     FeatureActivation,
     Membership,
@@ -126,14 +127,25 @@ def feature_enabled(company_id: int, feature: Feature) -> bool:
 
 
 def role_holder_emails(company_id: int, role: Role) -> list[str]:
-    """The email addresses of the company's members who hold ``role`` (for notices)."""
+    """The email addresses of the company's active members who hold ``role`` (for notices)."""
+    return _active_holders(role, Membership.company_id == company_id)
+
+
+def operator_emails() -> list[str]:
+    """The email addresses of every active Trestle operator (for alerts)."""
+    return _active_holders(Role.OPERATOR, Company.kind == CompanyKind.OPERATOR)
+
+
+def _active_holders(role: Role, *where: sa.ColumnElement[bool]) -> list[str]:
     with tenancy.unscoped():
         return list(
             db.session.scalars(
                 sa.select(User.email)
                 .join(Membership, Membership.user_id == User.id)
+                .join(Company, Company.id == Membership.company_id)
                 .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-                .where(Membership.company_id == company_id, MembershipRole.role == role)
+                .where(MembershipRole.role == role, User.is_active, *where)
+                .distinct()
                 .order_by(User.email)
             )
         )

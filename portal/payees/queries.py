@@ -12,7 +12,7 @@ from flask import abort
 from sqlalchemy.orm import aliased
 
 from portal.accounts.models import User
-from portal.companies.models import Company, CompanyKind, Membership, MembershipRole, Role
+from portal.companies.models import Company
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.models import AuditEvent, StoredFile
@@ -185,26 +185,6 @@ def awaiting_review(company_id: int) -> set[int]:
             )
         )
     )
-
-
-def operator_emails() -> list[str]:
-    """The email addresses of every active Trestle operator (for alerts)."""
-    with tenancy.unscoped():
-        return list(
-            db.session.scalars(
-                sa.select(User.email)
-                .join(Membership, Membership.user_id == User.id)
-                .join(Company, Company.id == Membership.company_id)
-                .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-                .where(
-                    Company.kind == CompanyKind.OPERATOR,
-                    MembershipRole.role == Role.OPERATOR,
-                    User.is_active,
-                )
-                .distinct()
-                .order_by(User.email)
-            )
-        )
 
 
 # --------------------------------------------------------------------------- operator review

@@ -26,7 +26,7 @@ from portal.banking.gateway import ExternalAccount, gateway
 from portal.banking.models import AccountType, account_fingerprint
 from portal.banking.services import validate_account_number, validate_routing_number
 from portal.companies.models import Company, CompanyKind, Role
-from portal.companies.queries import role_holder_emails
+from portal.companies.queries import operator_emails, role_holder_emails
 from portal.core import audit, storage, tenancy
 from portal.core.addresses import validate_postal_code, validate_state
 from portal.core.db import db, utcnow
@@ -55,7 +55,6 @@ from portal.payees.models import (
 )
 from portal.payees.queries import (
     open_document,
-    operator_emails,
     other_payees_sharing,
     profile_of,
     receiving_account,

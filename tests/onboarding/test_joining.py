@@ -257,3 +257,14 @@ def test_another_companys_request_is_not_found(app, existing):
         f"/payee/join-requests/{request.id}/approve", {}, token_from="/dashboard"
     )
     assert response.status_code == 404 and requests()[0].state is JoinRequestState.REQUESTED
+
+
+def test_a_deactivated_admin_is_not_asked(client, existing):
+    payee, admin, _ = existing
+    gone, _ = make_user(payee, (Role.PAYEE_ADMIN,))
+    with tenancy.unscoped():
+        db.session.get(User, gone.id).is_active = False
+        db.session.commit()
+    sent = invite(make_paying_payor(), "jo@ironline.example.com")
+    ask(client, sent, admin.email)
+    assert [m.to_address for m in emails("payee_join_request")] == [admin.email]
