@@ -26,6 +26,8 @@ class Queue:
     title: str
     empty: str
     items: list = field(default_factory=list)
+    total: int | None = None  # when more wait than the items listed
+    all_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,32 +258,46 @@ def payee_steps(payee_id: int) -> list[ChecklistStep]:
     return steps
 
 
+QUEUE_LENGTH = 20  # a home page lists the first ones; its link opens them all
+
+
 def _filled(queue: Queue, company) -> Queue:
-    """The queue with its items, for the queues whose work has landed."""
+    """The queue with its first items and its total, for the queues whose work has landed."""
     if queue.key == "join_requests" and company.kind is CompanyKind.PAYEE:
-        url = url_for("onboarding.list_join_requests", status="requested")
+        all_url = url_for("onboarding.list_join_requests", status="requested")
+        state = onboarding_queries.join_request_list_state({"status": "requested"})
+        page = onboarding_queries.join_request_table(company.id, _first(state))
         items = [
-            QueueEntry(f"{row.user.name} ({row.user.email}), invited by {row.payor_name}", url)
-            for row in onboarding_queries.open_join_request_rows(company.id)
+            QueueEntry(f"{row.user.name} ({row.user.email}), invited by {row.payor_name}", all_url)
+            for row in page.rows
         ]
     elif queue.key == "bank_reviews":
-        state = dataclasses.replace(payee_queries.review_list_state({}), per_page=20)
+        all_url = url_for("bank_reviews.list_reviews")
+        page = payee_queries.review_table(_first(payee_queries.review_list_state({})))
         items = [
             QueueEntry(
                 f"{row.payee_name} ••••{row.account.account_last4}: "
                 + ", ".join(reason.label.lower() for reason in row.reasons),
                 url_for("bank_reviews.show_review", account_id=row.account.id),
             )
-            for row in payee_queries.review_table(state).rows
+            for row in page.rows
         ]
     elif queue.key == "bank_accounts_to_approve" and company.kind is CompanyKind.PAYOR:
+        status = OnboardingStatus.NEEDS_REVIEW.value
+        all_url = url_for("onboarding.list_payees", status=status)
+        state = onboarding_queries.payee_list_state({"status": status})
+        page = onboarding_queries.payee_table(company.id, _first(state))
         items = [
             QueueEntry(
-                relationship.directory_name,
-                url_for("onboarding.show_payee", relationship_id=relationship.id),
+                row.relationship.directory_name,
+                url_for("onboarding.show_payee", relationship_id=row.relationship.id),
             )
-            for relationship in onboarding_queries.relationships_in_review(company.id)
+            for row in page.rows
         ]
     else:
         return queue
-    return dataclasses.replace(queue, items=items)
+    return dataclasses.replace(queue, items=items, total=page.total, all_url=all_url)
+
+
+def _first(state):
+    return dataclasses.replace(state, page=1, per_page=QUEUE_LENGTH)

@@ -293,26 +293,6 @@ def join_request_table(company_id: int, state: TableState) -> TablePage:
     return dataclasses.replace(page, rows=[JoinRequestRow(*row) for row in page.rows])
 
 
-def open_join_request_rows(company_id: int, limit: int = 20) -> list[JoinRequestRow]:
-    state = join_request_list_state({"status": JoinRequestState.REQUESTED.value})
-    return join_request_table(company_id, dataclasses.replace(state, per_page=limit)).rows
-
-
-def relationships_in_review(payor_id: int, limit: int = 20) -> list[PayeeRelationship]:
-    """The payor's payees waiting for a Beneficiary Approver, longest waiting first."""
-    return list(
-        db.session.scalars(
-            sa.select(PayeeRelationship)
-            .where(
-                PayeeRelationship.payor_id == payor_id,
-                PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
-            )
-            .order_by(PayeeRelationship.id)
-            .limit(limit)
-        )
-    )
-
-
 def join_request_of(company_id: int, request_id: int) -> PayeeJoinRequest:
     """One of the payee's join requests (404 for another company's, whatever the scope)."""
     request = db.session.scalar(

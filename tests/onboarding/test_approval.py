@@ -276,3 +276,23 @@ def test_the_manage_view_marks_only_real_differences(directory, submitted, diffe
 
     comparison = Comparison("Company name", directory, submitted)
     assert (comparison.differs, comparison.nearly_same) == (differs, nearly)
+
+
+def test_the_approvers_home_lists_the_first_twenty_and_counts_them_all(client, app):
+    payor = make_paying_payor()
+    with tenancy.unscoped():
+        for n in range(21):
+            db.session.add(
+                PayeeRelationship(
+                    payor_id=payor.id,
+                    directory_name=f"Sub {n:02d}",
+                    contact_email=f"sub{n}@example.com",
+                    status=OnboardingStatus.NEEDS_REVIEW,
+                )
+            )
+        db.session.commit()
+    sign_in_fresh(client, payor, (Role.BENEFICIARY_APPROVER,))
+    home = client.get("/dashboard").get_data(as_text=True)
+    assert 'Payee bank accounts to approve <span class="queue-count">(21)</span>' in home
+    assert "The first 20 of 21." in home and 'href="/payees?status=needs_review"' in home
+    assert "Sub 19" in home and "Sub 20" not in home
