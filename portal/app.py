@@ -97,7 +97,6 @@ def register_blueprints(app: Flask) -> None:
     from portal.invoicing.views import blueprint as invoicing
     from portal.onboarding.views import blueprint as onboarding
     from portal.operations.views import blueprint as operations
-    from portal.payees.review_views import blueprint as bank_reviews
     from portal.payees.views import blueprint as payees
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.sso.views import blueprint as sso
@@ -113,7 +112,6 @@ def register_blueprints(app: Flask) -> None:
         invoicing,
         onboarding,
         payees,
-        bank_reviews,
     ):
         app.register_blueprint(blueprint)
     # The simulated bank's own pages (its statements): never in production.

@@ -40,7 +40,7 @@ from flask_login import login_required as _login_required
 from portal.accounts import held_actions, services
 from portal.accounts.models import User
 from portal.companies import queries as company_queries
-from portal.companies.models import Feature, Membership, Role
+from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import htmx, tenancy
 from portal.core.audit import RequestContext, current_request_context
 from portal.core.db import commit_keeping_loaded, db, expecting_writes
@@ -173,6 +173,18 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def payee_admin(view: F) -> F:
+    """Signed in as a Payee Payments Admin, working in a payee company (elsewhere: 404)."""
+
+    @wraps(view)
+    def only_payees(*args: Any, **kwargs: Any) -> Any:
+        if g.company.kind is not CompanyKind.PAYEE:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return login_required(requires_role(Role.PAYEE_ADMIN)(only_payees))  # type: ignore[return-value]
 
 
 def requires_feature(feature: Feature) -> Callable[[F], F]:

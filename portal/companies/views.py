@@ -21,7 +21,7 @@ from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
 from portal.companies import history, policies, queries, services
 from portal.companies.forms import RoleForm, SwitchCompanyForm
-from portal.companies.models import Role
+from portal.companies.models import CompanyKind, Role
 from portal.core import htmx, storage
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
@@ -62,6 +62,9 @@ def list_members():
             table=queries.member_table(
                 g.membership.company_id, queries.member_list_state(request.args)
             ),
+            # A payee's admins decide who joins: their requests are a page of their own.
+            shows_join_requests=g.company.kind is CompanyKind.PAYEE
+            and Role.PAYEE_ADMIN in g.membership.role_set,
         )
     )
 

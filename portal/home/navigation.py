@@ -31,14 +31,32 @@ HOME = NavItem(
     "home.show_dashboard",
     ("home.", "onboarding.show_agreement", "onboarding.accept_agreement"),
 )
+# The operator console's bank account reviews (payee accounts, not payors).
+BANK_REVIEW_ENDPOINTS = tuple(
+    f"operations.{name}"
+    for name in (
+        "list_bank_reviews",
+        "show_bank_review",
+        "download_bank_document",
+        "approve_bank_document",
+        "reject_bank_document",
+        "clear_bank_flag",
+        "unfreeze_bank_account",
+        "deactivate_bank_account",
+    )
+)
 PAYORS = NavItem(
     "Payors",
     "operations.list_payors",
     ("operations.",),
-    excludes=("operations.list_users", "operations.show_own_implementation"),
+    excludes=(
+        "operations.list_users",
+        "operations.show_own_implementation",
+        *BANK_REVIEW_ENDPOINTS,
+    ),
 )
 PAYOR_USERS = NavItem("Payor users", "operations.list_users")
-BANK_REVIEWS = NavItem("Bank reviews", "bank_reviews.list_reviews", ("bank_reviews.",))
+BANK_REVIEWS = NavItem("Bank reviews", "operations.list_bank_reviews", BANK_REVIEW_ENDPOINTS)
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
 PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
 PAYEES = NavItem(

@@ -272,13 +272,13 @@ def _filled(queue: Queue, company) -> Queue:
             for row in page.rows
         ]
     elif queue.key == "bank_reviews":
-        all_url = url_for("bank_reviews.list_reviews")
+        all_url = url_for("operations.list_bank_reviews")
         page = payee_queries.review_table(_first(payee_queries.review_list_state({})))
         items = [
             QueueEntry(
                 f"{row.payee_name} ••••{row.account.account_last4}: "
                 + ", ".join(reason.label.lower() for reason in row.reasons),
-                url_for("bank_reviews.show_review", account_id=row.account.id),
+                url_for("operations.show_bank_review", account_id=row.account.id),
             )
             for row in page.rows
         ]

@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts import guards
 from portal.accounts import services as accounts
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.guards import login_required, requires_feature, requires_role, step_up
+from portal.accounts.guards import (
+    login_required,
+    payee_admin,
+    requires_feature,
+    requires_role,
+    step_up,
+)
 from portal.companies.models import Feature, Role
 from portal.core import htmx
 from portal.core.db import db
@@ -40,7 +46,6 @@ from portal.onboarding.models import OnboardingStatus
 from portal.onboarding.policies import may_pay_payee
 from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest, sections
 from portal.payees.models import PROFILE_LABELS
-from portal.payees.views import payee_admin
 
 blueprint = Blueprint("onboarding", __name__)
 

@@ -31,6 +31,7 @@ from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput
 from portal.core.forms import show_error
 from portal.core.tables import TableState
+from portal.core.text import possessive
 from portal.operations import queries, services
 from portal.operations.forms import (
     AddMemberForm,
@@ -42,6 +43,15 @@ from portal.operations.forms import (
     TrainingForm,
 )
 from portal.operations.models import ContactKind, TrainingTopic
+from portal.payees import queries as payee_queries
+from portal.payees import services as payee_services
+from portal.payees.forms import (
+    ClearFlagForm,
+    DeactivateFrozenForm,
+    RejectDocumentForm,
+    UnfreezeForm,
+)
+from portal.payees.models import PayeeBankAccount
 from portal.sso import views as sso_views
 from portal.sso.forms import SsoForm
 
@@ -694,3 +704,191 @@ def list_own_contacts():
 def list_own_trainings():
     """The payor's own training sessions, read-only, a page at a time, newest first."""
     return _implementation_list(_own_payor(), "trainings", own=True)
+
+
+# --------------------------------------------------------------------------- bank reviews
+# Payee bank accounts that need an operator: a document to review, a no-match or shared
+# flag, a freeze. Operators review every payee's accounts, so these queries are unscoped.
+
+# The note forms of a review page, by the action that posts them (also their prefix).
+BANK_NOTE_FORMS = {
+    "clear": ClearFlagForm,
+    "unfreeze": UnfreezeForm,
+    "deactivate": DeactivateFrozenForm,
+}
+
+
+@blueprint.get("/operator/bank-reviews")
+@login_required
+@operator_only
+def list_bank_reviews():
+    """Every payee bank account waiting for an operator, the longest waiting first."""
+    return htmx.add_vary(
+        htmx.render(
+            "operations/bank_reviews.html",
+            "operations/_bank_review_results.html",
+            table=payee_queries.review_table(payee_queries.review_list_state(request.args)),
+            reasons=payee_queries.REVIEW_FILTERS,
+        )
+    )
+
+
+def _bank_review_page(account: PayeeBankAccount, status: int = 200, **forms):
+    documents = payee_queries.documents_of(account.id)
+    events = payee_queries.account_events(account.company_id, account.id)
+    return render_template(
+        "operations/bank_review.html",
+        account=account,
+        payee=payee_queries.payee_of(account),
+        reasons=payee_queries.review_reasons(account, documents.open),
+        sharing=payee_queries.other_payees_sharing(account),
+        documents=documents,
+        people=payee_queries.user_names(documents.people() | {account.operator_cleared_by_user_id}),
+        history=company_history.entries(events),
+        reject_form=forms.get("reject_form") or RejectDocumentForm(formdata=None),
+        **{
+            f"{action}_form": forms.get(f"{action}_form") or form(formdata=None, prefix=action)
+            for action, form in BANK_NOTE_FORMS.items()
+        },
+    ), status
+
+
+@blueprint.get("/operator/bank-reviews/<int:account_id>")
+@login_required
+@operator_only
+def show_bank_review(account_id: int):
+    """One payee bank account: who it belongs to, why it is here, its documents and history."""
+    return _bank_review_page(payee_queries.review_account(account_id))
+
+
+@blueprint.get("/operator/bank-reviews/<int:account_id>/documents/<int:document_id>")
+@login_required
+@operator_only
+@step_up(action="Download a payee's bank document")
+def download_bank_document(account_id: int, document_id: int):
+    """Download a document the payee sent (audited)."""
+    account = payee_queries.review_account(account_id)
+    document = payee_queries.account_document(account.id, document_id)
+    record, stream = payee_services.read_document(account, document, actor_user_id=current_user.id)
+    db.session.commit()
+    extension = storage.SIGNATURES[record.content_type][1]
+    return storage.attachment_response(
+        stream,
+        content_type=record.content_type,
+        filename=f"{document.kind.value}-{account.account_last4}-{document.id}{extension}",
+    )
+
+
+def _take_bank_decision(
+    account_id: int, form, form_name: str, decide: Callable[[PayeeBankAccount, object], str]
+):
+    """Validate ``form``, run ``decide(account, form)`` and go back to the account saying
+    what it did; bad input re-renders the page with the message by its field."""
+    account = payee_queries.review_account(account_id)
+    if not form.validate_on_submit():
+        return _bank_review_page(account, 400, **{form_name: form})
+    try:
+        done = decide(account, form)
+    except InvalidInput as error:
+        db.session.rollback()
+        field = getattr(form, error.field or "", None)
+        (field.errors if field is not None else form.form_errors).append(error.message)
+        return _bank_review_page(payee_queries.review_account(account_id), 400, **{form_name: form})
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return htmx.redirect_to(url_for("operations.show_bank_review", account_id=account_id))
+
+
+@blueprint.post("/operator/bank-reviews/<int:account_id>/documents/<int:document_id>/approve")
+@login_required
+@operator_only
+@step_up(action="Approve a payee's bank account document")
+def approve_bank_document(account_id: int, document_id: int):
+    """Accept the document: the account is verified."""
+
+    def decide(account, form):
+        document = payee_queries.account_document(account.id, document_id)
+        payee_services.approve_document(account, document, actor_user_id=current_user.id)
+        return (
+            f"Account ••••{account.account_last4} is verified by its "
+            f"{document.kind_label.lower()}."
+            + (" Payments go to it." if account.receives_payments else "")
+        )
+
+    return _take_bank_decision(account_id, ConfirmForm(), "approve_form", decide)
+
+
+@blueprint.post("/operator/bank-reviews/<int:account_id>/documents/<int:document_id>/reject")
+@login_required
+@operator_only
+@step_up(action="Reject a payee's bank account document")
+def reject_bank_document(account_id: int, document_id: int):
+    """Refuse the document with a reason the payee's admins are emailed."""
+
+    def decide(account, form):
+        document = payee_queries.account_document(account.id, document_id)
+        payee_services.reject_document(
+            account, document, form.reason.data, actor_user_id=current_user.id
+        )
+        return f"Document rejected. {_bank_payee_name(account)} admins are emailed the reason."
+
+    return _take_bank_decision(account_id, RejectDocumentForm(), "reject_form", decide)
+
+
+@blueprint.post("/operator/bank-reviews/<int:account_id>/clear")
+@login_required
+@operator_only
+@step_up(action="Clear a flagged payee bank account")
+def clear_bank_flag(account_id: int):
+    """Clear a no-match or shared flag after looking into it: payors may approve the account."""
+
+    def decide(account, form):
+        payee_services.clear_review_flag(account, form.note.data, actor_user_id=current_user.id)
+        return f"Account ••••{account.account_last4} cleared: payors may approve it."
+
+    return _take_bank_decision(
+        account_id, BANK_NOTE_FORMS["clear"](prefix="clear"), "clear_form", decide
+    )
+
+
+@blueprint.post("/operator/bank-reviews/<int:account_id>/unfreeze")
+@login_required
+@operator_only
+@step_up(action="Unfreeze a payee bank account")
+def unfreeze_bank_account(account_id: int):
+    """Unfreeze a reported account the payee confirmed is theirs."""
+
+    def decide(account, form):
+        payee_services.unfreeze(account, form.note.data, actor_user_id=current_user.id)
+        return f"Account ••••{account.account_last4} is no longer frozen."
+
+    return _take_bank_decision(
+        account_id, BANK_NOTE_FORMS["unfreeze"](prefix="unfreeze"), "unfreeze_form", decide
+    )
+
+
+@blueprint.post("/operator/bank-reviews/<int:account_id>/deactivate")
+@login_required
+@operator_only
+@step_up(action="Deactivate a frozen payee bank account")
+def deactivate_bank_account(account_id: int):
+    """Keep a reported account frozen and deactivate it for good."""
+
+    def decide(account, form):
+        payee_services.deactivate_frozen(account, form.note.data, actor_user_id=current_user.id)
+        return (
+            f"Account ••••{account.account_last4} is deactivated. {_bank_payee_name(account)} "
+            "admins are emailed to add their own account."
+        )
+
+    return _take_bank_decision(
+        account_id, BANK_NOTE_FORMS["deactivate"](prefix="deactivate"), "deactivate_form", decide
+    )
+
+
+def _bank_payee_name(account: PayeeBankAccount) -> str:
+    return possessive(payee_queries.payee_of(account).name)

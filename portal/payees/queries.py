@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort
 from sqlalchemy.orm import aliased
 
 from portal.accounts.models import User
 from portal.companies.models import Company
 from portal.core import tenancy
 from portal.core.db import db
+from portal.core.errors import NotFound
 from portal.core.models import AuditEvent, StoredFile
 from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 from portal.payees.models import (
@@ -70,7 +70,7 @@ def bank_account(company_id: int, account_id: int) -> PayeeBankAccount:
         )
     )
     if account is None:
-        abort(404)
+        raise NotFound("No such bank account.")
     return account
 
 
@@ -329,12 +329,18 @@ def review_table(state: TableState) -> TablePage:
     )
 
 
+def payee_of(account: PayeeBankAccount) -> Company:
+    """The payee company an account belongs to (for an operator's pages)."""
+    with tenancy.unscoped():
+        return db.session.get(Company, account.company_id)
+
+
 def review_account(account_id: int) -> PayeeBankAccount:
     """Any payee's bank account, for an operator; 404 when there is none."""
     with tenancy.unscoped():
         account = db.session.get(PayeeBankAccount, account_id)
     if account is None:
-        abort(404)
+        raise NotFound("No such bank account.")
     return account
 
 
@@ -347,14 +353,14 @@ def account_document(account_id: int, document_id: int) -> BankAccountDocument:
         )
     )
     if document is None:
-        abort(404)
+        raise NotFound("No such document.")
     return document
 
 
 def document_file(document: BankAccountDocument) -> StoredFile:
     record = db.session.get(StoredFile, document.file_id)
     if record is None:
-        abort(404)
+        raise NotFound("The document's file is missing.")
     return record
 
 

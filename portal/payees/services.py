@@ -31,6 +31,7 @@ from portal.core import audit, storage, tenancy
 from portal.core.addresses import validate_postal_code, validate_state
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
+from portal.core.models import StoredFile
 from portal.core.money import InvalidAmount, parse_amount
 from portal.core.text import clean_text
 from portal.core.urls import external_url
@@ -54,6 +55,7 @@ from portal.payees.models import (
     VerificationMethod,
 )
 from portal.payees.queries import (
+    document_file,
     open_document,
     other_payees_sharing,
     profile_of,
@@ -707,7 +709,7 @@ def _tell_operators_of_freeze(account: PayeeBankAccount) -> None:
             added_at=account.created_at,
             frozen_at=account.frozen_at,
             receives_payments=account.receives_payments,
-            review_url=external_url("bank_reviews.show_review", account_id=account.id),
+            review_url=external_url("operations.show_bank_review", account_id=account.id),
         )
 
 
@@ -967,6 +969,22 @@ def reject_document(
         url=external_url("payees.show_bank_account", account_id=account.id),
     )
     _changed(account.company_id)
+
+
+def read_document(
+    account: PayeeBankAccount, document: BankAccountDocument, *, actor_user_id: int
+) -> tuple[StoredFile, IO[bytes]]:
+    """An operator opens a document the payee sent (it shows bank details): audited."""
+    record = document_file(document)
+    audit.record(
+        "payees:bank_document:downloaded",
+        actor_user_id=actor_user_id,
+        company_id=account.company_id,
+        object_type="payee_bank_account",
+        object_id=account.id,
+        after={"document_id": document.id, "kind": document.kind.value},
+    )
+    return record, storage.open_file(record)
 
 
 def clear_review_flag(account: PayeeBankAccount, note: str | None, *, actor_user_id: int) -> None:

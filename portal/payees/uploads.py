@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from portal.core.storage import InvalidUpload
 
@@ -39,6 +39,6 @@ def check_image(content_type: str, data: bytes) -> None:
                 image.load()
     except InvalidUpload:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
-            ValueError, EOFError) as error:  # fmt: skip
+    # Pillow's errors for a file it cannot read (UnidentifiedImageError is an OSError).
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError) as error:
         raise InvalidUpload(DAMAGED) from error

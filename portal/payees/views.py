@@ -3,8 +3,6 @@ Only the payee's Payments Admins open them; every change to where money goes nee
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import (
     Blueprint,
     Response,
@@ -20,9 +18,8 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.guards import login_required, requires_role, step_up
+from portal.accounts.guards import payee_admin, step_up
 from portal.banking.models import AccountType
-from portal.companies.models import CompanyKind, Role
 from portal.core import audit, htmx, storage
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput
@@ -48,18 +45,6 @@ from portal.payees.models import (
 )
 
 blueprint = Blueprint("payees", __name__, url_prefix="/payee")
-
-
-def payee_admin(view):
-    """Payee Payments Admins, in a payee company."""
-
-    @wraps(view)
-    def only_payees(*args, **kwargs):
-        if g.company.kind is not CompanyKind.PAYEE:
-            abort(404)
-        return view(*args, **kwargs)
-
-    return login_required(requires_role(Role.PAYEE_ADMIN)(only_payees))
 
 
 PROFILE_FIELDS = (

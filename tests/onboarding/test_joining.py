@@ -91,6 +91,8 @@ def test_someone_invited_asks_to_join_and_the_admin_lets_them_in(client, app, ex
     sign_in_fresh(admin_client, payee, (Role.PAYEE_ADMIN,))
     home = admin_client.get("/dashboard").get_data(as_text=True)
     assert "Jo Joiner (jo@ironline.example.com), invited by" in home
+    team = admin_client.get("/company/members").get_data(as_text=True)
+    assert 'href="/payee/join-requests"' in team, "the Team page leads to the requests"
     listing = admin_client.get("/payee/join-requests").get_data(as_text=True)
     assert "Jo Joiner" in listing and "Let them in" in listing
     response = admin_client.submit(
