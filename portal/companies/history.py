@@ -287,6 +287,13 @@ ACTIONS: dict[str, Action] = {
         ),
     ),
     "onboarding:join:approved": Action("roles", lambda e, n: "Let someone in who asked to join"),
+    "onboarding:join:withdrawn": Action(
+        "roles",
+        lambda e, n: (
+            "A request to join was withdrawn: its invitation was used for "
+            f"{_after(e, 'onboarded_as') or 'another company'}"
+        ),
+    ),
     "onboarding:join:declined": Action(
         "roles", lambda e, n: f"Declined a request to join: {_after(e, 'reason')}"
     ),

@@ -40,3 +40,8 @@ def possessive(name: str) -> str:
     write it for names ending in s."""
     name = name.strip()
     return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
+def one_line(text: str | None) -> str:
+    """A name or title as one line: no control characters, tabs or newlines, single spaces."""
+    return " ".join(clean_text(text or "").split())

@@ -182,6 +182,8 @@ class JoinRequestState(Status):
     REQUESTED = "requested", "Waiting for approval", Tone.WARNING
     APPROVED = "approved", "Approved", Tone.SUCCESS
     DECLINED = "declined", "Declined", Tone.NEUTRAL
+    # The invitation that brought them was used meanwhile (for a company of their own).
+    WITHDRAWN = "withdrawn", "Withdrawn", Tone.NEUTRAL
 
 
 class PayeeJoinRequest(TenantOwned, db.Model):

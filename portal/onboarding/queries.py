@@ -157,6 +157,11 @@ class Comparison:
         return both and name_core(self.directory) != name_core(self.submitted)
 
     @property
+    def missing(self) -> bool:
+        """One side has nothing to compare yet."""
+        return not (self.directory and self.submitted)
+
+    @property
     def nearly_same(self) -> bool:
         both = bool(self.directory and self.submitted)
         return (
@@ -188,7 +193,7 @@ def manage_view(relationship: PayeeRelationship) -> ManageView:
             profile.legal_name if profile else "",
         ),
         Comparison(
-            "Name on the bank account",
+            "Name on the bank account (beside the legal name)",
             profile.legal_name if profile else "",
             account.holder_name if account else "",
         ),

@@ -21,7 +21,7 @@ from portal.core import audit, ratelimit, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.ratelimit import Limit
-from portal.core.text import clean_text, possessive
+from portal.core.text import clean_text, one_line, possessive
 from portal.core.urls import external_url
 from portal.notifications.services import queue_email, queue_emails
 from portal.onboarding import policies as payor_policies
@@ -45,6 +45,9 @@ MAX_INVITES_AT_ONCE = 20
 # Invitation emails a payor may send (invites, resends, reminders, reassignments).
 INVITE_SCOPE = "onboarding:invite"
 INVITE_LIMITS = (Limit(100, timedelta(hours=1)), Limit(500, timedelta(days=1)))
+# Resends and reminders of one invitation (one person's inbox).
+RESEND_SCOPE = "onboarding:resend"
+RESEND_LIMITS = (Limit(3, timedelta(hours=1)),)
 # Requests to join a company made from one invitation (each names an admin's email).
 JOIN_SCOPE = "onboarding:join"
 JOIN_LIMITS = (Limit(5, timedelta(hours=1)), Limit(10, timedelta(days=1)))
@@ -81,9 +84,7 @@ def invite_payees(
     All or nothing: one bad row refuses the batch (the error names it) and sends nothing."""
     if payor.kind is not CompanyKind.PAYOR:
         raise NotAllowed("Only a payor invites payees.")
-    rows = [
-        Invitee(clean_text(i.name).strip(), _email(i.email, field="invitees")) for i in invitees
-    ]
+    rows = [Invitee(one_line(i.name), _email(i.email, field="invitees")) for i in invitees]
     rows = [row for row in rows if row.name or row.email]
     if not rows:
         raise InvalidInput("Enter at least one company and email.", field="invitees")
@@ -118,6 +119,13 @@ def invite_payees(
         raise InvalidInput(
             f"Already invited and not yet accepted: {', '.join(sorted(waiting))}. "
             "Resend or remind from the list instead.",
+            field="invitees",
+        )
+    if connected := _already_payees(payor, emails):
+        raise InvalidInput(
+            "Already your payees: "
+            + ", ".join(f"{email} ({name})" for email, name in sorted(connected.items()))
+            + ". Open them from the list instead.",
             field="invitees",
         )
     _spend_sends(payor, len(rows))
@@ -159,7 +167,14 @@ def resend(
     if remind and status is InvitationState.EXPIRED:
         raise InvalidInput("This invitation has expired: resend it to open it again.")
     payor = payor_of(invitation)
+    key = str(invitation.id)
+    if ratelimit.is_limited(RESEND_SCOPE, key, RESEND_LIMITS):
+        raise InvalidInput(
+            "This invitation was sent three times in the last hour. Give the recipient time "
+            "to find it (and their spam folder) before sending it again."
+        )
     _spend_sends(payor, 1)
+    ratelimit.record(RESEND_SCOPE, key)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     before = {"expires_at": invitation.expires_at.isoformat(), "times_sent": invitation.times_sent}
@@ -297,6 +312,28 @@ def _email(value: str, *, field: str) -> str:
         raise InvalidInput(f"{text[:80]} is not a valid email address.", field=field) from None
 
 
+def _already_payees(payor: Company, emails: list[str]) -> dict[str, str]:
+    """Of ``emails``, those of people at a payee company already connected to the payor
+    (or its contact), with the payor's name for that payee."""
+    with tenancy.unscoped():
+        members = (
+            sa.select(User.email, PayeeRelationship.directory_name)
+            .join(Membership, Membership.user_id == User.id)
+            .join(PayeeRelationship, PayeeRelationship.payee_id == Membership.company_id)
+        )
+        contacts = sa.select(PayeeRelationship.contact_email, PayeeRelationship.directory_name)
+        found = db.session.execute(
+            members.where(PayeeRelationship.payor_id == payor.id, User.email.in_(emails)).union(
+                contacts.where(
+                    PayeeRelationship.payor_id == payor.id,
+                    PayeeRelationship.payee_id.is_not(None),
+                    PayeeRelationship.contact_email.in_(emails),
+                )
+            )
+        ).all()
+    return dict(found)
+
+
 def _spend_sends(payor: Company, count: int) -> None:
     """Count ``count`` invitation emails against the payor's limits, or refuse them all."""
     key = str(payor.id)
@@ -387,7 +424,7 @@ def accept_as_new_payee(
             f"{invitation.email} already has a Trestle account. Sign in with it, then open "
             "the invitation link again."
         )
-    company_name, person_name = clean_text(company_name).strip(), clean_text(person_name).strip()
+    company_name, person_name = one_line(company_name), one_line(person_name)
     if not company_name:
         raise InvalidInput("Enter your company's name.", field="company_name")
     if not person_name:
@@ -408,7 +445,7 @@ def accept_for_member(token: str, user: User, *, payee: Company | None, company_
     invitation = find_invitation(token, email=user.email)
     with tenancy.unscoped():
         if payee is None:
-            name = clean_text(company_name).strip()
+            name = one_line(company_name)
             if not name:
                 raise InvalidInput("Enter your company's name.", field="company_name")
             payee = companies.create_company(_free_slug(name), name, CompanyKind.PAYEE)
@@ -437,7 +474,7 @@ def request_to_join(
             f"{invitation.email} already has a Trestle account. Sign in with it, then open "
             "the invitation link again."
         )
-    person_name = clean_text(person_name).strip()
+    person_name = one_line(person_name)
     if not person_name:
         raise InvalidInput("Enter your name.", field="person_name")
     admin = _email(admin_email, field="admin_email")
@@ -633,6 +670,7 @@ def _accept(invitation: PayeeInvitation, payee: Company, user: User) -> None:
     if used.rowcount != 1:
         raise InvitationClosed("This invitation was already used.")
     db.session.expire(invitation)
+    _withdraw_join_requests(invitation, payee)
     relationship.payee_id = payee.id
     relationship.status = OnboardingStatus.NO_BANK_INFORMATION
     audit.record(
@@ -646,6 +684,35 @@ def _accept(invitation: PayeeInvitation, payee: Company, user: User) -> None:
     # A payee that onboarded for another payor arrives with its profile and account.
     with tenancy.unscoped():
         _refresh(relationship, payee_queries.readiness(payee.id))
+
+
+def _withdraw_join_requests(invitation: PayeeInvitation, payee: Company) -> None:
+    """A request to join some company, made from an invitation now used for ``payee``, is
+    moot: it is withdrawn, so no admin lets in someone who went elsewhere."""
+    with tenancy.unscoped():
+        waiting = db.session.scalars(
+            sa.select(PayeeJoinRequest).where(
+                PayeeJoinRequest.invitation_id == invitation.id,
+                PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+            )
+        ).all()
+        for request in waiting:
+            db.session.execute(
+                sa.update(PayeeJoinRequest)
+                .where(
+                    PayeeJoinRequest.id == request.id,
+                    PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+                )
+                .values(state=JoinRequestState.WITHDRAWN, decided_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            audit.record(
+                "onboarding:join:withdrawn",
+                company_id=request.company_id,
+                object_type="payee_join_request",
+                object_id=request.id,
+                after={"user_id": request.user_id, "onboarded_as": payee.name},
+            )
 
 
 # --------------------------------------------------------------------------- status
@@ -833,7 +900,7 @@ def accept_pay_agreement(
             "The agreement was updated while you were reading it. Read this version and "
             "accept it again."
         )
-    name, title = clean_text(signer_name).strip(), clean_text(signer_title).strip()
+    name, title = one_line(signer_name), one_line(signer_title)
     if not name:
         raise InvalidInput("Enter your name.", field="name")
     if not title:

@@ -33,7 +33,7 @@ from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from portal.core.models import StoredFile
 from portal.core.money import InvalidAmount, parse_amount
-from portal.core.text import clean_text
+from portal.core.text import clean_text, one_line
 from portal.core.urls import external_url
 from portal.notifications.services import queue_emails
 from portal.payees import uploads
@@ -84,7 +84,7 @@ def _require_payee(company: Company) -> None:
 
 
 def _required(value: str | None, field: str, message: str, max_length: int) -> str:
-    text = " ".join(clean_text(value or "").split())
+    text = one_line(value)
     if not text:
         raise InvalidInput(message, field=field)
     if len(text) > max_length:
@@ -93,7 +93,7 @@ def _required(value: str | None, field: str, message: str, max_length: int) -> s
 
 
 def _optional(value: str | None, max_length: int, field: str) -> str | None:
-    text = " ".join(clean_text(value or "").split())
+    text = one_line(value)
     if len(text) > max_length:
         raise InvalidInput(f"Use at most {max_length} characters.", field=field)
     return text or None
@@ -616,9 +616,14 @@ def _make_receiving(account: PayeeBankAccount, *, actor_user_id: int, first: boo
     if current is not None:
         current.receives_payments = False
         db.session.flush()  # one receiving account at any instant (a partial unique index)
-    account.receives_payments = True
-    account.receiving_since = utcnow()  # the cooling-off counts from here
-    db.session.flush()
+    # Only while it is still verified and not reported: a freeze that lands meanwhile wins.
+    _update_unless_changed(
+        account,
+        PayeeBankAccount.status == BankAccountStatus.VERIFIED,
+        PayeeBankAccount.frozen_at.is_(None),
+        receives_payments=True,
+        receiving_since=utcnow(),  # the cooling-off counts from here
+    )
     for listener in RECEIVING_CHANGE_LISTENERS:
         listener(account, current)
     audit.record(
@@ -638,6 +643,11 @@ def choose_receiving(account: PayeeBankAccount, *, actor_user_id: int) -> None:
         raise DomainError("Only a verified account can receive payments.")
     if account.receives_payments:
         raise DomainError("Payments already go to this account.")
+    if account.frozen_at is not None:
+        raise DomainError(
+            "This account was reported as not yours and is frozen: it cannot receive payments "
+            "until a Trestle operator has reviewed it."
+        )
     _make_receiving(account, actor_user_id=actor_user_id, first=False)
     _changed(account.company_id)
 

@@ -126,6 +126,7 @@ def test_a_no_match_account_cannot_be_approved_until_an_operator_clears_it(clien
     sign_in_fresh(approver, payor, (Role.BENEFICIARY_APPROVER,))
     page = approver.get(f"/payees/{relationship.id}").get_data(as_text=True)
     assert "No match" in page and "operator" in page
+    assert "Approve</button>" not in page, "no approval is offered that would be refused"
     response = approver.submit(f"/payees/{relationship.id}/approve", {}, token_from="/payees")
     assert "must review this bank account first" in approver.get(
         response.headers["Location"]

@@ -270,3 +270,34 @@ def test_a_deactivated_admin_is_not_asked(client, existing):
     sent = invite(make_paying_payor(), "jo@ironline.example.com")
     ask(client, sent, admin.email)
     assert [m.to_address for m in emails("payee_join_request")] == [admin.email]
+
+
+def test_a_request_is_withdrawn_once_its_invitation_is_used_elsewhere(client, app, existing):
+    from portal.onboarding import services
+
+    payee, admin, _ = existing
+    sent = invite(make_paying_payor(), "jo@ironline.example.com")
+    ask(client, sent, admin.email)
+    (request,) = requests()
+    with tenancy.unscoped():
+        joiner = db.session.scalar(sa.select(User).where(User.email == "jo@ironline.example.com"))
+        # The requester signs in and onboards a company of their own with the same link.
+        services.accept_for_member(sent.token, joiner, payee=None, company_name="Jo Fabrication")
+        db.session.commit()
+    (request,) = requests()
+    assert request.state is JoinRequestState.WITHDRAWN and request.decided_at is not None
+    admin_client = app.test_client()
+    sign_in_fresh(admin_client, payee, (Role.PAYEE_ADMIN,))
+    assert "Jo Joiner" not in admin_client.get("/dashboard").get_data(as_text=True)
+    refused = admin_client.submit(
+        f"/payee/join-requests/{request.id}/approve", {}, token_from="/payee/join-requests"
+    )
+    assert "already decided" in admin_client.get(refused.headers["Location"]).get_data(
+        as_text=True
+    )
+    with tenancy.unscoped():
+        assert not db.session.scalars(
+            sa.select(Membership).where(
+                Membership.user_id == joiner.id, Membership.company_id == payee.id
+            )
+        ).all()

@@ -135,3 +135,40 @@ def test_the_invitation_page_sends_it_to_someone_else(client):
     assert "Invitation sent to treasury@ironline.example.com instead." in page
     old = client.get(url).get_data(as_text=True)
     assert "sent to someone else" in old and "there is nothing to send on" in old
+
+
+def test_a_name_is_kept_on_one_line(client):
+    sign_in_fresh_admin(client, make_paying_payor())
+    assert invite(client, "Tab\tCo   Steel, t@example.com").status_code == 303
+    with tenancy.unscoped():
+        (name,) = db.session.scalars(sa.select(PayeeRelationship.directory_name))
+    assert name == "Tab Co Steel"
+
+
+def test_one_invitation_is_sent_again_at_most_three_times_an_hour(client):
+    sign_in_fresh_admin(client, make_paying_payor())
+    invite(client, "Keystone Concrete, office@keystone.example.com")
+    with tenancy.unscoped():
+        invitation_id = db.session.scalar(sa.select(PayeeInvitation.id))
+    base = f"/payees/invitations/{invitation_id}"
+    for action in ("resend", "remind", "resend"):
+        assert client.submit(f"{base}/{action}", {}, token_from="/payees").status_code == 303
+    before = counts()
+    client.submit(f"{base}/remind", {}, token_from="/payees")
+    assert "sent three times in the last hour" in client.get("/payees").get_data(as_text=True)
+    assert counts() == before, "no fourth email"
+
+
+def test_a_company_already_connected_is_not_invited_again(client, app):
+    from tests.onboarding.test_statuses import join
+    from tests.payees.helpers import payee_admin
+
+    payor = make_paying_payor()
+    payee_client = app.test_client()
+    payee, user, _ = payee_admin(payee_client)
+    join(payor, payee, user)
+    sign_in_fresh_admin(client, payor)
+    before = counts()
+    response = invite(client, f"Ironline again, {user.email.upper()}")
+    assert f"Already your payees: {user.email} (" in response.get_data(as_text=True)
+    assert counts() == before

@@ -43,7 +43,16 @@ from tests.factories import (
 )
 from tests.onboarding.test_statuses import agree, join, relationships, verify
 from tests.payees.document_helpers import PDF, documents, fresh, png, upload
-from tests.payees.helpers import add_account, certify, last_account, payee_admin, save_profile
+from tests.payees.helpers import (
+    add_account,
+    certify,
+    confirm,
+    deposits_of,
+    dollars,
+    last_account,
+    payee_admin,
+    save_profile,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -678,3 +687,22 @@ def test_two_operators_approving_at_once_one_wins(live_server) -> None:
     assert len(approvals) == 1
     assert decided.reviewed_by_user_id in {user.id for user, _ in operators}
     assert approvals[0].actor_user_id == decided.reviewed_by_user_id
+
+
+def test_a_frozen_account_cannot_be_chosen_to_receive_payments(client, app):
+    payee, _, _ = payee_admin(client)
+    add_account(client)
+    first = last_account(payee)
+    confirm(client, first.id, *map(dollars, deposits_of(first)))
+    add_account(client, account_number="000123450456", account_number_confirm="000123450456")
+    second = last_account(payee)
+    confirm(client, second.id, *map(dollars, deposits_of(second)))
+    assert fresh(second).status is BankAccountStatus.VERIFIED and fresh(first).receives_payments
+    report(app, second)
+    page = client.get(f"/payee/bank-accounts/{second.id}").get_data(as_text=True)
+    assert "Receive payments here" not in page and "cannot be chosen to receive" in page
+    response = client.submit(
+        f"/payee/bank-accounts/{second.id}/receive", {}, token_from="/payee/bank-accounts"
+    )
+    assert "frozen" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert fresh(first).receives_payments and not fresh(second).receives_payments
