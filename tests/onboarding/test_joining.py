@@ -292,9 +292,7 @@ def test_a_request_is_withdrawn_once_its_invitation_is_used_elsewhere(client, ap
     refused = admin_client.submit(
         f"/payee/join-requests/{request.id}/approve", {}, token_from="/payee/join-requests"
     )
-    assert "already decided" in admin_client.get(refused.headers["Location"]).get_data(
-        as_text=True
-    )
+    assert "already decided" in admin_client.get(refused.headers["Location"]).get_data(as_text=True)
     with tenancy.unscoped():
         assert not db.session.scalars(
             sa.select(Membership).where(
