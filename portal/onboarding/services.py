@@ -129,25 +129,39 @@ def invite_payees(
             field="invitees",
         )
     _spend_sends(payor, len(rows))
+    # A payee whose invitation was withdrawn is invited again on its own record.
+    withdrawn = {
+        r.contact_email: r
+        for r in db.session.scalars(
+            sa.select(PayeeRelationship).where(
+                PayeeRelationship.payor_id == payor.id,
+                PayeeRelationship.payee_id.is_(None),
+                PayeeRelationship.status == OnboardingStatus.INVITE_NOT_SENT,
+                PayeeRelationship.contact_email.in_(emails),
+            )
+        )
+    }
     sent = []
     for row in rows:
-        relationship = PayeeRelationship(
-            payor_id=payor.id,
-            directory_name=row.name,
-            contact_email=row.email,
-            status=OnboardingStatus.INVITE_NOT_ACCEPTED,
-            created_by_user_id=actor_user_id,
-        )
-        db.session.add(relationship)
-        db.session.flush()
-        audit.record(
-            "onboarding:payee:added",
-            actor_user_id=actor_user_id,
-            company_id=payor.id,
-            object_type="payee_relationship",
-            object_id=relationship.id,
-            after={"directory_name": row.name, "contact_email": row.email},
-        )
+        relationship = withdrawn.get(row.email)
+        if relationship is None:
+            relationship = PayeeRelationship(
+                payor_id=payor.id,
+                directory_name=row.name,
+                contact_email=row.email,
+                created_by_user_id=actor_user_id,
+            )
+            db.session.add(relationship)
+            db.session.flush()
+            audit.record(
+                "onboarding:payee:added",
+                actor_user_id=actor_user_id,
+                company_id=payor.id,
+                object_type="payee_relationship",
+                object_id=relationship.id,
+                after={"directory_name": row.name, "contact_email": row.email},
+            )
+        relationship.status = OnboardingStatus.INVITE_NOT_ACCEPTED
         sent.append(_issue(payor, relationship, row.email, actor_user_id=actor_user_id))
     return sent
 

@@ -11,6 +11,7 @@ from portal.accounts.models import User
 from portal.companies.models import Company, CompanyKind, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.core.errors import InvalidInput
 from portal.onboarding import services
 from portal.onboarding.models import InvitationState, OnboardingStatus, PayeeRelationship
 from portal.onboarding.services import Invitee
@@ -129,11 +130,20 @@ def test_a_signed_in_payee_admin_onboards_their_company(client):
     response = client.submit(f"{url}/accept", {"payee": str(payee.id)}, token_from=url)
     assert response.status_code == 303, response.get_data(as_text=True)
     assert relationship(sent).payee_id == payee.id
-    # The same payee cannot be onboarded to the same payor twice.
-    second = invite(payor, user.email, name="Ironline (yard)")
+    # The payor cannot invite its payee's people again...
+    with pytest.raises(InvalidInput, match="Already your payees"), tenancy.unscoped():
+        services.invite_payees(payor, [Invitee("Ironline (yard)", user.email)], actor_user_id=None)
+    # ...and someone invited before they joined that payee cannot connect it a second time.
+    second = invite(payor, "yard@ironline.example.com", name="Ironline (yard)")
+    colleague, colleague_phone = make_user(payee, (Role.PAYEE_ADMIN,))
+    with tenancy.unscoped():
+        db.session.get(User, colleague.id).email = "yard@ironline.example.com"
+        db.session.commit()
+    other = client.application.test_client()
+    sign_in(other, colleague, colleague_phone)
     url = f"/payee-invitations/{second.token}"
     before = state()
-    refused = client.submit(f"{url}/accept", {"payee": str(payee.id)}, token_from=url)
+    refused = other.submit(f"{url}/accept", {"payee": str(payee.id)}, token_from=url)
     assert "already a payee of" in refused.get_data(as_text=True) and state() == before
 
 

@@ -92,6 +92,11 @@ def test_resend_remind_and_revoke_from_the_list(client):
     response = client.submit(f"{base}/remind", {}, token_from="/payees")
     assert response.status_code == 303 and counts() == before
     assert "there is nothing to send again" in client.get("/payees").get_data(as_text=True)
+    # Invited again, it is the same payee: no second row.
+    assert invite(client, "Ironline Steel, billing@ironline.example.com").status_code == 303
+    relationships, invitations, _ = counts()
+    assert (relationships, invitations) == (1, 2)
+    assert "Invite not accepted (1)" in client.get("/payees").get_data(as_text=True)
 
 
 def test_who_may_open_the_page(client, app):
