@@ -281,15 +281,18 @@ def test_the_amounts_appear_nowhere_in_the_portal(client, caplog):
     assert any("verification_attempt_failed" in a for a in audit)
     assert any("bank_account:verified" in a for a in audit)
     logs = [r.getMessage() for r in caplog.records]
-    # Each amount as money (0.07, $0.07, .07; not inside a version such as 2.0.07)
-    # anywhere, and as a bare number of cents in a structured audit row ('7', 7,).
+    # Each amount as money (0.07, $0.07, .07; not inside a version such as 2.0.07, nor a
+    # random token such as a CSRF token's "…Ai.07Qx…") anywhere, and as a bare number of
+    # cents in a structured audit row ('7', 7,).
     for cents in (first, second):
-        money = rf"(?<![\d.])\$?0?\.{cents:02d}(?![\d.])"
+        money = rf"(?<![\w.])\$?0?\.{cents:02d}(?!\w|\.\d)"
         bare = [rf"amount\w*\W+{cents}\b", rf"[\[ ]'?{cents}'?[,\]]"]
         for where, texts in (("page", bodies), ("audit", audit), ("email", emails), ("log", logs)):
             for text in texts:
                 for shape in [money, *(bare if where == "audit" else [])]:
                     found = re.search(shape, text)
-                    assert found is None, f"{found} in a {where}: {text[:200]}"
-    cents_shown = re.findall(r"(?<![\d.])0\.\d\d(?![\d.])", " ".join(bodies))
+                    assert found is None, (
+                        f"{found} in a {where}: …{text[max(0, found.start() - 120) : found.end() + 40]}…"
+                    )
+    cents_shown = re.findall(r"(?<![\w.])0\.\d\d(?!\w|\.\d)", " ".join(bodies))
     assert set(cents_shown) <= {"0.00"}, f"no cent amount on any page: {cents_shown}"
