@@ -291,8 +291,7 @@ def test_the_amounts_appear_nowhere_in_the_portal(client, caplog):
             for text in texts:
                 for shape in [money, *(bare if where == "audit" else [])]:
                     found = re.search(shape, text)
-                    assert found is None, (
-                        f"{found} in a {where}: …{text[max(0, found.start() - 120) : found.end() + 40]}…"
-                    )
+                    around = found and text[max(0, found.start() - 120) : found.end() + 40]
+                    assert found is None, f"{found} in a {where}: …{around}…"
     cents_shown = re.findall(r"(?<![\w.])0\.\d\d(?!\w|\.\d)", " ".join(bodies))
     assert set(cents_shown) <= {"0.00"}, f"no cent amount on any page: {cents_shown}"
