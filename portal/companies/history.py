@@ -22,6 +22,15 @@ from portal.invoicing.models import Project
 from portal.operations.models import TrainingTopic
 from portal.payment_settings.models import FundingAccount
 
+PROJECT_FIELDS = {
+    "name": "name",
+    "number": "number",
+    "address_line1": "address",
+    "city": "city",
+    "region": "state",
+    "postal_code": "ZIP code",
+}
+
 HISTORY_AREAS = {
     "payment_settings": "Payment settings",
     "entities": "Business entities",
@@ -457,6 +466,19 @@ ACTIONS: dict[str, Action] = {
         lambda e, n: (
             f"Turned Pay {_on_off(_after(e, 'pay_enabled'))} for project {n.project(e.object_id)}"
         ),
+    ),
+    "invoicing:project:updated": Action(
+        "projects",
+        lambda e, n: (
+            f"Changed project {n.project(e.object_id)}: "
+            + ", ".join(label for key, label in PROJECT_FIELDS.items() if key in (e.after or {}))
+        ),
+    ),
+    "invoicing:project:archived": Action(
+        "projects", lambda e, n: f"Archived project {n.project(e.object_id)}"
+    ),
+    "invoicing:project:restored": Action(
+        "projects", lambda e, n: f"Restored project {n.project(e.object_id)}"
     ),
     "invoicing:project:funding_account_changed": Action(
         "projects",

@@ -28,6 +28,9 @@ class Project(TenantOwned, db.Model):
     pay_enabled: Mapped[bool] = mapped_column(default=True)
     funding_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funding_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An archived project is finished: it leaves the lists and takes no new work.
+    archived_at: Mapped[datetime | None]
+    archived_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     funding_account: Mapped[FundingAccount | None] = relationship(lazy="joined")
 

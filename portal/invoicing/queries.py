@@ -20,13 +20,18 @@ PROJECT_COLUMNS = (
 
 def project_list_state(args) -> TableState:
     return TableState.from_args(
-        args, columns=PROJECT_COLUMNS, default_sort="number", filters=("q",)
+        args, columns=PROJECT_COLUMNS, default_sort="number", filters=("q", "archived")
     )
 
 
 def project_table(company_id: int, state: TableState) -> TablePage:
-    """One page of the payor's projects (tenant-scoped), each with its funding account."""
+    """One page of the payor's projects (tenant-scoped), each with its funding account:
+    the ones in use, or (``archived=1``) the archived ones."""
     stmt = sa.select(Project).where(Project.company_id == company_id)
+    archived = state.filter("archived") == "1"
+    stmt = stmt.where(
+        Project.archived_at.is_not(None) if archived else Project.archived_at.is_(None)
+    )
     stmt = stmt.where(matches_text(state.filter("q"), Project.name, Project.number))
     return paginate(
         stmt,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_login import current_user
 
+from portal.accounts.forms import ConfirmForm
 from portal.accounts.guards import login_required, requires_role, step_up
 from portal.companies.models import Role
 from portal.core import htmx
 from portal.core.db import db
 from portal.core.errors import DomainError
 from portal.core.forms import show_error
-from portal.invoicing import queries, services
+from portal.invoicing import policies, queries, services
 from portal.invoicing.forms import ProjectForm, ProjectFundingForm
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as settings_services
@@ -34,6 +35,7 @@ def _list_page(form: ProjectForm | None = None):
         "table": queries.project_table(company.id, queries.project_list_state(request.args)),
         "form": form or ProjectForm(),
         "controls": settings_services.controls_of(company),
+        "funding_gap": policies.funding_gap,
     }
 
 
@@ -41,13 +43,17 @@ def _list_page(form: ProjectForm | None = None):
 @login_required
 @project_staff
 def list_projects():
-    """The payor's projects: one page of the data table, and a form to add one."""
+    """The payor's projects in use (or the archived ones), and a form to add one."""
     return htmx.add_vary(
         htmx.render("invoicing/projects.html", "invoicing/_project_results.html", **_list_page())
     )
 
 
-def _project_page(project, funding_form: ProjectFundingForm | None = None):
+def _project_page(
+    project,
+    funding_form: ProjectFundingForm | None = None,
+    edit_form: ProjectForm | None = None,
+):
     company = g.company
     may_control_pay = Role.PAYMENTS_ADMIN in g.membership.role_set
     controls = settings_services.controls_of(company)
@@ -61,6 +67,9 @@ def _project_page(project, funding_form: ProjectFundingForm | None = None):
         "controls": controls,
         "may_control_pay": may_control_pay,
         "funding_form": funding_form,
+        "edit_form": edit_form or ProjectForm(formdata=None, obj=project, prefix="edit"),
+        "funding_gap": policies.funding_gap(project, controls),
+        "confirm": ConfirmForm(),
     }
 
 
@@ -102,6 +111,73 @@ def create_project():
             )
             return htmx.redirect_to(url_for("invoicing.list_projects"))
     return render_template("invoicing/projects.html", **_list_page(form))
+
+
+@blueprint.post("/projects/<int:project_id>")
+@login_required
+@project_staff
+def update_project(project_id: int):
+    """Correct the project's name, number or job site."""
+    project = queries.project(project_id)
+    form = ProjectForm(prefix="edit")
+    if form.validate_on_submit():
+        try:
+            changed = services.update_project(
+                project,
+                name=form.name.data,
+                number=form.number.data,
+                address_line1=form.address_line1.data,
+                city=form.city.data,
+                region=form.region.data,
+                postal_code=form.postal_code.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Project saved." if changed else "Nothing was changed.", "success")
+            return htmx.redirect_to(url_for("invoicing.show_project", project_id=project.id))
+    return render_template("invoicing/project.html", **_project_page(project, edit_form=form))
+
+
+@blueprint.post("/projects/<int:project_id>/archive")
+@login_required
+@project_staff
+def archive_project(project_id: int):
+    """Archive a finished project: it leaves the list and takes no new work."""
+    return _archive_or_restore(project_id, archive=True)
+
+
+@blueprint.post("/projects/<int:project_id>/restore")
+@login_required
+@project_staff
+def restore_project(project_id: int):
+    """Bring an archived project back into use."""
+    return _archive_or_restore(project_id, archive=False)
+
+
+def _archive_or_restore(project_id: int, *, archive: bool):
+    project = queries.project(project_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            if archive:
+                services.archive_project(project, actor_user_id=current_user.id)
+            else:
+                services.restore_project(project, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                f"{project.name} is archived; find it under “Archived projects”."
+                if archive
+                else f"{project.name} is back in use.",
+                "success",
+            )
+    return htmx.redirect_to(url_for("invoicing.show_project", project_id=project.id))
 
 
 @blueprint.post("/projects/<int:project_id>/pay")

@@ -146,9 +146,77 @@ def test_funding_account_fixed_per_project_only_in_that_mode(client, admin, payo
     assert projects()[0].funding_account_id is None
     assert "chosen for each disbursement" in response.get_data(as_text=True)
     set_controls(payor, funding_account_mode=FundingAccountMode.FIXED_PER_PROJECT)
+    # Pay on, fixed per project, no account yet: both the list and the page warn.
+    gap = "no funding account is fixed for this project"
+    assert gap in client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert "Its invoices cannot be paid" in client.get("/projects").get_data(as_text=True)
     client.submit(
         f"/projects/{project.id}/funding-account",
         {"funding_account_id": str(account.id)},
         token_from="/projects",
     )
     assert projects()[0].funding_account_id == account.id
+    assert gap not in client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert "Its invoices cannot be paid" not in client.get("/projects").get_data(as_text=True)
+
+
+def edit(client, project, **changes):
+    form = {f"edit-{k}": v for k, v in {**PROJECT, **changes}.items()}
+    return client.submit(f"/projects/{project.id}", form, token_from=f"/projects/{project.id}")
+
+
+def test_a_project_is_corrected_and_its_change_audited(client, admin) -> None:
+    client.submit("/projects", PROJECT, token_from="/projects")
+    [project] = projects()
+    response = edit(client, project, name="Harbor Tower II", region="TX", postal_code="78701")
+    assert response.status_code == 303
+    [project] = projects()
+    assert (project.name, project.region, project.postal_code) == ("Harbor Tower II", "TX", "78701")
+    history = client.get("/company/history").get_data(as_text=True)
+    assert "Changed project Harbor Tower II: name, state, ZIP code" in history
+    assert edit(client, project, name="Harbor Tower II", region="TX", postal_code="78701")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"number": "P-200"}, "already has that number"),
+        ({"region": "XX"}, "Not a valid choice"),
+        ({"postal_code": "ABCDE"}, "ZIP code"),
+        ({"name": "   "}, "Enter the project"),
+    ],
+)
+def test_a_bad_correction_changes_nothing(client, admin, changes, message) -> None:
+    client.submit("/projects", PROJECT, token_from="/projects")
+    client.submit("/projects", {**PROJECT, "number": "P-200"}, token_from="/projects")
+    first = projects()[0]
+    before = (first.name, first.number, first.region, first.postal_code)
+    response = edit(client, first, **changes)
+    assert message in response.get_data(as_text=True)
+    first = projects()[0]
+    assert (first.name, first.number, first.region, first.postal_code) == before
+
+
+def test_an_archived_project_leaves_the_list_takes_no_change_and_comes_back(client, admin):
+    client.submit("/projects", PROJECT, token_from="/projects")
+    [project] = projects()
+    path = f"/projects/{project.id}"
+    assert client.submit(f"{path}/archive", {}, token_from=path).status_code == 303
+    assert projects()[0].archived_at is not None
+    assert "Harbor Tower" not in client.get("/projects").get_data(as_text=True).split("<main")[1]
+    archived = client.get("/projects?archived=1").get_data(as_text=True)
+    assert "Harbor Tower" in archived and "Back to the projects in use" in archived
+    page = client.get(path).get_data(as_text=True)
+    assert "Archived on" in page and "Save the project" not in page
+    # Archived, it takes no change, and archiving again is refused.
+    edit(client, project, name="Renamed")
+    client.submit(f"{path}/pay", {"enabled": "off"}, token_from=path)
+    again = client.submit(f"{path}/archive", {}, token_from=path)
+    body = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "is archived. Restore it first" in body
+    assert (projects()[0].name, projects()[0].pay_enabled) == ("Harbor Tower", True)
+    assert client.submit(f"{path}/restore", {}, token_from=path).status_code == 303
+    assert projects()[0].archived_at is None
+    assert "Harbor Tower" in client.get("/projects").get_data(as_text=True).split("<main")[1]
+    history = client.get("/company/history").get_data(as_text=True)
+    assert "Archived project Harbor Tower" in history and "Restored project Harbor Tower" in history
