@@ -237,8 +237,16 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
         }
         before = snapshot()
         refused_by_scope: list[tuple[object, str]] = []  # the user holds the role here
+        own = world.own_ids[user.id]
         for rule in rules:
             for values in _combinations(rule.arguments, world):
+                if any(
+                    name.endswith("_id") and own.get(name) == value
+                    for name, value in values.items()
+                ):
+                    # Ids of two tables can be equal: another company's funding account 4
+                    # is no foreign id where the user's own bank account is 4.
+                    continue
                 path = app.url_map.bind("localhost").build(rule.endpoint, values)
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                     response = send(session_client, path, method, form)
@@ -253,7 +261,6 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
         assert snapshot() == before, "a refused request changed the database"
         # The same routes with the user's own ids reach the work: the 404s above came from
         # scoping, not from a route that answers 404 to everyone.
-        own = world.own_ids[user.id]
         served = 0
         for rule, method in refused_by_scope:
             path = app.url_map.bind("localhost").build(
