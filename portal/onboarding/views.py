@@ -324,7 +324,11 @@ def _change_invitation(invitation_id: int, change) -> Response:
     else:
         db.session.commit()
         flash(message, "success")
-    return htmx.redirect_to(url_for("onboarding.list_payees"))
+    # Back where the button was: the list with its tab, search and page, or the record.
+    back = guards.return_path()
+    return htmx.redirect_to(
+        back if back.startswith("/payees") else url_for("onboarding.list_payees")
+    )
 
 
 @blueprint.post("/payees/invitations/<int:invitation_id>/resend")

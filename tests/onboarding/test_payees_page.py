@@ -177,3 +177,30 @@ def test_a_company_already_connected_is_not_invited_again(client, app):
     response = invite(client, f"Ironline again, {user.email.upper()}")
     assert f"Already your payees: {user.email} (" in response.get_data(as_text=True)
     assert counts() == before
+
+
+def test_an_action_goes_back_to_the_list_as_it_was(client):
+    sign_in_fresh_admin(client, make_paying_payor())
+    invite(client, "Keystone Concrete, office@keystone.example.com")
+    with tenancy.unscoped():
+        invitation_id = db.session.scalar(sa.select(PayeeInvitation.id))
+    listing = "/payees?status=invite_not_accepted&q=keystone"
+    response = client.submit(
+        f"/payees/invitations/{invitation_id}/remind",
+        {},
+        token_from=listing,
+        headers={"Referer": f"http://localhost{listing}"},
+    )
+    assert response.headers["Location"].endswith(listing)
+    record = f"/payees/invitations/{invitation_id}"
+    response = client.submit(
+        f"{record}/resend", {}, token_from=record, headers={"Referer": f"http://localhost{record}"}
+    )
+    assert response.headers["Location"].endswith(record)
+    elsewhere = client.submit(
+        f"{record}/resend",
+        {},
+        token_from=record,
+        headers={"Referer": "https://evil.example/payees"},
+    )
+    assert elsewhere.headers["Location"].endswith("/payees")
