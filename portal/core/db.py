@@ -83,6 +83,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def update_if(instance: Any, *still: sa.ColumnElement[bool], **values: Any) -> bool:
+    """Compare-and-set: update ``instance``'s row to ``values`` only while it still meets
+    ``still``. True (and the instance reloaded) when it did; False when a concurrent change
+    came first (the instance is expired, so it reloads as it now is)."""
+    model = type(instance)
+    (key,) = sa.inspect(model).primary_key
+    updated = db.session.execute(
+        sa.update(model)
+        .where(key == getattr(instance, key.key), *still)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.expire(instance)
+        return False
+    db.session.refresh(instance)
+    return True
+
+
 def commit_keeping_loaded() -> None:
     """Commit without expiring what the session has loaded.
 

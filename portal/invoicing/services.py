@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from portal.companies.models import Company, CompanyKind
 from portal.core import addresses, audit
-from portal.core.db import db, utcnow
+from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput
 from portal.core.text import one_line
 from portal.invoicing.models import Project
@@ -115,15 +115,13 @@ def archive_project(project: Project, *, actor_user_id: int) -> None:
     """The job is finished: the project leaves the lists and takes no new work (its
     records stay, and it can be restored)."""
     _refuse_archived(project)
-    archived = db.session.execute(
-        sa.update(Project)
-        .where(Project.id == project.id, Project.archived_at.is_(None))
-        .values(archived_at=utcnow(), archived_by_user_id=actor_user_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if archived != 1:
+    if not update_if(
+        project,
+        Project.archived_at.is_(None),
+        archived_at=utcnow(),
+        archived_by_user_id=actor_user_id,
+    ):
         raise DomainError("This project was archived meanwhile.")
-    db.session.refresh(project)
     audit.record(
         "invoicing:project:archived",
         actor_user_id=actor_user_id,
@@ -138,15 +136,10 @@ def restore_project(project: Project, *, actor_user_id: int) -> None:
     """Bring an archived project back into use."""
     if project.archived_at is None:
         raise DomainError("This project is not archived.")
-    restored = db.session.execute(
-        sa.update(Project)
-        .where(Project.id == project.id, Project.archived_at.is_not(None))
-        .values(archived_at=None, archived_by_user_id=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if restored != 1:
+    if not update_if(
+        project, Project.archived_at.is_not(None), archived_at=None, archived_by_user_id=None
+    ):
         raise DomainError("This project was restored meanwhile.")
-    db.session.refresh(project)
     audit.record(
         "invoicing:project:restored",
         actor_user_id=actor_user_id,

@@ -18,7 +18,7 @@ from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Membership, Role
 from portal.companies.queries import role_holder_emails
 from portal.core import audit, ratelimit, tenancy
-from portal.core.db import db, utcnow
+from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.ratelimit import Limit
 from portal.core.text import clean_text, one_line, possessive
@@ -627,24 +627,15 @@ def _decide_join(
     reason: str | None = None,
 ) -> None:
     # Compare-and-set: of two admins deciding at once, one decides.
-    decided = db.session.execute(
-        sa.update(PayeeJoinRequest)
-        .where(
-            PayeeJoinRequest.id == request.id,
-            PayeeJoinRequest.state == JoinRequestState.REQUESTED,
-        )
-        .values(
-            state=state,
-            decided_at=utcnow(),
-            decided_by_user_id=actor_user_id,
-            decline_reason=reason,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if decided != 1:
-        db.session.expire(request)
+    if not update_if(
+        request,
+        PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+        state=state,
+        decided_at=utcnow(),
+        decided_by_user_id=actor_user_id,
+        decline_reason=reason,
+    ):
         raise DomainError("This request was already decided.")
-    db.session.expire(request)
 
 
 def payees_administered(user: User) -> list[Company]:
@@ -711,15 +702,13 @@ def _withdraw_join_requests(invitation: PayeeInvitation, payee: Company) -> None
             )
         ).all()
         for request in waiting:
-            db.session.execute(
-                sa.update(PayeeJoinRequest)
-                .where(
-                    PayeeJoinRequest.id == request.id,
-                    PayeeJoinRequest.state == JoinRequestState.REQUESTED,
-                )
-                .values(state=JoinRequestState.WITHDRAWN, decided_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            if not update_if(
+                request,
+                PayeeJoinRequest.state == JoinRequestState.REQUESTED,
+                state=JoinRequestState.WITHDRAWN,
+                decided_at=utcnow(),
+            ):
+                continue  # an admin decided on it meanwhile
             audit.record(
                 "onboarding:join:withdrawn",
                 company_id=request.company_id,
@@ -814,25 +803,17 @@ def approve(relationship: PayeeRelationship, *, actor_user_id: int) -> None:
         raise DomainError(
             f"A Trestle operator must review this bank account first: {account.review_reason}."
         )
-    approved = db.session.execute(
-        sa.update(PayeeRelationship)
-        .where(
-            PayeeRelationship.id == relationship.id,
-            PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
-        )
-        .values(
-            approved_bank_account_id=account.id,
-            approved_identity_version=profile.identity_version,
-            approved_at=utcnow(),
-            approved_by_user_id=actor_user_id,
-            review_note=None,
-            review_note_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if approved != 1:
+    if not update_if(
+        relationship,
+        PayeeRelationship.status == OnboardingStatus.NEEDS_REVIEW,
+        approved_bank_account_id=account.id,
+        approved_identity_version=profile.identity_version,
+        approved_at=utcnow(),
+        approved_by_user_id=actor_user_id,
+        review_note=None,
+        review_note_at=None,
+    ):
         raise DomainError("The payee changed meanwhile. Reload the page and look again.")
-    db.session.refresh(relationship)
     audit.record(
         "onboarding:relationship:approved",
         actor_user_id=actor_user_id,

@@ -29,7 +29,7 @@ from portal.companies.models import Company, CompanyKind, Role
 from portal.companies.queries import operator_emails, role_holder_emails
 from portal.core import audit, storage, tenancy
 from portal.core.addresses import validate_postal_code, validate_state
-from portal.core.db import db, utcnow
+from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from portal.core.models import StoredFile
 from portal.core.money import InvalidAmount, parse_amount
@@ -466,15 +466,8 @@ def _update_unless_changed(
 ) -> None:
     """Update the account only while it still meets ``still`` (a compare-and-set): of two
     concurrent decisions one wins, and the other is told to look again."""
-    updated = db.session.execute(
-        sa.update(PayeeBankAccount)
-        .where(PayeeBankAccount.id == account.id, *still)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if updated != 1:
+    if not update_if(account, *still, **values):
         raise IllegalTransition("The account changed meanwhile. Reload the page and look again.")
-    db.session.refresh(account)
 
 
 @dataclass(frozen=True)
@@ -834,17 +827,17 @@ def _close_document(
         raise IllegalTransition(
             f"This document is already {document.state.label.lower()}: nothing was changed."
         )
-    moved = db.session.execute(
-        sa.update(BankAccountDocument)
-        .where(BankAccountDocument.id == document.id, BankAccountDocument.state == document.state)
-        .values(state=to, reviewed_at=utcnow(), reviewed_by_user_id=actor_user_id, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    if not update_if(
+        document,
+        BankAccountDocument.state == document.state,
+        state=to,
+        reviewed_at=utcnow(),
+        reviewed_by_user_id=actor_user_id,
+        **values,
+    ):
         raise IllegalTransition(
             "Someone decided on this document meanwhile. Reload the page to see what they did."
         )
-    db.session.refresh(document)
 
 
 def _withdraw_open_document(
