@@ -257,8 +257,9 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(app: Flask, t
     try:
         diagnostics.send_ping("killed", 30)
         db.session.commit()
-        queue = Queue("default", connection=relay.connection())
-        wait_until(lambda: queue.started_job_registry.count == 1, timeout=30)
+        # Mid-job means the work horse holds the message's row lock (RQ marks the job started
+        # before it forks the horse: killing then would miss the horse, which runs the job).
+        wait_until(_message_locked_elsewhere, timeout=30)
         # Kill the work horse (RQ puts it in its own process group) and the worker, mid-job.
         for pid in [*_children(worker.pid), worker.pid]:
             os.kill(pid, signal.SIGKILL)
@@ -287,6 +288,17 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(app: Flask, t
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=30)
+
+
+def _message_locked_elsewhere() -> bool:
+    """Whether another session holds the only outbox message's row lock."""
+    try:
+        db.session.execute(sa.select(OutboxMessage.id).with_for_update(nowait=True)).all()
+    except sa.exc.OperationalError:
+        return True
+    finally:
+        db.session.rollback()
+    return False
 
 
 def _children(pid: int) -> list[int]:
