@@ -14,6 +14,8 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.invoicing import services as invoicing
+from portal.invoicing.models import CommitmentKind
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeJoinRequest, PayeeRelationship
 from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
@@ -61,7 +63,10 @@ def payor_objects(payor, user) -> dict[str, object]:
     (invited,) = onboarding.invite_payees(
         payor, [onboarding.Invitee("Sub", f"sub{payor.id}@example.com")], actor_user_id=user.id
     )
+    commitment, order = commitment_with_change_order(project, invited.invitation, user)
     return {
+        "commitment_id": commitment.id,
+        "change_order_id": order.id,
         "invitation_id": invited.invitation.id,
         "relationship_id": invited.invitation.relationship_id,
         "entity_id": entity.id,
@@ -70,6 +75,33 @@ def payor_objects(payor, user) -> dict[str, object]:
         "project_id": project.id,
         "doc_id": designation.id,
     }
+
+
+def commitment_with_change_order(project, invitation, user):
+    """An approved commitment on ``project`` to the invited payee, with a draft change order."""
+    relationship = db.session.get(PayeeRelationship, invitation.relationship_id)
+    commitment = invoicing.create_commitment(
+        project,
+        relationship=relationship,
+        kind=CommitmentKind.SUBCONTRACT,
+        number="SC-1",
+        title="Steel",
+        contract_sum="1,000",
+        default_retainage="10",
+        actor_user_id=user.id,
+    )
+    invoicing.save_schedule(
+        commitment, [invoicing.LineInput("", "Steel", "1,000", "")], actor_user_id=user.id
+    )
+    invoicing.approve_commitment(commitment, actor_user_id=user.id)
+    order = invoicing.create_change_order(
+        commitment,
+        number="CO-1",
+        title="More steel",
+        rows=[invoicing.ChangeInput(None, "", "Deck", "100", "")],
+        actor_user_id=user.id,
+    )
+    return commitment, order
 
 
 def payee_objects(payee, user) -> dict[str, object]:
@@ -123,8 +155,11 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
     b_payor_user, _ = make_user(payor_b, (Role.DISBURSER,))
     b_payee_user, _ = make_user(payee_b)
     with tenancy.unscoped():
-        for company in (payor_a, payor_b):  # Pay on for both: a 404 must come from scoping
+        for company in (payor_a, payor_b):  # features on for both: a 404 must come from scoping
             company_services.set_feature(company, Feature.PAY, True, actor_user_id=None)
+            company_services.set_feature(
+                company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None
+            )
         foreign = payor_objects(payor_b, b_payor_user)
         own = payor_objects(payor_a, actors[0][0])
         foreign_payee = payee_objects(payee_b, b_payee_user)

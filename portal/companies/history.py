@@ -36,6 +36,7 @@ HISTORY_AREAS = {
     "entities": "Business entities",
     "funding_accounts": "Funding accounts",
     "projects": "Projects",
+    "commitments": "Commitments",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
@@ -200,10 +201,14 @@ def _labelled(kind: type[Role] | type[Feature] | type[TrainingTopic]):
 _role, _feature, _topic = _labelled(Role), _labelled(Feature), _labelled(TrainingTopic)
 
 
-def _changed_keys(event: AuditEvent) -> str:
+def _changed_keys(event: AuditEvent, *context: str) -> str:
     before, after = event.before or {}, event.after or {}
-    keys = [k for k in after if before.get(k) != after.get(k)]
+    keys = [k for k in after if k not in context and before.get(k) != after.get(k)]
     return ", ".join(_key_label(k).lower() for k in keys) or "nothing"
+
+
+def _commitment(event: AuditEvent) -> str:
+    return _after(event, "commitment") or _before(event, "commitment") or "(no number)"
 
 
 def _entity_saved(event: AuditEvent, names: Names) -> str:
@@ -487,6 +492,71 @@ ACTIONS: dict[str, Action] = {
             f"{_after(e, 'funding_account') or 'none'}"
         ),
     ),
+    # Commitments
+    "invoicing:commitment:created": Action(
+        "commitments",
+        lambda e, n: (
+            f"Drafted commitment {_after(e, 'number') or ''} {_after(e, 'title') or ''}".strip()
+            + f" with {_after(e, 'payee') or 'a payee'}"
+        ),
+    ),
+    "invoicing:commitment:updated": Action(
+        "commitments",
+        lambda e, n: f"Corrected commitment {_commitment(e)}: {_changed_keys(e, 'commitment')}",
+    ),
+    "invoicing:commitment:schedule_saved": Action(
+        "commitments",
+        lambda e, n: (
+            f"Saved the schedule of values of commitment {_commitment(e)} "
+            f"({_after(e, 'lines') or 0} lines, {_after(e, 'total') or '$0.00'})"
+        ),
+    ),
+    "invoicing:commitment:approved": Action(
+        "commitments", lambda e, n: f"Approved commitment {_commitment(e)}"
+    ),
+    "invoicing:commitment:executed": Action(
+        "commitments",
+        lambda e, n: f"Marked commitment {_commitment(e)} executed on {_after(e, 'executed_on')}",
+    ),
+    "invoicing:commitment:execution_withdrawn": Action(
+        "commitments", lambda e, n: f"Marked commitment {_commitment(e)} not executed"
+    ),
+    "invoicing:commitment:retainage_changed": Action(
+        "commitments",
+        lambda e, n: (
+            f"Changed the retainage of line {_after(e, 'line') or '?'} of commitment "
+            f"{_commitment(e)}"
+        ),
+    ),
+    "invoicing:commitment:contacts_changed": Action(
+        "commitments",
+        lambda e, n: f"Changed the invoice contacts of commitment {_commitment(e)}",
+    ),
+    "invoicing:change_order:created": Action(
+        "commitments",
+        lambda e, n: (
+            f"Drafted change order {_after(e, 'number') or ''} to commitment {_commitment(e)}"
+        ),
+    ),
+    "invoicing:change_order:updated": Action(
+        "commitments",
+        lambda e, n: (
+            f"Rewrote change order {_after(e, 'number') or ''} to commitment {_commitment(e)}"
+        ),
+    ),
+    "invoicing:change_order:approved": Action(
+        "commitments",
+        lambda e, n: (
+            f"Approved change order {_after(e, 'number') or ''} to commitment {_commitment(e)}"
+            f" ({_after(e, 'amount') or 'no amount'})"
+        ),
+    ),
+    "onboarding:payee:contact_changed": Action(
+        "payees",
+        lambda e, n: (
+            f"Changed a payee's contact to {_after(e, 'contact_email') or 'a new address'}"
+        ),
+    ),
     # Payment settings
     "payment_settings:controls:updated": Action(
         "payment_settings", lambda e, n: f"Changed payment controls: {_changed_keys(e)}"
@@ -695,6 +765,9 @@ KEY_LABELS = {
     "region": "State",
     "main_phone": "Main phone",
     "primary_contact_name": "Primary contact",
+    "original_sum_cents": "Contract sum",
+    "default_retainage_bps": "Default retainage",
+    "contract_sum_to_date": "Contract sum to date",
     "primary_contact_email": "Primary contact email",
     "stored_file_id": "Stored file",
     "remaining": "Recovery codes left",

@@ -149,3 +149,17 @@ def _active_holders(role: Role, *where: sa.ColumnElement[bool]) -> list[str]:
                 .order_by(User.email)
             )
         )
+
+
+def active_members(company_id: int) -> list[User]:
+    """The company's active users by name (a payor picks a payee's invoice contacts from
+    them: the list is of that one company, read across the tenant line on purpose)."""
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(
+                sa.select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.company_id == company_id, User.is_active)
+                .order_by(sa.func.lower(User.name), User.id)
+            )
+        )

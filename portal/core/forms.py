@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import FieldList, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -20,6 +20,16 @@ def show_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def row_errors(rows: FieldList, noun: str = "Line") -> list[str]:
+    """The errors of a table of rows (a FieldList of FormFields), each naming its row and
+    column, to show above the table."""
+    messages = []
+    for number, entry in enumerate(rows.entries, start=1):
+        for field in entry.form:
+            messages += [f"{noun} {number}, {field.label.text}: {error}" for error in field.errors]
+    return messages
 
 
 class WholeNumberField(IntegerField):

@@ -84,3 +84,50 @@ def cents_to_decimal_string(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     dollars, remainder = divmod(abs(cents), 100)
     return f"{sign}{dollars}.{remainder:02d}"
+
+
+# Percentages are integer basis points: 10% is 1000, 7.5% is 750. Retainage and billing
+# progress are percentages of cents, so they too stay exact.
+BPS_PER_WHOLE = 10_000
+
+_PERCENT = re.compile(r"(?P<whole>[0-9]{1,3})?(?:\.(?P<fraction>[0-9]{1,2}))?\s*%?")
+
+
+def parse_percent(text: str | None, *, allow_zero: bool = True) -> int:
+    """Parse a percentage such as ``10``, ``7.5`` or ``5.25%`` into basis points (0 to 10,000).
+
+    Rejects, with a message fit for the form: empty input, signs, exponents, more than two
+    decimals, non-ASCII digits and anything above 100%.
+    """
+    if text is None or not text.strip():
+        raise InvalidAmount("Enter a percentage.")
+    raw = text.strip()
+    match = _PERCENT.fullmatch(raw) if len(raw) <= 12 else None
+    if match is None or (match["whole"] is None and match["fraction"] is None):
+        if re.fullmatch(r"[0-9]*\.[0-9]{3,}\s*%?", raw):
+            raise InvalidAmount("Percentages have at most two decimal places.")
+        if raw.startswith("-"):
+            raise InvalidAmount("The percentage cannot be negative.")
+        raise InvalidAmount("Enter a percentage between 0 and 100, for example 10 or 7.5.")
+    bps = int(match["whole"] or "0") * 100 + int((match["fraction"] or "0").ljust(2, "0"))
+    if bps > BPS_PER_WHOLE:
+        raise InvalidAmount("The percentage cannot be more than 100.")
+    if bps == 0 and not allow_zero:
+        raise InvalidAmount("The percentage must be more than zero.")
+    return bps
+
+
+def format_bps(bps: int) -> str:
+    """Format basis points for people: ``1000`` → ``10%``, ``750`` → ``7.5%``, ``525`` →
+    ``5.25%``."""
+    if isinstance(bps, bool) or not isinstance(bps, int):
+        raise TypeError(f"percentages are integer basis points, not {type(bps).__name__}")
+    whole, fraction = divmod(bps, 100)
+    return f"{whole}.{fraction:02d}".rstrip("0").rstrip(".") + "%"
+
+
+def share_of(cents: int, bps: int) -> int:
+    """``bps`` basis points of ``cents``, rounded half away from zero to the cent."""
+    product = abs(cents) * bps
+    rounded = (product + BPS_PER_WHOLE // 2) // BPS_PER_WHOLE
+    return rounded if cents >= 0 else -rounded

@@ -1,12 +1,23 @@
-"""Project forms."""
+"""Project and commitment forms."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.core.forms import STATE_CHOICES
+from portal.invoicing.models import CommitmentKind
 
 
 class ProjectForm(FlaskForm):
@@ -33,3 +44,96 @@ class ProjectForm(FlaskForm):
 
 class ProjectFundingForm(FlaskForm):
     funding_account_id = SelectField("Funding account", coerce=lambda v: int(v) if v else None)
+
+
+class CommitmentDetailsForm(FlaskForm):
+    """What a commitment is: its number, title, contract sum and default retainage."""
+
+    number = StringField(
+        "Commitment number",
+        validators=[DataRequired("Enter the commitment's number."), Length(max=40)],
+    )
+    title = StringField(
+        "Title", validators=[DataRequired("Enter the commitment's title."), Length(max=200)]
+    )
+    contract_sum = StringField("Contract sum", validators=[DataRequired("Enter the contract sum.")])
+    default_retainage = StringField(
+        "Retainage %", default="10", validators=[DataRequired("Enter the retainage %.")]
+    )
+
+
+class CommitmentForm(CommitmentDetailsForm):
+    """A new commitment: to whom, which kind, and its details."""
+
+    payee = SelectField("Payee", validators=[DataRequired("Choose the payee.")])
+    payee_name = StringField("Company name", validators=[Length(max=200)])
+    payee_email = StringField("Email of whom to invite later", validators=[Length(max=254)])
+    kind = SelectField(
+        "Kind",
+        choices=[SelectChoice(kind.value, kind.label) for kind in CommitmentKind],
+        default=CommitmentKind.SUBCONTRACT.value,
+    )
+
+    NEW_PAYEE = "new"
+
+
+class LineForm(Form):
+    """One schedule-of-values line (a row of the schedule editor)."""
+
+    code = StringField("Cost code", validators=[Length(max=40)])
+    description = StringField("Description", validators=[Length(max=200)])
+    value = StringField("Scheduled value")
+    retainage = StringField("Retainage %")
+
+
+class ScheduleForm(FlaskForm):
+    lines = FieldList(FormField(LineForm), max_entries=500)
+
+
+class RetainageForm(FlaskForm):
+    line_id = SelectField("Line", coerce=int, validators=[DataRequired("Choose the line.")])
+    retainage = StringField("New retainage %", validators=[DataRequired("Enter the new %.")])
+
+
+class ExecutedForm(FlaskForm):
+    executed_on = DateField(
+        "Signed by both parties on", validators=[DataRequired("Enter the date it was signed.")]
+    )
+
+
+class ContactsForm(FlaskForm):
+    contacts = SelectMultipleField(
+        "Invoice contacts",
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class InviteForm(FlaskForm):
+    email = StringField(
+        "Email", validators=[DataRequired("Enter the email of whom to invite."), Length(max=254)]
+    )
+
+
+class ChangeLineForm(Form):
+    """One change: an existing line's amount, or a new line (a row of the change editor)."""
+
+    # Which lines a commitment has is the service's to check (with a message that says so).
+    line_id = SelectField("Changes", coerce=lambda v: int(v) if v else None, validate_choice=False)
+    code = StringField("Cost code", validators=[Length(max=40)])
+    description = StringField("New line's description", validators=[Length(max=200)])
+    amount = StringField("Amount")
+    retainage = StringField("Retainage %")
+
+
+class ChangeOrderForm(FlaskForm):
+    number = StringField(
+        "Change order number",
+        validators=[DataRequired("Enter the change order's number."), Length(max=40)],
+    )
+    title = StringField(
+        "What it changes",
+        validators=[DataRequired("Enter what the change order is for."), Length(max=200)],
+    )
+    lines = FieldList(FormField(ChangeLineForm), max_entries=200)

@@ -1,13 +1,17 @@
-"""Construction projects of a payor."""
+"""Construction projects of a payor, and the commitments (subcontracts and purchase orders)
+its payees bill against: each with its schedule of values and its change orders."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import db, utcnow
+from portal.core.db import db, str_enum, utcnow
+from portal.core.errors import IllegalTransition
+from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
 from portal.payment_settings.models import FundingAccount
 
@@ -35,3 +39,249 @@ class Project(TenantOwned, db.Model):
     funding_account: Mapped[FundingAccount | None] = relationship(lazy="joined")
 
     __table_args__ = (sa.UniqueConstraint("company_id", "number"),)
+
+
+class CommitmentKind(enum.StrEnum):
+    SUBCONTRACT = "subcontract"
+    PURCHASE_ORDER = "purchase_order"
+
+    @property
+    def label(self) -> str:
+        return "Subcontract" if self is CommitmentKind.SUBCONTRACT else "Purchase order"
+
+
+class CommitmentStatus(Status):
+    """A commitment is drafted, then approved; its schedule of values is fixed from then on
+    and changes only by approved change orders."""
+
+    DRAFT = "draft", "Draft", Tone.NEUTRAL
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+
+
+class ChangeOrderStatus(Status):
+    DRAFT = "draft", "Draft", Tone.NEUTRAL
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+
+
+# The one table of moves a commitment or change order may make; anything else is refused.
+COMMITMENT_TRANSITIONS: dict[CommitmentStatus, frozenset[CommitmentStatus]] = {
+    CommitmentStatus.DRAFT: frozenset({CommitmentStatus.APPROVED}),
+    CommitmentStatus.APPROVED: frozenset(),
+}
+CHANGE_ORDER_TRANSITIONS: dict[ChangeOrderStatus, frozenset[ChangeOrderStatus]] = {
+    ChangeOrderStatus.DRAFT: frozenset({ChangeOrderStatus.APPROVED}),
+    ChangeOrderStatus.APPROVED: frozenset(),
+}
+
+
+class Commitment(TenantOwned, db.Model):
+    """A subcontract or purchase order between the payor and a payee on one project.
+
+    The payee is the payor's directory record of it (``relationship_id``), so a commitment
+    can be written before the payee is on Trestle; ``payee_company_id`` is filled in when the
+    payee company accepts its invitation, and from then on the payee sees the commitment."""
+
+    __tablename__ = "commitment"
+    tenant_columns = ("company_id", "payee_company_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
+    relationship_id: Mapped[int] = mapped_column(sa.ForeignKey("payee_relationship.id"), index=True)
+    payee_company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    kind: Mapped[CommitmentKind] = mapped_column(str_enum(CommitmentKind))
+    number: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    # The contract sum as signed; change orders add to it (``approved_changes_cents``).
+    original_sum_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    approved_changes_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # New lines start with this retainage; each line may then have its own.
+    default_retainage_bps: Mapped[int] = mapped_column(default=1000)
+    status: Mapped[CommitmentStatus] = mapped_column(
+        str_enum(CommitmentStatus), default=CommitmentStatus.DRAFT
+    )
+    approved_at: Mapped[datetime | None]
+    approved_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # Executed: both parties signed the contract (a payment requirement may ask for it).
+    executed_on: Mapped[date | None]
+    executed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="joined", innerjoin=True)
+    lines: Mapped[list[SovLine]] = relationship(
+        back_populates="commitment", order_by="SovLine.position", cascade="all, delete-orphan"
+    )
+    change_orders: Mapped[list[ChangeOrder]] = relationship(
+        back_populates="commitment", order_by="ChangeOrder.id"
+    )
+    contacts: Mapped[list[CommitmentContact]] = relationship(
+        cascade="all, delete-orphan", order_by="CommitmentContact.added_at"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "number"),
+        sa.CheckConstraint("original_sum_cents > 0", name="original_sum_positive"),
+        sa.CheckConstraint(
+            "original_sum_cents + approved_changes_cents >= 0", name="contract_sum_not_negative"
+        ),
+        sa.CheckConstraint(
+            "default_retainage_bps BETWEEN 0 AND 10000", name="default_retainage_in_range"
+        ),
+        sa.CheckConstraint(
+            "(status = 'approved') = (approved_at IS NOT NULL)", name="approved_with_time"
+        ),
+        sa.CheckConstraint(
+            "(executed_on IS NULL) = (executed_by_user_id IS NULL)", name="executed_with_whom"
+        ),
+        sa.Index("ix_commitment_company_status", "company_id", "status"),
+    )
+
+    @property
+    def contract_sum_cents(self) -> int:
+        """The contract sum to date: as signed, plus approved change orders."""
+        return self.original_sum_cents + self.approved_changes_cents
+
+    @property
+    def scheduled_total_cents(self) -> int:
+        return sum(line.scheduled_value_cents for line in self.lines)
+
+    def check_move(self, status: CommitmentStatus) -> None:
+        if status not in COMMITMENT_TRANSITIONS[self.status]:
+            raise IllegalTransition(
+                f"A commitment that is {self.status.label.lower()} cannot become "
+                f"{status.label.lower()}."
+            )
+
+
+class SovLine(db.Model):
+    """One line of a commitment's schedule of values. Reached only through its commitment
+    (which carries the tenant scope). A line added by a change order starts at zero and
+    carries that change order's amount."""
+
+    __tablename__ = "sov_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitment.id"), index=True)
+    position: Mapped[int]
+    code: Mapped[str] = mapped_column(sa.String(40), default="")
+    description: Mapped[str] = mapped_column(sa.String(200))
+    original_value_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    # As signed plus approved change orders: the scheduled value an invoice bills against.
+    scheduled_value_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    retainage_bps: Mapped[int]
+    added_by_change_order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("change_order.id", use_alter=True)
+    )
+
+    commitment: Mapped[Commitment] = relationship(back_populates="lines")
+    retainage_changes: Mapped[list[RetainageChange]] = relationship(
+        order_by="RetainageChange.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("commitment_id", "position"),
+        sa.CheckConstraint("original_value_cents >= 0", name="original_value_not_negative"),
+        sa.CheckConstraint("scheduled_value_cents >= 0", name="scheduled_value_not_negative"),
+        sa.CheckConstraint("retainage_bps BETWEEN 0 AND 10000", name="retainage_in_range"),
+    )
+
+
+class RetainageChange(db.Model):
+    """The history of one line's retainage: each change, by whom and when (append-only)."""
+
+    __tablename__ = "retainage_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(sa.ForeignKey("sov_line.id"), index=True)
+    from_bps: Mapped[int]
+    to_bps: Mapped[int]
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    __table_args__ = (
+        sa.CheckConstraint("from_bps <> to_bps", name="retainage_changed"),
+        sa.CheckConstraint("to_bps BETWEEN 0 AND 10000", name="retainage_change_in_range"),
+    )
+
+
+class ChangeOrder(db.Model):
+    """A change to a commitment: drafted, then approved. Approving applies its lines: each
+    either changes an existing line's scheduled value or adds a new line."""
+
+    __tablename__ = "change_order"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitment.id"), index=True)
+    number: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[ChangeOrderStatus] = mapped_column(
+        str_enum(ChangeOrderStatus), default=ChangeOrderStatus.DRAFT
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    approved_at: Mapped[datetime | None]
+    approved_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    commitment: Mapped[Commitment] = relationship(back_populates="change_orders")
+    lines: Mapped[list[ChangeOrderLine]] = relationship(
+        order_by="ChangeOrderLine.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("commitment_id", "number"),
+        sa.CheckConstraint(
+            "(status = 'approved') = (approved_at IS NOT NULL)", name="co_approved_with_time"
+        ),
+    )
+
+    @property
+    def amount_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines)
+
+    def check_move(self, status: ChangeOrderStatus) -> None:
+        if status not in CHANGE_ORDER_TRANSITIONS[self.status]:
+            raise IllegalTransition(
+                f"A change order that is {self.status.label.lower()} cannot become "
+                f"{status.label.lower()}."
+            )
+
+
+class ChangeOrderLine(db.Model):
+    """One change: an amount added to (or, negative, taken from) an existing line, or a new
+    line with its description and retainage."""
+
+    __tablename__ = "change_order_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_order_id: Mapped[int] = mapped_column(sa.ForeignKey("change_order.id"), index=True)
+    sov_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sov_line.id"))
+    code: Mapped[str] = mapped_column(sa.String(40), default="")
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    retainage_bps: Mapped[int | None]
+
+    sov_line: Mapped[SovLine | None] = relationship(foreign_keys=[sov_line_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents <> 0", name="co_line_changes_something"),
+        # A change to an existing line, or a new line with its description and retainage.
+        sa.CheckConstraint(
+            "(sov_line_id IS NULL) = (description IS NOT NULL)"
+            " AND (sov_line_id IS NULL) = (retainage_bps IS NOT NULL)",
+            name="co_line_existing_or_new",
+        ),
+    )
+
+
+class CommitmentContact(db.Model):
+    """A payee user who bills this commitment: submits its invoices and signs its waivers."""
+
+    __tablename__ = "commitment_contact"
+
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitment.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    user = relationship("User", foreign_keys=[user_id], lazy="joined", innerjoin=True)

@@ -1,13 +1,18 @@
-"""Read helpers for projects (tenant-scoped)."""
+"""Read helpers for projects and commitments (tenant-scoped)."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from portal.accounts.models import User
 from portal.core.db import db
-from portal.core.errors import NotFound
+from portal.core.errors import InvalidInput, NotFound
 from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
-from portal.invoicing.models import Project
+from portal.invoicing.models import ChangeOrder, Commitment, Project, RetainageChange, SovLine
+from portal.onboarding.models import PayeeRelationship
 
 PROJECT_COLUMNS = (
     Column("number", "Number", sortable=True),
@@ -55,4 +60,120 @@ def projects_funded_by(account_id: int) -> list[Project]:
             .where(Project.funding_account_id == account_id)
             .order_by(Project.name)
         )
+    )
+
+
+COMMITMENT_COLUMNS = (
+    Column("number", "Number", sortable=True),
+    Column("title", "Commitment", sortable=True),
+    Column("payee", "Payee", sortable=True),
+    Column("status", "Status"),
+    Column("contract_sum", "Contract sum to date", sortable=True, numeric=True),
+)
+
+
+def commitment_list_state(args) -> TableState:
+    return TableState.from_args(
+        args, columns=COMMITMENT_COLUMNS, default_sort="number", filters=("q",)
+    )
+
+
+def commitment_table(project_id: int, state: TableState) -> TablePage:
+    """One page of a project's commitments, each with the payor's name for its payee."""
+    stmt = (
+        sa.select(Commitment, PayeeRelationship.directory_name)
+        .join(PayeeRelationship, PayeeRelationship.id == Commitment.relationship_id)
+        .where(Commitment.project_id == project_id)
+        .where(
+            matches_text(
+                state.filter("q"),
+                Commitment.number,
+                Commitment.title,
+                PayeeRelationship.directory_name,
+            )
+        )
+    )
+    return paginate(
+        stmt,
+        state,
+        {
+            "number": Commitment.number,
+            "title": sa.func.lower(Commitment.title),
+            "payee": sa.func.lower(PayeeRelationship.directory_name),
+            "contract_sum": Commitment.original_sum_cents + Commitment.approved_changes_cents,
+        },
+        tiebreak=Commitment.id,
+    )
+
+
+def commitment(commitment_id: int) -> Commitment:
+    """One commitment the current company may see, with its lines, change orders and
+    contacts (a commitment page shows them all)."""
+    found = db.session.scalar(
+        sa.select(Commitment)
+        .where(Commitment.id == commitment_id)
+        .options(
+            selectinload(Commitment.lines).selectinload(SovLine.retainage_changes),
+            selectinload(Commitment.change_orders).selectinload(ChangeOrder.lines),
+            selectinload(Commitment.contacts),
+        )
+    )
+    if found is None:
+        raise NotFound("No such commitment.")
+    return found
+
+
+def change_order(commitment: Commitment, change_order_id: int) -> ChangeOrder:
+    """One change order of ``commitment`` (reached only through its commitment's scope)."""
+    for order in commitment.change_orders:
+        if order.id == change_order_id:
+            return order
+    raise NotFound("No such change order.")
+
+
+def payee_choices(payor_id: int) -> list[PayeeRelationship]:
+    """The payor's payees a commitment may be written to, by the payor's name for them."""
+    return list(
+        db.session.scalars(
+            sa.select(PayeeRelationship)
+            .where(PayeeRelationship.payor_id == payor_id)
+            .order_by(sa.func.lower(PayeeRelationship.directory_name), PayeeRelationship.id)
+        )
+    )
+
+
+def payee_choice(payor_id: int, relationship_id: int) -> PayeeRelationship:
+    found = db.session.scalar(
+        sa.select(PayeeRelationship).where(
+            PayeeRelationship.id == relationship_id, PayeeRelationship.payor_id == payor_id
+        )
+    )
+    if found is None:  # an id from a form: a choice to correct, not a missing page
+        raise InvalidInput("Choose one of your payees.", field="payee")
+    return found
+
+
+@dataclass(frozen=True)
+class RetainageEntry:
+    line: SovLine
+    change: RetainageChange
+    changed_by: str
+
+
+def retainage_history(commitment: Commitment) -> list[RetainageEntry]:
+    """Every retainage change of the commitment's lines, newest first, with who made it."""
+    changes = [(line, change) for line in commitment.lines for change in line.retainage_changes]
+    ids = {change.changed_by_user_id for _, change in changes if change.changed_by_user_id}
+    names = (
+        dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+    return sorted(
+        (
+            RetainageEntry(line, change, names.get(change.changed_by_user_id, "Trestle"))
+            for line, change in changes
+        ),
+        key=lambda entry: (entry.change.changed_at, entry.change.id),
+        reverse=True,
     )

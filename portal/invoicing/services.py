@@ -1,15 +1,34 @@
-"""Create, edit and archive projects, and set their payment controls."""
+"""Create, edit and archive projects and set their payment controls; write commitments,
+their schedules of values, retainage and change orders."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import sqlalchemy as sa
 
+from portal.companies import queries as companies
 from portal.companies.models import Company, CompanyKind
-from portal.core import addresses, audit
+from portal.core import addresses, audit, tenancy
 from portal.core.db import db, update_if, utcnow
-from portal.core.errors import DomainError, InvalidInput
+from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.money import format_bps, format_cents, parse_amount, parse_percent
 from portal.core.text import one_line
-from portal.invoicing.models import Project
+from portal.invoicing.models import (
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentContact,
+    CommitmentKind,
+    CommitmentStatus,
+    Project,
+    RetainageChange,
+    SovLine,
+)
+from portal.onboarding import services as onboarding
+from portal.onboarding.models import PayeeRelationship
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import FundingAccount, FundingAccountMode
 
@@ -206,3 +225,660 @@ def set_project_funding_account(
         before={"funding_account": before},
         after={"funding_account": account.nickname if account else None},
     )
+
+
+# --------------------------------------------------------------------------- commitments
+
+MAX_LINES = 500  # a schedule of values longer than this comes in by CSV import
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One schedule-of-values line as typed: cost code, description, value, retainage %."""
+
+    code: str
+    description: str
+    value: str
+    retainage: str
+
+    @property
+    def blank(self) -> bool:
+        return not any(part.strip() for part in (self.code, self.description, self.value))
+
+
+@dataclass(frozen=True)
+class ChangeInput:
+    """One change order line as typed: an amount for an existing line (``line_id``), or a
+    new line with its code, description and retainage %."""
+
+    line_id: int | None
+    code: str
+    description: str
+    amount: str
+    retainage: str
+
+    @property
+    def blank(self) -> bool:
+        return self.line_id is None and not any(
+            part.strip() for part in (self.code, self.description, self.amount)
+        )
+
+
+def create_commitment(
+    project: Project,
+    *,
+    relationship: PayeeRelationship,
+    kind: CommitmentKind,
+    number: str,
+    title: str,
+    contract_sum: str,
+    default_retainage: str,
+    actor_user_id: int,
+) -> Commitment:
+    """Write a draft commitment to a payee on a project (its lines come next)."""
+    _refuse_archived(project)
+    if relationship.payor_id != project.company_id:
+        raise NotAllowed("That payee is not one of yours.")
+    facts = _commitment_facts(number, title, contract_sum, default_retainage)
+    _refuse_taken_number(project.id, facts["number"])
+    commitment = Commitment(
+        company_id=project.company_id,
+        project_id=project.id,
+        relationship_id=relationship.id,
+        payee_company_id=relationship.payee_id,
+        kind=kind,
+        created_by_user_id=actor_user_id,
+        **facts,
+    )
+    db.session.add(commitment)
+    db.session.flush()
+    audit.record(
+        "invoicing:commitment:created",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        after={
+            "payee": relationship.directory_name,
+            "type": kind.label,
+            "number": commitment.number,
+            "title": commitment.title,
+            "contract_sum": format_cents(commitment.original_sum_cents),
+            "default_retainage": format_bps(commitment.default_retainage_bps),
+        },
+    )
+    return commitment
+
+
+def add_payee_and_commit(
+    project: Project,
+    *,
+    payee_name: str,
+    payee_email: str,
+    actor_user_id: int,
+    **commitment: object,
+) -> Commitment:
+    """Write a commitment to a company the payor has not listed yet: it joins the payor's
+    payees (not yet invited; "Invite to Trestle Pay" from the commitment does that)."""
+    payor = db.session.get(Company, project.company_id)
+    relationship = onboarding.add_to_directory(
+        payor, onboarding.Invitee(payee_name, payee_email), actor_user_id=actor_user_id
+    )
+    return create_commitment(
+        project, relationship=relationship, actor_user_id=actor_user_id, **commitment
+    )
+
+
+def update_commitment(
+    commitment: Commitment,
+    *,
+    number: str,
+    title: str,
+    contract_sum: str,
+    default_retainage: str,
+    actor_user_id: int,
+) -> list[str]:
+    """Correct a draft commitment's number, title, contract sum or default retainage;
+    return the fields that changed. Once approved, the sum changes only by change order."""
+    _refuse_unless_draft(commitment, "changed; write a change order instead")
+    facts = _commitment_facts(number, title, contract_sum, default_retainage)
+    if facts["number"] != commitment.number:
+        _refuse_taken_number(commitment.project_id, facts["number"])
+    changed = [field for field, value in facts.items() if getattr(commitment, field) != value]
+    if not changed:
+        return []
+    before = {field: _shown(field, getattr(commitment, field)) for field in changed}
+    for field in changed:
+        setattr(commitment, field, facts[field])
+    audit.record(
+        "invoicing:commitment:updated",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        before=before,
+        after={
+            "commitment": commitment.number,
+            **{field: _shown(field, facts[field]) for field in changed},
+        },
+    )
+    return changed
+
+
+def save_schedule(
+    commitment: Commitment, rows: list[LineInput], *, actor_user_id: int
+) -> list[SovLine]:
+    """Replace a draft commitment's schedule of values. All or nothing: every line must be
+    whole and the lines must add up to the contract sum."""
+    _refuse_unless_draft(commitment, "rescheduled; write a change order instead")
+    parsed = []
+    for number, row in enumerate((r for r in rows if not r.blank), start=1):
+        description = one_line(row.description)
+        if not description:
+            raise InvalidInput(f"Line {number}: enter a description.", field="lines")
+        if len(description) > 200 or len(one_line(row.code)) > 40:
+            raise InvalidInput(
+                f"Line {number}: the cost code is at most 40 characters and the "
+                "description at most 200.",
+                field="lines",
+            )
+        value = _line_amount(number, row.value, "scheduled value")
+        retainage = (
+            _line_percent(number, row.retainage)
+            if row.retainage.strip()
+            else commitment.default_retainage_bps
+        )
+        parsed.append((one_line(row.code), description, value, retainage))
+    if not parsed:
+        raise InvalidInput("Enter at least one line.", field="lines")
+    if len(parsed) > MAX_LINES:
+        raise InvalidInput(
+            f"A schedule of values entered here has at most {MAX_LINES} lines; import a "
+            "longer one from CSV.",
+            field="lines",
+        )
+    total = sum(value for _, _, value, _ in parsed)
+    if total != commitment.original_sum_cents:
+        raise InvalidInput(_sum_mismatch(total, commitment.original_sum_cents), field="lines")
+    before = _schedule_summary(commitment.lines)
+    commitment.lines.clear()
+    db.session.flush()  # the old positions go before the new ones take them
+    commitment.lines.extend(
+        SovLine(
+            position=position,
+            code=code,
+            description=description,
+            original_value_cents=value,
+            scheduled_value_cents=value,
+            retainage_bps=retainage,
+        )
+        for position, (code, description, value, retainage) in enumerate(parsed, start=1)
+    )
+    db.session.flush()
+    audit.record(
+        "invoicing:commitment:schedule_saved",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        before=before,
+        after={"commitment": commitment.number, **_schedule_summary(commitment.lines)},
+    )
+    return commitment.lines
+
+
+def approve_commitment(commitment: Commitment, *, actor_user_id: int) -> None:
+    """Approve a draft commitment: its schedule of values is fixed from now on, invoices may
+    bill against it, and it changes only by approved change orders."""
+    _refuse_archived(commitment.project)
+    commitment.check_move(CommitmentStatus.APPROVED)
+    if not commitment.lines:
+        raise InvalidInput("Enter its schedule of values before approving it.", field="lines")
+    if commitment.scheduled_total_cents != commitment.original_sum_cents:
+        raise InvalidInput(
+            _sum_mismatch(commitment.scheduled_total_cents, commitment.original_sum_cents),
+            field="lines",
+        )
+    if not update_if(
+        commitment,
+        Commitment.status == CommitmentStatus.DRAFT,
+        status=CommitmentStatus.APPROVED,
+        approved_at=utcnow(),
+        approved_by_user_id=actor_user_id,
+    ):
+        raise DomainError("This commitment was approved meanwhile.")
+    audit.record(
+        "invoicing:commitment:approved",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        after={
+            "commitment": commitment.number,
+            "contract_sum": format_cents(commitment.original_sum_cents),
+        },
+    )
+
+
+def set_executed(commitment: Commitment, executed_on: date | None, *, actor_user_id: int) -> None:
+    """Record that both parties signed the contract (on ``executed_on``), or take it back."""
+    _refuse_archived(commitment.project)
+    if executed_on is not None and executed_on > utcnow().date():
+        raise InvalidInput("The contract cannot be signed in the future.", field="executed_on")
+    if executed_on == commitment.executed_on:
+        return
+    before = commitment.executed_on
+    commitment.executed_on = executed_on
+    commitment.executed_by_user_id = actor_user_id if executed_on else None
+    audit.record(
+        f"invoicing:commitment:{'executed' if executed_on else 'execution_withdrawn'}",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        before={"executed_on": before.isoformat() if before else None},
+        after={
+            "commitment": commitment.number,
+            "executed_on": executed_on.isoformat() if executed_on else None,
+        },
+    )
+
+
+def change_retainage(
+    commitment: Commitment, line_id: int, retainage: str, *, actor_user_id: int
+) -> SovLine:
+    """Change one line's retainage %: from the next invoice on (invoices already submitted
+    keep theirs), kept in the line's history."""
+    _refuse_archived(commitment.project)
+    line = _line_of(commitment, line_id)
+    bps = parse_percent(retainage) if retainage.strip() else None
+    if bps is None:
+        raise InvalidInput("Enter the new retainage percentage.", field="retainage")
+    if bps == line.retainage_bps:
+        raise InvalidInput(
+            f"Line {line.position} already retains {format_bps(bps)}.", field="retainage"
+        )
+    line.retainage_changes.append(
+        RetainageChange(from_bps=line.retainage_bps, to_bps=bps, changed_by_user_id=actor_user_id)
+    )
+    before = line.retainage_bps
+    line.retainage_bps = bps
+    audit.record(
+        "invoicing:commitment:retainage_changed",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        before={"line": line.position, "retainage": format_bps(before)},
+        after={
+            "commitment": commitment.number,
+            "line": line.position,
+            "retainage": format_bps(bps),
+        },
+    )
+    return line
+
+
+def set_contacts(commitment: Commitment, user_ids: list[int], *, actor_user_id: int) -> None:
+    """Name the payee's users who bill this commitment (submit invoices, sign waivers)."""
+    _refuse_archived(commitment.project)
+    if commitment.payee_company_id is None:
+        raise DomainError(
+            "Invoice contacts are the payee's own users: invite the payee to Trestle Pay first."
+        )
+    members = {user.id: user for user in companies.active_members(commitment.payee_company_id)}
+    wanted = list(dict.fromkeys(user_ids))
+    if stray := [user_id for user_id in wanted if user_id not in members]:
+        raise InvalidInput(
+            f"Choose invoice contacts among the payee's active users ({len(stray)} are not).",
+            field="contacts",
+        )
+    current = {contact.user_id for contact in commitment.contacts}
+    if set(wanted) == current:
+        return
+    before = sorted(contact.user.email for contact in commitment.contacts)
+    commitment.contacts[:] = [c for c in commitment.contacts if c.user_id in wanted]
+    commitment.contacts.extend(
+        CommitmentContact(user_id=user_id, added_by_user_id=actor_user_id)
+        for user_id in wanted
+        if user_id not in current
+    )
+    audit.record(
+        "invoicing:commitment:contacts_changed",
+        actor_user_id=actor_user_id,
+        **_about(commitment),
+        before={"contacts": before},
+        after={
+            "commitment": commitment.number,
+            "contacts": sorted(members[user_id].email for user_id in wanted),
+        },
+    )
+
+
+def invite_payee(commitment: Commitment, email: str, *, actor_user_id: int):
+    """Invite the commitment's payee to Trestle Pay (the onboarding invitation, as from the
+    Payees page)."""
+    relationship = relationship_of(commitment)
+    return onboarding.invite_listed(relationship, email, actor_user_id=actor_user_id)
+
+
+def relationship_of(commitment: Commitment) -> PayeeRelationship:
+    return db.session.get(PayeeRelationship, commitment.relationship_id)
+
+
+@onboarding.payee_connected.connect
+def _commitments_follow_their_payee(relationship: PayeeRelationship, **_: object) -> None:
+    """The payee company took up the payor's record of it: it now sees its commitments."""
+    with tenancy.unscoped():
+        db.session.execute(
+            sa.update(Commitment)
+            .where(Commitment.relationship_id == relationship.id)
+            .values(payee_company_id=relationship.payee_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --------------------------------------------------------------------------- change orders
+
+
+def create_change_order(
+    commitment: Commitment,
+    *,
+    number: str,
+    title: str,
+    rows: list[ChangeInput],
+    actor_user_id: int,
+) -> ChangeOrder:
+    """Draft a change order to an approved commitment."""
+    _refuse_archived(commitment.project)
+    if commitment.status is not CommitmentStatus.APPROVED:
+        raise DomainError(
+            "A draft commitment is changed directly: edit its schedule of values instead."
+        )
+    number, title = _change_order_names(commitment, number, title)
+    order = ChangeOrder(
+        commitment=commitment, number=number, title=title, created_by_user_id=actor_user_id
+    )
+    order.lines.extend(_change_lines(commitment, rows))
+    db.session.add(order)
+    db.session.flush()
+    audit.record(
+        "invoicing:change_order:created",
+        actor_user_id=actor_user_id,
+        **_about_order(order),
+        after=_change_order_summary(order),
+    )
+    return order
+
+
+def update_change_order(
+    order: ChangeOrder,
+    *,
+    number: str,
+    title: str,
+    rows: list[ChangeInput],
+    actor_user_id: int,
+) -> None:
+    """Rewrite a draft change order."""
+    commitment = order.commitment
+    _refuse_archived(commitment.project)
+    if order.status is not ChangeOrderStatus.DRAFT:
+        raise DomainError("An approved change order is part of the contract; write another.")
+    number, title = _change_order_names(commitment, number, title, order=order)
+    lines = _change_lines(commitment, rows)
+    before = _change_order_summary(order)
+    order.number, order.title = number, title
+    order.lines[:] = lines
+    db.session.flush()
+    audit.record(
+        "invoicing:change_order:updated",
+        actor_user_id=actor_user_id,
+        **_about_order(order),
+        before=before,
+        after=_change_order_summary(order),
+    )
+
+
+def approve_change_order(order: ChangeOrder, *, actor_user_id: int) -> None:
+    """Approve a change order: its amounts join the lines they change, its new lines join
+    the schedule of values, and the contract sum to date moves by its total."""
+    commitment = order.commitment
+    _refuse_archived(commitment.project)
+    order.check_move(ChangeOrderStatus.APPROVED)
+    # Lock the commitment: two change orders approved at once must both land on its sum.
+    db.session.execute(
+        sa.select(Commitment.id).where(Commitment.id == commitment.id).with_for_update()
+    )
+    db.session.refresh(commitment)
+    for line in commitment.lines:
+        db.session.expire(line)  # read as they are now, under the lock
+    for change in order.lines:
+        if (
+            change.sov_line_id is not None
+            and change.sov_line.scheduled_value_cents + (change.amount_cents) < 0
+        ):
+            raise InvalidInput(
+                f"Line {change.sov_line.position} would be scheduled below zero; an approved "
+                "change order changed it meanwhile.",
+                field="lines",
+            )
+    if not update_if(
+        order,
+        ChangeOrder.status == ChangeOrderStatus.DRAFT,
+        status=ChangeOrderStatus.APPROVED,
+        approved_at=utcnow(),
+        approved_by_user_id=actor_user_id,
+    ):
+        raise DomainError("This change order was approved meanwhile.")
+    position = max((line.position for line in commitment.lines), default=0)
+    for change in order.lines:
+        if change.sov_line_id is not None:
+            change.sov_line.scheduled_value_cents += change.amount_cents
+        else:
+            position += 1
+            commitment.lines.append(
+                SovLine(
+                    position=position,
+                    code=change.code,
+                    description=change.description,
+                    original_value_cents=0,
+                    scheduled_value_cents=change.amount_cents,
+                    retainage_bps=change.retainage_bps,
+                    added_by_change_order_id=order.id,
+                )
+            )
+    commitment.approved_changes_cents += order.amount_cents
+    db.session.flush()
+    audit.record(
+        "invoicing:change_order:approved",
+        actor_user_id=actor_user_id,
+        **_about_order(order),
+        after={
+            "commitment": commitment.number,
+            "number": order.number,
+            "amount": format_cents(order.amount_cents),
+            "contract_sum_to_date": format_cents(commitment.contract_sum_cents),
+        },
+    )
+
+
+def _change_order_names(
+    commitment: Commitment, number: str, title: str, *, order: ChangeOrder | None = None
+) -> tuple[str, str]:
+    number, title = one_line(number), one_line(title)
+    if not number:
+        raise InvalidInput("Enter the change order's number.", field="number")
+    if not title:
+        raise InvalidInput("Enter what the change order is for.", field="title")
+    if len(number) > 40 or len(title) > 200:
+        raise InvalidInput(
+            "The number is at most 40 characters and the title at most 200.", field="title"
+        )
+    if any(other.number == number and other is not order for other in commitment.change_orders):
+        raise InvalidInput("Another change order already has that number.", field="number")
+    return number, title
+
+
+def _change_lines(commitment: Commitment, rows: list[ChangeInput]) -> list[ChangeOrderLine]:
+    lines = []
+    changed: set[int] = set()
+    for number, row in enumerate((r for r in rows if not r.blank), start=1):
+        amount = _line_amount(number, row.amount, "amount", allow_negative=True)
+        if row.line_id is not None:
+            line = _line_of(commitment, row.line_id)
+            if line.id in changed:
+                raise InvalidInput(
+                    f"Line {number}: line {line.position} is already changed above; give it "
+                    "one amount.",
+                    field="lines",
+                )
+            changed.add(line.id)
+            if line.scheduled_value_cents + amount < 0:
+                raise InvalidInput(
+                    f"Line {number}: line {line.position} is scheduled at "
+                    f"{format_cents(line.scheduled_value_cents)}; it cannot go below zero.",
+                    field="lines",
+                )
+            lines.append(ChangeOrderLine(sov_line_id=line.id, amount_cents=amount))
+            continue
+        description = one_line(row.description)
+        if not description:
+            raise InvalidInput(
+                f"Line {number}: choose the line it changes, or describe the new line.",
+                field="lines",
+            )
+        if len(description) > 200 or len(one_line(row.code)) > 40:
+            raise InvalidInput(
+                f"Line {number}: the cost code is at most 40 characters and the "
+                "description at most 200.",
+                field="lines",
+            )
+        if amount < 0:
+            raise InvalidInput(
+                f"Line {number}: a new line adds work; its amount cannot be negative.",
+                field="lines",
+            )
+        retainage = (
+            _line_percent(number, row.retainage)
+            if row.retainage.strip()
+            else commitment.default_retainage_bps
+        )
+        lines.append(
+            ChangeOrderLine(
+                code=one_line(row.code),
+                description=description,
+                amount_cents=amount,
+                retainage_bps=retainage,
+            )
+        )
+    if not lines:
+        raise InvalidInput("Enter at least one change.", field="lines")
+    return lines
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _commitment_facts(
+    number: str, title: str, contract_sum: str, default_retainage: str
+) -> dict[str, object]:
+    number, title = one_line(number), one_line(title)
+    if not number:
+        raise InvalidInput("Enter the commitment's number.", field="number")
+    if not title:
+        raise InvalidInput("Enter the commitment's title.", field="title")
+    if len(number) > 40:
+        raise InvalidInput("The number is at most 40 characters.", field="number")
+    if len(title) > 200:
+        raise InvalidInput("The title is at most 200 characters.", field="title")
+    try:
+        sum_cents = parse_amount(contract_sum)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="contract_sum") from None
+    try:
+        retainage = parse_percent(default_retainage)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="default_retainage") from None
+    return {
+        "number": number,
+        "title": title,
+        "original_sum_cents": sum_cents,
+        "default_retainage_bps": retainage,
+    }
+
+
+def _shown(field: str, value: object) -> object:
+    if field == "original_sum_cents":
+        return format_cents(value)
+    if field == "default_retainage_bps":
+        return format_bps(value)
+    return value
+
+
+def _refuse_taken_number(project_id: int, number: str) -> None:
+    if db.session.scalar(
+        sa.select(Commitment.id).where(
+            Commitment.project_id == project_id, Commitment.number == number
+        )
+    ):
+        raise InvalidInput(
+            "Another commitment on this project already has that number.", field="number"
+        )
+
+
+def _refuse_unless_draft(commitment: Commitment, what: str) -> None:
+    _refuse_archived(commitment.project)
+    if commitment.status is not CommitmentStatus.DRAFT:
+        raise DomainError(f"An approved commitment cannot be {what}.")
+
+
+def _line_of(commitment: Commitment, line_id: int) -> SovLine:
+    for line in commitment.lines:
+        if line.id == line_id:
+            return line
+    raise InvalidInput("Choose one of this commitment's lines.", field="lines")
+
+
+def _line_amount(number: int, text: str, what: str, *, allow_negative: bool = False) -> int:
+    try:
+        return parse_amount(text, allow_negative=allow_negative)
+    except InvalidInput as error:
+        raise InvalidInput(f"Line {number}, {what}: {error.message}", field="lines") from None
+
+
+def _line_percent(number: int, text: str) -> int:
+    try:
+        return parse_percent(text)
+    except InvalidInput as error:
+        raise InvalidInput(f"Line {number}, retainage: {error.message}", field="lines") from None
+
+
+def _sum_mismatch(total: int, contract_sum: int) -> str:
+    difference = total - contract_sum
+    return (
+        f"The lines add up to {format_cents(total)}, but the contract sum is "
+        f"{format_cents(contract_sum)}: they are {format_cents(abs(difference))} "
+        f"{'over' if difference > 0 else 'short'}."
+    )
+
+
+def _schedule_summary(lines: list[SovLine]) -> dict[str, object]:
+    return {
+        "lines": len(lines),
+        "total": format_cents(sum(line.scheduled_value_cents for line in lines)),
+    }
+
+
+def _change_order_summary(order: ChangeOrder) -> dict[str, object]:
+    return {
+        "commitment": order.commitment.number,
+        "number": order.number,
+        "title": order.title,
+        "lines": len(order.lines),
+        "amount": format_cents(order.amount_cents),
+    }
+
+
+def _about(commitment: Commitment) -> dict[str, object]:
+    """Where a commitment's audit event belongs: the payor's history, the commitment."""
+    return {
+        "company_id": commitment.company_id,
+        "object_type": "commitment",
+        "object_id": commitment.id,
+    }
+
+
+def _about_order(order: ChangeOrder) -> dict[str, object]:
+    return {
+        "company_id": order.commitment.company_id,
+        "object_type": "change_order",
+        "object_id": order.id,
+    }

@@ -1,4 +1,5 @@
-"""Projects: create them, and (Payments Admins) switch Pay and the funding account per project."""
+"""Projects: create them, and (Payments Admins) switch Pay and the funding account per project;
+commitments on them, with their schedules of values, retainage, contacts and change orders."""
 
 from __future__ import annotations
 
@@ -6,14 +7,28 @@ from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.guards import login_required, requires_role, step_up
-from portal.companies.models import Role
-from portal.core import htmx
+from portal.accounts.guards import login_required, requires_feature, requires_role, step_up
+from portal.companies.models import Feature, Role
+from portal.companies.queries import active_members, features_in
+from portal.core import htmx, money
 from portal.core.db import db
-from portal.core.errors import DomainError
-from portal.core.forms import show_error
+from portal.core.errors import DomainError, InvalidInput
+from portal.core.forms import row_errors, show_error
 from portal.invoicing import policies, queries, services
-from portal.invoicing.forms import ProjectForm, ProjectFundingForm
+from portal.invoicing.forms import (
+    ChangeOrderForm,
+    CommitmentDetailsForm,
+    CommitmentForm,
+    ContactsForm,
+    ExecutedForm,
+    InviteForm,
+    ProjectForm,
+    ProjectFundingForm,
+    RetainageForm,
+    ScheduleForm,
+)
+from portal.invoicing.models import CommitmentKind, CommitmentStatus
+from portal.onboarding import services as onboarding
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as settings_services
 
@@ -53,6 +68,7 @@ def _project_page(
     project,
     funding_form: ProjectFundingForm | None = None,
     edit_form: ProjectForm | None = None,
+    commitment_form: CommitmentForm | None = None,
 ):
     company = g.company
     may_control_pay = Role.PAYMENTS_ADMIN in g.membership.role_set
@@ -70,6 +86,25 @@ def _project_page(
         "edit_form": edit_form or ProjectForm(formdata=None, obj=project, prefix="edit"),
         "funding_gap": policies.funding_gap(project, controls),
         "confirm": ConfirmForm(),
+        **_commitments_of(project, commitment_form),
+    }
+
+
+def _commitments_of(project, form: CommitmentForm | None) -> dict:
+    if not features_in(g.company)[Feature.INVOICE_MANAGEMENT]:
+        return {"invoice_management": False}
+    if form is None:
+        form = CommitmentForm(formdata=None)
+    form.payee.choices = [
+        ("", "Choose a payee"),
+        (CommitmentForm.NEW_PAYEE, "A company not listed yet"),
+    ] + [(str(r.id), r.directory_name) for r in queries.payee_choices(g.company.id)]
+    return {
+        "invoice_management": True,
+        "commitments": queries.commitment_table(
+            project.id, queries.commitment_list_state(request.args)
+        ),
+        "commitment_form": form,
     }
 
 
@@ -79,7 +114,13 @@ def _project_page(
 def show_project(project_id: int):
     """One project: where it is, whether Pay is on, and the account that funds it."""
     project = queries.project(project_id)
-    return render_template("invoicing/project.html", **_project_page(project))
+    return htmx.add_vary(
+        htmx.render(
+            "invoicing/project.html",
+            "invoicing/_commitment_results.html",
+            **_project_page(project),
+        )
+    )
 
 
 @blueprint.post("/projects")
@@ -222,4 +263,531 @@ def set_funding_account(project_id: int):
         form.funding_account_id.errors = ["Choose one of your active funding accounts."]
     return htmx.render(
         "invoicing/project.html", "invoicing/_project.html", **_project_page(project, form)
+    )
+
+
+# --------------------------------------------------------------------------- commitments
+
+
+def _refused(error: DomainError, form, page: str):
+    """Undo the attempt. Bad input goes back to its form (a whole-table error above the
+    table); a refused move (an approved commitment, an archived project) is said on the
+    object's page, where the form may not be shown any more."""
+    db.session.rollback()
+    if not isinstance(error, InvalidInput):
+        flash(error.message, "error")
+        return htmx.redirect_to(page)
+    if error.field == "lines":
+        form.form_errors.append(error.message)
+    else:
+        show_error(form, error)
+    return None
+
+
+invoice_management = requires_feature(Feature.INVOICE_MANAGEMENT)
+
+
+@blueprint.post("/projects/<int:project_id>/commitments")
+@login_required
+@project_staff
+@invoice_management
+def create_commitment(project_id: int):
+    """Write a draft commitment to a payee on the project."""
+    project = queries.project(project_id)
+    form = CommitmentForm()
+    form.payee.choices = [(form.payee.data or "", "")]  # checked by the service below
+    if form.validate_on_submit():
+        details = {
+            "kind": CommitmentKind(form.kind.data),
+            "number": form.number.data,
+            "title": form.title.data,
+            "contract_sum": form.contract_sum.data,
+            "default_retainage": form.default_retainage.data,
+            "actor_user_id": current_user.id,
+        }
+        try:
+            if form.payee.data == CommitmentForm.NEW_PAYEE:
+                commitment = services.add_payee_and_commit(
+                    project,
+                    payee_name=form.payee_name.data or "",
+                    payee_email=form.payee_email.data or "",
+                    **details,
+                )
+            else:
+                relationship = queries.payee_choice(g.company.id, _as_id(form.payee.data))
+                commitment = services.create_commitment(
+                    project, relationship=relationship, **details
+                )
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_project", project_id=project.id)
+            ):
+                return refused
+        else:
+            db.session.commit()
+            flash(
+                f"Commitment {commitment.number} drafted. Enter its schedule of values next.",
+                "success",
+            )
+            return htmx.redirect_to(
+                url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            )
+    return render_template("invoicing/project.html", **_project_page(project, commitment_form=form))
+
+
+def _as_id(text: str | None) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        raise InvalidInput("Choose one of your payees.", field="payee") from None
+
+
+def _commitment_page(commitment, **forms):
+    relationship = services.relationship_of(commitment)
+    members = active_members(commitment.payee_company_id) if commitment.payee_company_id else []
+    draft = commitment.status is CommitmentStatus.DRAFT
+    schedule = forms.get("schedule")
+    if schedule is None and draft:
+        schedule = ScheduleForm(
+            formdata=None,
+            lines=[
+                {
+                    "code": line.code,
+                    "description": line.description,
+                    "value": money.cents_to_decimal_string(line.original_value_cents),
+                    "retainage": money.format_bps(line.retainage_bps).removesuffix("%"),
+                }
+                for line in commitment.lines
+            ],
+        )
+    if schedule is not None:
+        while len(schedule.lines) < max(len(commitment.lines) + 3, 5):
+            schedule.lines.append_entry()
+    retainage = forms.get("retainage") or RetainageForm(formdata=None)
+    retainage.line_id.choices = [
+        (line.id, f"{line.position}. {line.description} ({money.format_bps(line.retainage_bps)})")
+        for line in commitment.lines
+    ]
+    contacts = forms.get("contacts") or ContactsForm(
+        formdata=None, contacts=[c.user_id for c in commitment.contacts]
+    )
+    contacts.contacts.choices = [(user.id, f"{user.name} ({user.email})") for user in members]
+    change_order = forms.get("change_order") or ChangeOrderForm(formdata=None)
+    _change_line_choices(change_order, commitment)
+    return {
+        "commitment": commitment,
+        "project": commitment.project,
+        "relationship": relationship,
+        "open_invitation": onboarding.open_invitation(relationship),
+        # The invitation's record is on the Payees pages, for those who manage payees.
+        "may_manage_invitations": bool(
+            g.membership.role_set & {Role.PAYMENTS_ADMIN, Role.BENEFICIARY_APPROVER}
+        )
+        and features_in(g.company)[Feature.PAY],
+        "details": forms.get("details")
+        or CommitmentDetailsForm(
+            formdata=None,
+            number=commitment.number,
+            title=commitment.title,
+            contract_sum=money.cents_to_decimal_string(commitment.original_sum_cents),
+            default_retainage=money.format_bps(commitment.default_retainage_bps).removesuffix("%"),
+        ),
+        "schedule": schedule,
+        "retainage": retainage,
+        "executed": forms.get("executed") or ExecutedForm(formdata=None),
+        "contacts": contacts,
+        "invite": forms.get("invite")
+        or InviteForm(formdata=None, email=relationship.contact_email),
+        "change_order": change_order,
+        "order": None,
+        "history": queries.retainage_history(commitment),
+        "confirm": ConfirmForm(),
+    }
+
+
+def _change_line_choices(form: ChangeOrderForm, commitment) -> None:
+    while len(form.lines) < 3:
+        form.lines.append_entry()
+    choices = [("", "A new line")] + [
+        (str(line.id), f"{line.position}. {line.description}") for line in commitment.lines
+    ]
+    for entry in form.lines:
+        entry.form.line_id.choices = choices
+
+
+def _render_commitment(commitment, **forms):
+    return render_template("invoicing/commitment.html", **_commitment_page(commitment, **forms))
+
+
+def _saved(commitment, message: str):
+    db.session.commit()
+    flash(message, "success")
+    return htmx.redirect_to(url_for("invoicing.show_commitment", commitment_id=commitment.id))
+
+
+@blueprint.get("/commitments/<int:commitment_id>")
+@login_required
+@project_staff
+@invoice_management
+def show_commitment(commitment_id: int):
+    """One commitment: its payee, sums, schedule of values, contacts and change orders."""
+    return _render_commitment(queries.commitment(commitment_id))
+
+
+@blueprint.post("/commitments/<int:commitment_id>")
+@login_required
+@project_staff
+@invoice_management
+def update_commitment(commitment_id: int):
+    """Correct a draft commitment's number, title, contract sum or default retainage."""
+    commitment = queries.commitment(commitment_id)
+    form = CommitmentDetailsForm()
+    if form.validate_on_submit():
+        try:
+            changed = services.update_commitment(
+                commitment,
+                number=form.number.data,
+                title=form.title.data,
+                contract_sum=form.contract_sum.data,
+                default_retainage=form.default_retainage.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+        else:
+            return _saved(commitment, "Commitment saved." if changed else "Nothing was changed.")
+    return _render_commitment(commitment, details=form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/schedule")
+@login_required
+@project_staff
+@invoice_management
+def save_schedule(commitment_id: int):
+    """Save a draft commitment's schedule of values (all lines at once), or add empty rows."""
+    commitment = queries.commitment(commitment_id)
+    form = ScheduleForm()
+    if request.form.get("more") and form.validate_on_submit():
+        for _ in range(5):
+            form.lines.append_entry()
+        return _render_commitment(commitment, schedule=form)
+    if form.validate_on_submit():
+        rows = [
+            services.LineInput(
+                entry.form.code.data or "",
+                entry.form.description.data or "",
+                entry.form.value.data or "",
+                entry.form.retainage.data or "",
+            )
+            for entry in form.lines
+        ]
+        try:
+            lines = services.save_schedule(commitment, rows, actor_user_id=current_user.id)
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+            commitment = queries.commitment(commitment_id)
+        else:
+            return _saved(
+                commitment,
+                f"Schedule of values saved: {len(lines)} line{'s' if len(lines) != 1 else ''}"
+                f" totalling {money.format_cents(commitment.original_sum_cents)}.",
+            )
+    form.form_errors.extend(row_errors(form.lines, "Line"))
+    return _render_commitment(commitment, schedule=form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/approve")
+@login_required
+@project_staff
+@invoice_management
+def approve_commitment(commitment_id: int):
+    """Approve a draft commitment: its schedule of values is fixed from now on."""
+    commitment = queries.commitment(commitment_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.approve_commitment(commitment, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            return _saved(
+                commitment,
+                f"Commitment {commitment.number} approved: its payee can bill against it.",
+            )
+    return htmx.redirect_to(url_for("invoicing.show_commitment", commitment_id=commitment.id))
+
+
+@blueprint.post("/commitments/<int:commitment_id>/executed")
+@login_required
+@project_staff
+@invoice_management
+def set_executed(commitment_id: int):
+    """Record the date both parties signed the contract, or (``withdraw``) take it back."""
+    commitment = queries.commitment(commitment_id)
+    withdraw = request.form.get("withdraw") == "1"
+    form = ExecutedForm()
+    if withdraw and ConfirmForm().validate_on_submit():
+        services.set_executed(commitment, None, actor_user_id=current_user.id)
+        return _saved(commitment, "The commitment is marked not executed.")
+    if not withdraw and form.validate_on_submit():
+        try:
+            services.set_executed(commitment, form.executed_on.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+        else:
+            return _saved(commitment, "The commitment is marked executed.")
+    elif form.executed_on.errors:
+        form.executed_on.errors = ["Enter the date it was signed, for example 2026-11-30."]
+    return _render_commitment(commitment, executed=form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/retainage")
+@login_required
+@project_staff
+@invoice_management
+def change_retainage(commitment_id: int):
+    """Change one line's retainage % (from the next invoice on)."""
+    commitment = queries.commitment(commitment_id)
+    form = RetainageForm()
+    form.line_id.choices = [(line.id, "") for line in commitment.lines]
+    if form.validate_on_submit():
+        try:
+            line = services.change_retainage(
+                commitment, form.line_id.data, form.retainage.data, actor_user_id=current_user.id
+            )
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+        else:
+            return _saved(
+                commitment,
+                f"Line {line.position} now retains {money.format_bps(line.retainage_bps)}.",
+            )
+    elif form.line_id.errors:
+        form.line_id.errors = ["Choose one of this commitment's lines."]
+    return _render_commitment(commitment, retainage=form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/contacts")
+@login_required
+@project_staff
+@invoice_management
+def set_contacts(commitment_id: int):
+    """Name the payee users who bill this commitment."""
+    commitment = queries.commitment(commitment_id)
+    form = ContactsForm()
+    form.contacts.choices = [
+        (user.id, "") for user in active_members(commitment.payee_company_id or 0)
+    ]
+    if form.validate_on_submit():
+        try:
+            services.set_contacts(commitment, form.contacts.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+        else:
+            return _saved(commitment, "Invoice contacts saved.")
+    elif form.contacts.errors:
+        form.contacts.errors = ["Choose invoice contacts among the payee's active users."]
+    return _render_commitment(commitment, contacts=form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/invite")
+@login_required
+@project_staff
+@invoice_management
+def invite_payee(commitment_id: int):
+    """Invite the commitment's payee to Trestle Pay."""
+    commitment = queries.commitment(commitment_id)
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            sent = services.invite_payee(commitment, form.email.data, actor_user_id=current_user.id)
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+        else:
+            return _saved(
+                commitment,
+                f"Invitation sent to {sent.invitation.email}; its link works for 14 days.",
+            )
+    return _render_commitment(commitment, invite=form)
+
+
+# --------------------------------------------------------------------------- change orders
+
+
+def _change_rows(form: ChangeOrderForm) -> list:
+    return [
+        services.ChangeInput(
+            entry.form.line_id.data,
+            entry.form.code.data or "",
+            entry.form.description.data or "",
+            entry.form.amount.data or "",
+            entry.form.retainage.data or "",
+        )
+        for entry in form.lines
+    ]
+
+
+def _posted_change_order(commitment) -> ChangeOrderForm:
+    form = ChangeOrderForm()
+    choices = [("", "")] + [(str(line.id), "") for line in commitment.lines]
+    for entry in form.lines:
+        entry.form.line_id.choices = choices
+    return form
+
+
+@blueprint.post("/commitments/<int:commitment_id>/change-orders")
+@login_required
+@project_staff
+@invoice_management
+def create_change_order(commitment_id: int):
+    """Draft a change order to an approved commitment."""
+    commitment = queries.commitment(commitment_id)
+    form = _posted_change_order(commitment)
+    if form.validate_on_submit():
+        try:
+            order = services.create_change_order(
+                commitment,
+                number=form.number.data,
+                title=form.title.data,
+                rows=_change_rows(form),
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            if refused := _refused(
+                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
+            ):
+                return refused
+            commitment = queries.commitment(commitment_id)
+        else:
+            db.session.commit()
+            flash(f"Change order {order.number} drafted; approve it to apply it.", "success")
+            return htmx.redirect_to(
+                url_for(
+                    "invoicing.show_change_order",
+                    commitment_id=commitment.id,
+                    change_order_id=order.id,
+                )
+            )
+    form.form_errors.extend(row_errors(form.lines, "Row"))
+    return _render_commitment(commitment, change_order=form)
+
+
+def _change_order_page(commitment, order, form: ChangeOrderForm | None = None):
+    if form is None:
+        form = ChangeOrderForm(
+            formdata=None,
+            number=order.number,
+            title=order.title,
+            lines=[
+                {
+                    "line_id": change.sov_line_id,
+                    "code": change.code,
+                    "description": change.description or "",
+                    "amount": money.cents_to_decimal_string(change.amount_cents),
+                    "retainage": money.format_bps(change.retainage_bps).removesuffix("%")
+                    if change.retainage_bps is not None
+                    else "",
+                }
+                for change in order.lines
+            ],
+        )
+        for _ in range(2):
+            form.lines.append_entry()
+    _change_line_choices(form, commitment)
+    return render_template(
+        "invoicing/change_order.html",
+        commitment=commitment,
+        project=commitment.project,
+        order=order,
+        form=form,
+        confirm=ConfirmForm(),
+    )
+
+
+@blueprint.get("/commitments/<int:commitment_id>/change-orders/<int:change_order_id>")
+@login_required
+@project_staff
+@invoice_management
+def show_change_order(commitment_id: int, change_order_id: int):
+    """One change order: what it changes, and (while a draft) its editor."""
+    commitment = queries.commitment(commitment_id)
+    return _change_order_page(commitment, queries.change_order(commitment, change_order_id))
+
+
+@blueprint.post("/commitments/<int:commitment_id>/change-orders/<int:change_order_id>")
+@login_required
+@project_staff
+@invoice_management
+def update_change_order(commitment_id: int, change_order_id: int):
+    """Rewrite a draft change order."""
+    commitment = queries.commitment(commitment_id)
+    order = queries.change_order(commitment, change_order_id)
+    form = _posted_change_order(commitment)
+    if form.validate_on_submit():
+        try:
+            services.update_change_order(
+                order,
+                number=form.number.data,
+                title=form.title.data,
+                rows=_change_rows(form),
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            if refused := _refused(error, form, request.path):
+                return refused
+            commitment = queries.commitment(commitment_id)
+            order = queries.change_order(commitment, change_order_id)
+        else:
+            db.session.commit()
+            flash(f"Change order {order.number} saved.", "success")
+            return htmx.redirect_to(request.path)
+    form.form_errors.extend(row_errors(form.lines, "Row"))
+    return _change_order_page(commitment, order, form)
+
+
+@blueprint.post("/commitments/<int:commitment_id>/change-orders/<int:change_order_id>/approve")
+@login_required
+@project_staff
+@invoice_management
+def approve_change_order(commitment_id: int, change_order_id: int):
+    """Approve a change order: it joins the schedule of values and the contract sum."""
+    commitment = queries.commitment(commitment_id)
+    order = queries.change_order(commitment, change_order_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.approve_change_order(order, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                f"Change order {order.number} approved: the contract sum to date is now "
+                f"{money.format_cents(commitment.contract_sum_cents)}.",
+                "success",
+            )
+    return htmx.redirect_to(
+        url_for(
+            "invoicing.show_change_order",
+            commitment_id=commitment_id,
+            change_order_id=change_order_id,
+        )
     )

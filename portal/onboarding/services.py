@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 
 from portal.accounts import services as accounts
@@ -51,6 +52,12 @@ RESEND_LIMITS = (Limit(3, timedelta(hours=1)),)
 # Requests to join a company made from one invitation (each names an admin's email).
 JOIN_SCOPE = "onboarding:join"
 JOIN_LIMITS = (Limit(5, timedelta(hours=1)), Limit(10, timedelta(days=1)))
+
+
+_signals = Namespace()
+# Sent with the relationship when a payee company takes up the payor's record of it, so
+# that what the payor wrote for that record (its commitments) reaches the payee.
+payee_connected = _signals.signal("payee-connected")
 
 
 class InvitationClosed(DomainError):
@@ -164,6 +171,105 @@ def invite_payees(
         relationship.status = OnboardingStatus.INVITE_NOT_ACCEPTED
         sent.append(_issue(payor, relationship, row.email, actor_user_id=actor_user_id))
     return sent
+
+
+def add_to_directory(
+    payor: Company, invitee: Invitee, *, actor_user_id: int | None
+) -> PayeeRelationship:
+    """List a company the payor works with but has not invited yet (a commitment may be
+    written to it first); invite it later with ``invite_listed``."""
+    if payor.kind is not CompanyKind.PAYOR:
+        raise NotAllowed("Only a payor lists payees.")
+    name = one_line(invitee.name)
+    if not name:
+        raise InvalidInput("Enter the company's name.", field="payee_name")
+    if len(name) > 200:
+        raise InvalidInput("The name is longer than 200 characters.", field="payee_name")
+    email = _email(invitee.email, field="payee_email")
+    if not email:
+        raise InvalidInput("Enter the email of whom to invite.", field="payee_email")
+    listed = db.session.scalar(
+        sa.select(PayeeRelationship.directory_name).where(
+            PayeeRelationship.payor_id == payor.id, PayeeRelationship.contact_email == email
+        )
+    )
+    if listed is None:
+        listed = _already_payees(payor, [email]).get(email)
+    if listed is not None:
+        raise InvalidInput(
+            f"{email} is already the contact of {listed}: choose it from your payees.",
+            field="payee_email",
+        )
+    relationship = PayeeRelationship(
+        payor_id=payor.id,
+        directory_name=name,
+        contact_email=email,
+        created_by_user_id=actor_user_id,
+    )
+    db.session.add(relationship)
+    db.session.flush()
+    audit.record(
+        "onboarding:payee:added",
+        actor_user_id=actor_user_id,
+        company_id=payor.id,
+        object_type="payee_relationship",
+        object_id=relationship.id,
+        after={"directory_name": name, "contact_email": email},
+    )
+    return relationship
+
+
+def open_invitation(relationship: PayeeRelationship) -> PayeeInvitation | None:
+    """The relationship's invitation that was sent and not used or revoked (it may have
+    expired: a resend opens it again)."""
+    return db.session.scalar(
+        sa.select(PayeeInvitation).where(
+            PayeeInvitation.relationship_id == relationship.id,
+            PayeeInvitation.state == InvitationState.SENT,
+        )
+    )
+
+
+def invite_listed(
+    relationship: PayeeRelationship, email: str, *, actor_user_id: int | None
+) -> SentInvitation:
+    """Invite a company the payor already lists to Trestle Pay, at ``email`` (which becomes
+    its contact): the same invitation, link and limits as an invitation from the Payees page."""
+    if relationship.payee_id is not None:
+        raise DomainError(f"{relationship.directory_name} is already on Trestle Pay.")
+    if (sent := open_invitation(relationship)) is not None:
+        raise InvalidInput(
+            f"{relationship.directory_name} was already invited ({sent.email}, "
+            f"{sent.status.label.lower()}): resend, remind or reassign that invitation from "
+            "the Payees page instead.",
+            field="email",
+        )
+    address = _email(email, field="email")
+    if not address:
+        raise InvalidInput("Enter the email of whom to invite.", field="email")
+    if connected := _already_payees(payor_of_relationship(relationship), [address]):
+        raise InvalidInput(
+            f"{address} is already with your payee {connected[address]}.", field="email"
+        )
+    payor = payor_of_relationship(relationship)
+    _spend_sends(payor, 1)
+    if address != relationship.contact_email:
+        audit.record(
+            "onboarding:payee:contact_changed",
+            actor_user_id=actor_user_id,
+            company_id=payor.id,
+            object_type="payee_relationship",
+            object_id=relationship.id,
+            before={"contact_email": relationship.contact_email},
+            after={"contact_email": address},
+        )
+        relationship.contact_email = address
+    relationship.status = OnboardingStatus.INVITE_NOT_ACCEPTED
+    return _issue(payor, relationship, address, actor_user_id=actor_user_id)
+
+
+def payor_of_relationship(relationship: PayeeRelationship) -> Company:
+    return db.session.get(Company, relationship.payor_id)
 
 
 def resend(
@@ -678,6 +784,7 @@ def _accept(invitation: PayeeInvitation, payee: Company, user: User) -> None:
     _withdraw_join_requests(invitation, payee)
     relationship.payee_id = payee.id
     relationship.status = OnboardingStatus.NO_BANK_INFORMATION
+    payee_connected.send(relationship)
     audit.record(
         "onboarding:invitation:accepted",
         actor_user_id=user.id,
