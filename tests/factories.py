@@ -275,3 +275,30 @@ def emails_of(user_ids) -> str:
             db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids))).all()
         )
     return "\n".join(emails[i] for i in ids)
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def http_sign_in(base_url: str, user: User, authenticator: Authenticator):
+    """A ``requests`` session signed in to a live server as ``user`` (password, then a TOTP
+    code), for tests that send many real requests at once."""
+    import requests
+
+    session = requests.Session()
+    for path, data in (
+        ("/login", {"email": user.email, "password": PASSWORD}),
+        ("/login/code", {"code": authenticator.code()}),
+    ):
+        page = session.get(f"{base_url}{path}", timeout=30).text
+        session.post(
+            f"{base_url}{path}",
+            data={"csrf_token": CSRF_FIELD.search(page).group(1), **data},
+            timeout=30,
+        )
+    return session
+
+
+def csrf_of(session, url: str) -> str:
+    """The CSRF token on the page at ``url``, as ``session`` sees it."""
+    return CSRF_FIELD.search(session.get(url, timeout=30).text).group(1)

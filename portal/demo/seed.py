@@ -14,10 +14,10 @@ from portal.banking.models import AccountType, SandboxBankEntry
 from portal.banking.queries import deposit_account_of
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Feature, Role
-from portal.core import tenancy
+from portal.core import money, tenancy
 from portal.core.db import db, utcnow
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import Project
+from portal.invoicing.models import Commitment, CommitmentKind, Project
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeInvitation, PayeeRelationship
 from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
@@ -123,8 +123,83 @@ def seed_demo() -> list[DemoLogin]:
         _implementation_part_way(by_slug["summit-builders"], operator.id)
         operations.project_of(by_slug["harbor-construction"])
         _payees_of_summit(by_slug)
+        _commitments_of_summit(by_slug)
         _join_request_at_ironline(by_slug)
     return logins
+
+
+def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
+    """Ironline's subcontract on the California project (executed, with an approved change
+    order) and its purchase order on the Texas one; Bailey Billing bills both."""
+    summit, ironline = by_slug["summit-builders"], by_slug["ironline-steel"]
+    if db.session.scalar(sa.select(Commitment.id).where(Commitment.company_id == summit.id)):
+        return
+    admin = _user("admin@summit.example.com")
+    relationship = db.session.scalar(
+        sa.select(PayeeRelationship).where(
+            PayeeRelationship.payor_id == summit.id, PayeeRelationship.payee_id == ironline.id
+        )
+    )
+    projects = {
+        p.region: p
+        for p in db.session.scalars(sa.select(Project).where(Project.company_id == summit.id))
+    }
+    bailey = _user("billing@ironline.example.com")
+    made = []
+    for region, kind, number, title, lines in (
+        (
+            "CA",
+            CommitmentKind.SUBCONTRACT,
+            "SC-101",
+            "Structural steel",
+            [
+                ("05 12 00", "Structural steel fabrication", "620,000.00", ""),
+                ("05 12 10", "Steel erection", "410,000.00", ""),
+                ("05 31 00", "Steel decking", "145,000.00", ""),
+                ("05 50 00", "Miscellaneous metals", "75,000.00", "5"),
+            ],
+        ),
+        (
+            "TX",
+            CommitmentKind.PURCHASE_ORDER,
+            "PO-201",
+            "Reinforcing steel supply",
+            [
+                ("03 21 00", "Rebar, foundations", "96,500.00", ""),
+                ("03 21 10", "Rebar, elevated slabs", "83,500.00", ""),
+            ],
+        ),
+    ):
+        total = sum(money.parse_amount(value) for _, _, value, _ in lines)
+        commitment = invoicing.create_commitment(
+            projects[region],
+            relationship=relationship,
+            kind=kind,
+            number=number,
+            title=title,
+            contract_sum=money.cents_to_decimal_string(total),
+            default_retainage="10",
+            actor_user_id=admin.id,
+        )
+        invoicing.save_schedule(
+            commitment, [invoicing.LineInput(*line) for line in lines], actor_user_id=admin.id
+        )
+        invoicing.approve_commitment(commitment, actor_user_id=admin.id)
+        invoicing.set_contacts(commitment, [bailey.id], actor_user_id=admin.id)
+        made.append(commitment)
+    steel, _ = made
+    invoicing.set_executed(steel, date(2026, 10, 1), actor_user_id=admin.id)
+    order = invoicing.create_change_order(
+        steel,
+        number="CO-1",
+        title="Canopy at the main entrance",
+        rows=[
+            invoicing.ChangeInput(None, "05 12 20", "Entrance canopy steel", "38,400.00", ""),
+            invoicing.ChangeInput(steel.lines[3].id, "", "", "-5,000.00", ""),
+        ],
+        actor_user_id=admin.id,
+    )
+    invoicing.approve_change_order(order, actor_user_id=admin.id)
 
 
 def _join_request_at_ironline(by_slug: dict[str, Company]) -> None:
@@ -283,7 +358,7 @@ def _backdate_receiving(payee_id: int, *, days: int) -> None:
 def _implementation_part_way(company: Company, operator_id: int) -> None:
     """Summit Builders is part-way through implementation: some of step 1 and 2 done."""
     project = operations.project_of(company)
-    for feature in (Feature.PAY, Feature.LIEN_WAIVERS):
+    for feature in (Feature.PAY, Feature.LIEN_WAIVERS, Feature.INVOICE_MANAGEMENT):
         companies.set_feature(company, feature, True, actor_user_id=operator_id)
     if deposit_account_of(company.id) is None:
         banking.open_deposit_account(company, actor_user_id=operator_id)
