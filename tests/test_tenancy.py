@@ -3,6 +3,7 @@
 import hashlib
 import io
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -64,7 +65,15 @@ def payor_objects(payor, user) -> dict[str, object]:
         payor, [onboarding.Invitee("Sub", f"sub{payor.id}@example.com")], actor_user_id=user.id
     )
     commitment, order = commitment_with_change_order(project, invited.invitation, user)
+    period = invoicing.create_billing_period(
+        project,
+        starts_on=date(2026, 11, 1),
+        ends_on=date(2026, 11, 30),
+        due_on=date(2026, 11, 25),
+        actor_user_id=user.id,
+    )
     return {
+        "period_id": period.id,
         "commitment_id": commitment.id,
         "change_order_id": order.id,
         "invitation_id": invited.invitation.id,

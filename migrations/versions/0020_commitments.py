@@ -106,7 +106,7 @@ def upgrade() -> None:
     sa.CheckConstraint('original_value_cents >= 0', name=op.f('ck_sov_line_original_value_not_negative')),
     sa.CheckConstraint('retainage_bps BETWEEN 0 AND 10000', name=op.f('ck_sov_line_retainage_in_range')),
     sa.CheckConstraint('scheduled_value_cents >= 0', name=op.f('ck_sov_line_scheduled_value_not_negative')),
-    sa.ForeignKeyConstraint(['added_by_change_order_id'], ['change_order.id'], name=op.f('fk_sov_line_added_by_change_order_id_change_order'), use_alter=True),
+    sa.ForeignKeyConstraint(['added_by_change_order_id'], ['change_order.id'], name=op.f('fk_sov_line_added_by_change_order_id_change_order')),
     sa.ForeignKeyConstraint(['commitment_id'], ['commitment.id'], name=op.f('fk_sov_line_commitment_id_commitment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sov_line')),
     sa.UniqueConstraint('commitment_id', 'position', name=op.f('uq_sov_line_commitment_id_position'))

@@ -175,16 +175,25 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
     return decorate
 
 
-def payee_admin(view: F) -> F:
-    """Signed in as a Payee Payments Admin, working in a payee company (elsewhere: 404)."""
-
+def _in_a_payee(view: F) -> F:
     @wraps(view)
     def only_payees(*args: Any, **kwargs: Any) -> Any:
         if g.company.kind is not CompanyKind.PAYEE:
             abort(404)
         return view(*args, **kwargs)
 
-    return login_required(requires_role(Role.PAYEE_ADMIN)(only_payees))  # type: ignore[return-value]
+    return only_payees  # type: ignore[return-value]
+
+
+def payee_admin(view: F) -> F:
+    """Signed in as a Payee Payments Admin, working in a payee company (elsewhere: 404)."""
+    return login_required(requires_role(Role.PAYEE_ADMIN)(_in_a_payee(view)))  # type: ignore[return-value]
+
+
+def payee_member(view: F) -> F:
+    """Signed in as anyone of a payee company, working in it (elsewhere: 404): an invoice
+    contact holds no role of the company, only its commitments."""
+    return login_required(_in_a_payee(view))  # type: ignore[return-value]
 
 
 def requires_feature(feature: Feature) -> Callable[[F], F]:

@@ -36,7 +36,7 @@ HISTORY_AREAS = {
     "entities": "Business entities",
     "funding_accounts": "Funding accounts",
     "projects": "Projects",
-    "commitments": "Commitments",
+    "commitments": "Commitments and billing",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
@@ -549,6 +549,20 @@ ACTIONS: dict[str, Action] = {
         lambda e, n: (
             f"Approved change order {_after(e, 'number') or ''} to commitment {_commitment(e)}"
             f" ({_after(e, 'amount') or 'no amount'})"
+        ),
+    ),
+    "invoicing:billing_period:created": Action(
+        "commitments",
+        lambda e, n: (
+            f"Added billing period {_after(e, 'period') or ''} to project "
+            f"{_after(e, 'project') or n.project(None)}"
+        ),
+    ),
+    "invoicing:billing_period:invited_to_bill": Action(
+        "commitments",
+        lambda e, n: (
+            f"Invited {_after(e, 'contacts') or 'the'} invoice contacts to bill "
+            f"{_after(e, 'period') or 'a billing period'}"
         ),
     ),
     "onboarding:payee:contact_changed": Action(

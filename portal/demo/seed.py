@@ -187,6 +187,10 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
         invoicing.approve_commitment(commitment, actor_user_id=admin.id)
         invoicing.set_contacts(commitment, [bailey.id], actor_user_id=admin.id)
         made.append(commitment)
+    for project in projects.values():
+        invoicing.create_monthly_periods(
+            project, first_month=date(2026, 10, 1), months=6, due_day=25, actor_user_id=admin.id
+        )
     steel, _ = made
     invoicing.set_executed(steel, date(2026, 10, 1), actor_user_id=admin.id)
     order = invoicing.create_change_order(

@@ -58,7 +58,10 @@ PAYORS = NavItem(
 PAYOR_USERS = NavItem("Payor users", "operations.list_users")
 BANK_REVIEWS = NavItem("Bank reviews", "operations.list_bank_reviews", BANK_REVIEW_ENDPOINTS)
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
-PROJECTS = NavItem("Projects", "invoicing.list_projects", ("invoicing.",))
+PROJECTS = NavItem(
+    "Projects", "invoicing.list_projects", ("invoicing.",), excludes=("invoicing.list_billing",)
+)
+BILLING = NavItem("Billing", "invoicing.list_billing", ("invoicing.list_billing",))
 PAYEES = NavItem(
     "Payees",
     "onboarding.list_payees",
@@ -117,8 +120,10 @@ def primary_navigation(
             items.append(PAYEES)
         if Role.PAYMENTS_ADMIN in roles and features.get(Feature.PAY):
             items.append(PAYMENT_SETTINGS)
-    elif Role.PAYEE_ADMIN in roles:
-        items += [PAYEE_PROFILE, BANK_ACCOUNTS]
+    elif kind is CompanyKind.PAYEE:
+        items.append(BILLING)
+        if Role.PAYEE_ADMIN in roles:
+            items += [PAYEE_PROFILE, BANK_ACCOUNTS]
     items.append(TEAM)
     if may_view_history(membership):
         items.append(HISTORY)

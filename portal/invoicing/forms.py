@@ -8,15 +8,16 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    MonthField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.core.forms import STATE_CHOICES
+from portal.core.forms import STATE_CHOICES, WholeNumberField
 from portal.invoicing.models import CommitmentKind
 
 
@@ -137,3 +138,20 @@ class ChangeOrderForm(FlaskForm):
         validators=[DataRequired("Enter what the change order is for."), Length(max=200)],
     )
     lines = FieldList(FormField(ChangeLineForm), max_entries=200)
+
+
+class BillingPeriodForm(FlaskForm):
+    starts_on = DateField("Starts on", validators=[DataRequired("Enter the first day.")])
+    ends_on = DateField("Ends on", validators=[DataRequired("Enter the last day.")])
+    due_on = DateField("Invoices due on", validators=[DataRequired("Enter the due date.")])
+
+
+class MonthlyPeriodsForm(FlaskForm):
+    first_month = MonthField("First month", validators=[DataRequired("Enter the first month.")])
+    # InputRequired, not DataRequired: it keeps the field's own "whole number" message.
+    months = WholeNumberField(
+        "How many months", default=6, validators=[InputRequired("Enter how many months.")]
+    )
+    due_day = WholeNumberField(
+        "Invoices due on day", default=25, validators=[InputRequired("Enter the due day.")]
+    )

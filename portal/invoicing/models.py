@@ -4,7 +4,7 @@ its payees bill against: each with its schedule of values and its change orders.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -170,9 +170,7 @@ class SovLine(db.Model):
     # As signed plus approved change orders: the scheduled value an invoice bills against.
     scheduled_value_cents: Mapped[int] = mapped_column(sa.BigInteger)
     retainage_bps: Mapped[int]
-    added_by_change_order_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("change_order.id", use_alter=True)
-    )
+    added_by_change_order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("change_order.id"))
 
     commitment: Mapped[Commitment] = relationship(back_populates="lines")
     retainage_changes: Mapped[list[RetainageChange]] = relationship(
@@ -285,3 +283,62 @@ class CommitmentContact(db.Model):
     added_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     user = relationship("User", foreign_keys=[user_id], lazy="joined", innerjoin=True)
+
+
+class BillingPeriodStatus(Status):
+    """Where a billing period stands today: invoices are submitted while it is open."""
+
+    UPCOMING = "upcoming", "Upcoming", Tone.NEUTRAL
+    OPEN = "open", "Open for billing", Tone.PROGRESS
+    CLOSED = "closed", "Closed", Tone.NEUTRAL
+
+
+class BillingPeriod(TenantOwned, db.Model):
+    """A window in which payees bill a project: work through ``ends_on``, invoices in by
+    ``due_on``. A project's periods never overlap."""
+
+    __tablename__ = "billing_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    due_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The last invite-to-bill email to the project's invoice contacts.
+    invited_at: Mapped[datetime | None]
+    invited_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "starts_on"),
+        sa.CheckConstraint("starts_on <= ends_on", name="period_in_order"),
+        sa.CheckConstraint("due_on >= starts_on", name="due_within_or_after"),
+    )
+
+    @property
+    def name(self) -> str:
+        """``November 2026`` for a calendar month, else ``Nov 3 to Nov 16, 2026``."""
+        start, end = self.starts_on, self.ends_on
+        next_day = end + timedelta(days=1)
+        if (
+            start.day == 1
+            and next_day.day == 1
+            and (start.year, start.month)
+            == (
+                end.year,
+                end.month,
+            )
+        ):
+            return f"{start:%B %Y}"
+        if start.year == end.year:
+            return f"{start:%b} {start.day} to {end:%b} {end.day}, {end.year}"
+        return f"{start:%b} {start.day}, {start.year} to {end:%b} {end.day}, {end.year}"
+
+    def status_on(self, today: date) -> BillingPeriodStatus:
+        if today < self.starts_on:
+            return BillingPeriodStatus.UPCOMING
+        if today <= self.due_on:
+            return BillingPeriodStatus.OPEN
+        return BillingPeriodStatus.CLOSED

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
+from portal.companies.models import Company
+from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import InvalidInput, NotFound
 from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
-from portal.invoicing.models import ChangeOrder, Commitment, Project, RetainageChange, SovLine
-from portal.onboarding.models import PayeeRelationship
+from portal.invoicing.models import (
+    BillingPeriod,
+    ChangeOrder,
+    Commitment,
+    CommitmentContact,
+    CommitmentStatus,
+    Project,
+    RetainageChange,
+    SovLine,
+)
+from portal.onboarding.models import OnboardingStatus, PayeeRelationship
 
 PROJECT_COLUMNS = (
     Column("number", "Number", sortable=True),
@@ -177,3 +189,99 @@ def retainage_history(commitment: Commitment) -> list[RetainageEntry]:
         key=lambda entry: (entry.change.changed_at, entry.change.id),
         reverse=True,
     )
+
+
+BILLING_PERIOD_COLUMNS = (
+    Column("period", "Period", sortable=True),
+    Column("due", "Invoices due", sortable=True),
+    Column("status", "Status"),
+    Column("invited", "Invited to bill"),
+)
+
+
+def billing_period_state(args) -> TableState:
+    return TableState.from_args(
+        args,
+        columns=BILLING_PERIOD_COLUMNS,
+        default_sort="period",
+        default_direction="desc",
+        filters=(),
+    )
+
+
+def billing_period_table(project_id: int, state: TableState) -> TablePage:
+    """One page of a project's billing periods, newest first by default."""
+    return paginate(
+        sa.select(BillingPeriod).where(BillingPeriod.project_id == project_id),
+        state,
+        {"period": BillingPeriod.starts_on, "due": BillingPeriod.due_on},
+        tiebreak=BillingPeriod.id,
+    )
+
+
+def billing_period(project: Project, period_id: int) -> BillingPeriod:
+    found = db.session.scalar(
+        sa.select(BillingPeriod).where(
+            BillingPeriod.id == period_id, BillingPeriod.project_id == project.id
+        )
+    )
+    if found is None:
+        raise NotFound("No such billing period.")
+    return found
+
+
+def periods_around(project_ids: list[int], today: date) -> dict[int, list[BillingPeriod]]:
+    """For each project, its billing periods not yet closed on ``today`` (open first)."""
+    if not project_ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(BillingPeriod)
+        .where(BillingPeriod.project_id.in_(project_ids), BillingPeriod.due_on >= today)
+        .order_by(BillingPeriod.starts_on)
+    )
+    found: dict[int, list[BillingPeriod]] = {}
+    for period in rows:
+        found.setdefault(period.project_id, []).append(period)
+    return found
+
+
+@dataclass(frozen=True)
+class BilledCommitment:
+    """A commitment as its payee sees it: whose, where, and the periods it can bill."""
+
+    commitment: Commitment
+    payor: str
+    project: Project
+    periods: list[BillingPeriod]
+    is_contact: bool
+
+
+def payee_commitments(payee_id: int, user_id: int, today: date) -> list[BilledCommitment]:
+    """The approved commitments of the payee's payors that approved it, with the billing
+    periods open or coming on each project. Read across the tenant line on purpose: the
+    rows are the payee's own commitments, and their projects and periods are the payor's."""
+    with tenancy.unscoped():
+        rows = db.session.execute(
+            sa.select(Commitment, Company.name)
+            .join(Company, Company.id == Commitment.company_id)
+            .join(PayeeRelationship, PayeeRelationship.id == Commitment.relationship_id)
+            .where(
+                Commitment.payee_company_id == payee_id,
+                Commitment.status == CommitmentStatus.APPROVED,
+                PayeeRelationship.status == OnboardingStatus.APPROVED,
+            )
+            .order_by(Company.name, Commitment.number)
+        ).all()
+        periods = periods_around(list({c.project_id for c, _ in rows}), today)
+        contact_of = set(
+            db.session.scalars(
+                sa.select(CommitmentContact.commitment_id).where(
+                    CommitmentContact.user_id == user_id,
+                    CommitmentContact.commitment_id.in_([c.id for c, _ in rows]),
+                )
+            )
+        )
+    return [
+        BilledCommitment(c, payor, c.project, periods.get(c.project_id, []), c.id in contact_of)
+        for c, payor in rows
+    ]

@@ -3,11 +3,13 @@ their schedules of values, retainage and change orders."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from portal.accounts.models import User
 from portal.companies import queries as companies
 from portal.companies.models import Company, CompanyKind
 from portal.core import addresses, audit, tenancy
@@ -15,7 +17,11 @@ from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.core.money import format_bps, format_cents, parse_amount, parse_percent
 from portal.core.text import one_line
+from portal.core.urls import external_url
+from portal.invoicing import policies
 from portal.invoicing.models import (
+    BillingPeriod,
+    BillingPeriodStatus,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
@@ -27,6 +33,7 @@ from portal.invoicing.models import (
     RetainageChange,
     SovLine,
 )
+from portal.notifications.services import queue_email
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeRelationship
 from portal.payment_settings import services as payment_settings
@@ -762,6 +769,165 @@ def _change_lines(commitment: Commitment, rows: list[ChangeInput]) -> list[Chang
     if not lines:
         raise InvalidInput("Enter at least one change.", field="lines")
     return lines
+
+
+# --------------------------------------------------------------------------- billing periods
+
+MAX_MONTHS_AT_ONCE = 24
+# An invite to bill goes to the same inboxes at most once an hour.
+INVITE_TO_BILL_INTERVAL = timedelta(hours=1)
+
+
+def create_billing_period(
+    project: Project, *, starts_on: date, ends_on: date, due_on: date, actor_user_id: int
+) -> BillingPeriod:
+    """Add one billing period to a project (it may not overlap another)."""
+    return _add_periods(project, [(starts_on, ends_on, due_on)], actor_user_id=actor_user_id)[0]
+
+
+def create_monthly_periods(
+    project: Project, *, first_month: date, months: int, due_day: int, actor_user_id: int
+) -> list[BillingPeriod]:
+    """Add a period for each of ``months`` calendar months from ``first_month``, each due
+    on its ``due_day`` (or its last day, in a shorter month). All or nothing."""
+    if not 1 <= months <= MAX_MONTHS_AT_ONCE:
+        raise InvalidInput(
+            f"Add between 1 and {MAX_MONTHS_AT_ONCE} months at once.", field="months"
+        )
+    if not 1 <= due_day <= 31:
+        raise InvalidInput("The due day is a day of the month, 1 to 31.", field="due_day")
+    windows = []
+    year, month = first_month.year, first_month.month
+    for _ in range(months):
+        last = calendar.monthrange(year, month)[1]
+        windows.append(
+            (date(year, month, 1), date(year, month, last), date(year, month, min(due_day, last)))
+        )
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return _add_periods(project, windows, actor_user_id=actor_user_id)
+
+
+def _add_periods(
+    project: Project, windows: list[tuple[date, date, date]], *, actor_user_id: int
+) -> list[BillingPeriod]:
+    _refuse_archived(project)
+    for starts_on, ends_on, due_on in windows:
+        if ends_on < starts_on:
+            raise InvalidInput("The period ends before it starts.", field="ends_on")
+        if due_on < starts_on:
+            raise InvalidInput("Invoices cannot be due before the period starts.", field="due_on")
+        if (ends_on - starts_on).days > 92:
+            raise InvalidInput("A billing period is at most three months long.", field="ends_on")
+    # Lock the project: two people adding periods at once cannot make them overlap.
+    db.session.execute(sa.select(Project.id).where(Project.id == project.id).with_for_update())
+    first, last = min(w[0] for w in windows), max(w[1] for w in windows)
+    existing = list(
+        db.session.scalars(
+            sa.select(BillingPeriod).where(
+                BillingPeriod.project_id == project.id,
+                BillingPeriod.starts_on <= last,
+                BillingPeriod.ends_on >= first,
+            )
+        )
+    )
+    for starts_on, ends_on, _ in windows:
+        for other in existing:
+            if other.starts_on <= ends_on and other.ends_on >= starts_on:
+                raise InvalidInput(
+                    f"It would overlap the billing period {other.name}: a project's periods "
+                    "never overlap.",
+                    field="starts_on",
+                )
+    periods = [
+        BillingPeriod(
+            company_id=project.company_id,
+            project_id=project.id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            due_on=due_on,
+            created_by_user_id=actor_user_id,
+        )
+        for starts_on, ends_on, due_on in windows
+    ]
+    db.session.add_all(periods)
+    db.session.flush()
+    for period in periods:
+        audit.record(
+            "invoicing:billing_period:created",
+            actor_user_id=actor_user_id,
+            company_id=project.company_id,
+            object_type="billing_period",
+            object_id=period.id,
+            after={
+                "project": project.name,
+                "period": period.name,
+                "due_on": period.due_on.isoformat(),
+            },
+        )
+    return periods
+
+
+def invite_to_bill(period: BillingPeriod, *, actor_user_id: int) -> int:
+    """Email each invoice contact of the project's approved commitments that the period is
+    open for their invoices; return how many were written to."""
+    project = db.session.get(Project, period.project_id)
+    _refuse_archived(project)
+    if period.status_on(policies.billing_date()) is BillingPeriodStatus.CLOSED:
+        raise DomainError(f"{period.name} is closed: its invoices were due {period.due_on:%B %-d}.")
+    now = utcnow()
+    if period.invited_at is not None and now - period.invited_at < INVITE_TO_BILL_INTERVAL:
+        raise DomainError(
+            f"The invoice contacts were invited to bill {period.name} at "
+            f"{period.invited_at:%H:%M} UTC; invite them again after an hour."
+        )
+    rows = db.session.execute(
+        sa.select(Commitment, User.email)
+        .join(CommitmentContact, CommitmentContact.commitment_id == Commitment.id)
+        .join(User, User.id == CommitmentContact.user_id)
+        .where(
+            Commitment.project_id == project.id,
+            Commitment.status == CommitmentStatus.APPROVED,
+            User.is_active,
+        )
+        .order_by(Commitment.number, User.email)
+    ).all()
+    if not rows:
+        raise DomainError(
+            "No approved commitment on this project has an invoice contact yet: approve a "
+            "commitment and name its contacts first."
+        )
+    payor = db.session.get(Company, project.company_id)
+    by_email: dict[str, list[str]] = {}
+    for commitment, email in rows:
+        by_email.setdefault(email, []).append(f"{commitment.number} · {commitment.title}")
+    for email, names in by_email.items():
+        queue_email(
+            email,
+            "invite_to_bill",
+            company_id=payor.id,
+            payor=payor.name,
+            project=project.name,
+            period=period.name,
+            due_on=f"{period.due_on:%B %-d, %Y}",
+            commitments=names,
+            url=external_url("invoicing.list_billing"),
+        )
+    if not update_if(
+        period,
+        sa.or_(BillingPeriod.invited_at.is_(None), BillingPeriod.invited_at == period.invited_at),
+        invited_at=now,
+        invited_by_user_id=actor_user_id,
+    ):
+        raise DomainError("Someone invited them to bill this period just now.")
+    audit.record(
+        "invoicing:billing_period:invited_to_bill",
+        actor_user_id=actor_user_id,
+        company_id=project.company_id,
+        object_type="billing_period",
+        object_id=period.id,
+        after={"period": period.name, "project": project.name, "contacts": len(by_email)},
+    )
+    return len(by_email)
 
 
 # --------------------------------------------------------------------------- helpers

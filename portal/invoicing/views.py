@@ -7,7 +7,13 @@ from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.guards import login_required, requires_feature, requires_role, step_up
+from portal.accounts.guards import (
+    login_required,
+    payee_member,
+    requires_feature,
+    requires_role,
+    step_up,
+)
 from portal.companies.models import Feature, Role
 from portal.companies.queries import active_members, features_in
 from portal.core import htmx, money
@@ -16,12 +22,14 @@ from portal.core.errors import DomainError, InvalidInput
 from portal.core.forms import row_errors, show_error
 from portal.invoicing import policies, queries, services
 from portal.invoicing.forms import (
+    BillingPeriodForm,
     ChangeOrderForm,
     CommitmentDetailsForm,
     CommitmentForm,
     ContactsForm,
     ExecutedForm,
     InviteForm,
+    MonthlyPeriodsForm,
     ProjectForm,
     ProjectFundingForm,
     RetainageForm,
@@ -99,8 +107,11 @@ def _commitments_of(project, form: CommitmentForm | None) -> dict:
         ("", "Choose a payee"),
         (CommitmentForm.NEW_PAYEE, "A company not listed yet"),
     ] + [(str(r.id), r.directory_name) for r in queries.payee_choices(g.company.id)]
+    today = policies.billing_date()
     return {
         "invoice_management": True,
+        "today": today,
+        "open_periods": queries.periods_around([project.id], today).get(project.id, []),
         "commitments": queries.commitment_table(
             project.id, queries.commitment_list_state(request.args)
         ),
@@ -790,4 +801,146 @@ def approve_change_order(commitment_id: int, change_order_id: int):
             commitment_id=commitment_id,
             change_order_id=change_order_id,
         )
+    )
+
+
+# --------------------------------------------------------------------------- billing periods
+
+
+def _billing_periods_page(project, one=None, monthly=None):
+    return {
+        "project": project,
+        "table": queries.billing_period_table(
+            project.id, queries.billing_period_state(request.args)
+        ),
+        "today": policies.billing_date(),
+        "one": one or BillingPeriodForm(formdata=None),
+        "monthly": monthly or MonthlyPeriodsForm(formdata=None),
+    }
+
+
+@blueprint.get("/projects/<int:project_id>/billing-periods")
+@login_required
+@project_staff
+@invoice_management
+def list_billing_periods(project_id: int):
+    """A project's billing periods, and the forms to add them."""
+    project = queries.project(project_id)
+    return htmx.add_vary(
+        htmx.render(
+            "invoicing/billing_periods.html",
+            "invoicing/_billing_period_results.html",
+            **_billing_periods_page(project),
+        )
+    )
+
+
+@blueprint.post("/projects/<int:project_id>/billing-periods")
+@login_required
+@project_staff
+@invoice_management
+def create_billing_period(project_id: int):
+    """Add one billing period by its dates."""
+    project = queries.project(project_id)
+    form = BillingPeriodForm()
+    if form.validate_on_submit():
+        try:
+            period = services.create_billing_period(
+                project,
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                due_on=form.due_on.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            if refused := _refused(error, form, request.path):
+                return refused
+        else:
+            db.session.commit()
+            flash(f"Billing period {period.name} added.", "success")
+            return htmx.redirect_to(request.path)
+    _date_hints(form)
+    return render_template(
+        "invoicing/billing_periods.html", **_billing_periods_page(project, one=form)
+    )
+
+
+@blueprint.post("/projects/<int:project_id>/billing-periods/monthly")
+@login_required
+@project_staff
+@invoice_management
+def create_monthly_periods(project_id: int):
+    """Add a billing period for each of the coming months."""
+    project = queries.project(project_id)
+    form = MonthlyPeriodsForm()
+    page = url_for("invoicing.list_billing_periods", project_id=project.id)
+    if form.validate_on_submit():
+        try:
+            periods = services.create_monthly_periods(
+                project,
+                first_month=form.first_month.data,
+                months=form.months.data,
+                due_day=form.due_day.data,
+                actor_user_id=current_user.id,
+            )
+        except DomainError as error:
+            if refused := _refused(error, form, page):
+                return refused
+        else:
+            db.session.commit()
+            flash(
+                f"{len(periods)} monthly billing period{'s' if len(periods) != 1 else ''} "
+                f"added, {periods[0].name} to {periods[-1].name}.",
+                "success",
+            )
+            return htmx.redirect_to(page)
+    elif form.first_month.errors:
+        form.first_month.errors = ["Enter the first month, for example 2027-01."]
+    return render_template(
+        "invoicing/billing_periods.html", **_billing_periods_page(project, monthly=form)
+    )
+
+
+def _date_hints(form) -> None:
+    for field in (form.starts_on, form.ends_on, form.due_on):
+        if field.errors and field.data is None and field.raw_data and field.raw_data[0]:
+            field.errors = ["Enter a date, for example 2026-11-30."]
+
+
+@blueprint.post("/projects/<int:project_id>/billing-periods/<int:period_id>/invite")
+@login_required
+@project_staff
+@invoice_management
+def invite_to_bill(project_id: int, period_id: int):
+    """Email the project's invoice contacts that the period is open for their invoices."""
+    project = queries.project(project_id)
+    period = queries.billing_period(project, period_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            count = services.invite_to_bill(period, actor_user_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                f"{count} invoice contact{'s' if count != 1 else ''} invited to bill "
+                f"{period.name}.",
+                "success",
+            )
+    return htmx.redirect_to(url_for("invoicing.list_billing_periods", project_id=project.id))
+
+
+# --------------------------------------------------------------------------- payee side
+
+
+@blueprint.get("/billing")
+@payee_member
+def list_billing():
+    """The payee's commitments with every payor that approved it, and what each can bill."""
+    today = policies.billing_date()
+    return render_template(
+        "invoicing/billing.html",
+        rows=queries.payee_commitments(g.company.id, current_user.id, today),
+        today=today,
     )
