@@ -129,13 +129,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from portal.core import formats, htmx
-    from portal.core.money import format_bps, format_cents
+    from portal.core.money import cents_for_input, format_bps, format_cents
     from portal.core.status import ActivationStatus, Tone
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["money"] = format_cents
     app.jinja_env.filters["percent"] = format_bps
+    app.jinja_env.filters["money_input"] = cents_for_input
     app.jinja_env.filters["date"] = formats.format_date
     app.jinja_env.filters["datetime"] = formats.format_datetime
     app.jinja_env.filters["masked"] = formats.mask

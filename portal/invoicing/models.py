@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import db, str_enum, utcnow
 from portal.core.errors import IllegalTransition
+from portal.core.models import StoredFile
 from portal.core.status import Status, Tone
 from portal.core.tenancy import TenantOwned
 from portal.payment_settings.models import FundingAccount
@@ -39,6 +40,15 @@ class Project(TenantOwned, db.Model):
     funding_account: Mapped[FundingAccount | None] = relationship(lazy="joined")
 
     __table_args__ = (sa.UniqueConstraint("company_id", "number"),)
+
+    @classmethod
+    def tenant_criteria(cls, company_id: int) -> sa.ColumnElement[bool]:
+        """The payor's own; and, for a payee, the projects it holds a commitment on."""
+        return sa.or_(cls.company_id == company_id, cls.id.in_(_projects_of_payee(company_id)))
+
+
+def _projects_of_payee(company_id: int) -> sa.Select:
+    return sa.select(Commitment.project_id).where(Commitment.payee_company_id == company_id)
 
 
 class CommitmentKind(enum.StrEnum):
@@ -299,6 +309,13 @@ class BillingPeriod(TenantOwned, db.Model):
 
     __tablename__ = "billing_period"
 
+    @classmethod
+    def tenant_criteria(cls, company_id: int) -> sa.ColumnElement[bool]:
+        """The payor's own; and, for a payee, those of the projects it has commitments on."""
+        return sa.or_(
+            cls.company_id == company_id, cls.project_id.in_(_projects_of_payee(company_id))
+        )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
@@ -342,3 +359,228 @@ class BillingPeriod(TenantOwned, db.Model):
         if today <= self.due_on:
             return BillingPeriodStatus.OPEN
         return BillingPeriodStatus.CLOSED
+
+
+class BillingType(enum.StrEnum):
+    PROGRESS = "progress"
+    FINAL = "final"
+    RETAINAGE_RELEASE = "retainage_release"
+
+    @property
+    def label(self) -> str:
+        return {
+            BillingType.PROGRESS: "Progress",
+            BillingType.FINAL: "Final",
+            BillingType.RETAINAGE_RELEASE: "Retainage release",
+        }[self]
+
+
+class InvoiceStatus(Status):
+    """A pay application's review (DESIGN §6): the payee drafts and submits it; the payor
+    approves it, approves it as noted, or sends it back to revise and resubmit."""
+
+    DRAFT = "draft", "Draft", Tone.NEUTRAL
+    UNDER_REVIEW = "under_review", "Under review", Tone.PROGRESS
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+    APPROVED_AS_NOTED = "approved_as_noted", "Approved as noted", Tone.SUCCESS
+    REVISE_AND_RESUBMIT = "revise_and_resubmit", "Revise and resubmit", Tone.WARNING
+
+
+class PaymentStatus(Status):
+    UNPAID = "unpaid", "Unpaid", Tone.NEUTRAL
+    PARTIALLY_PAID = "partially_paid", "Partially paid", Tone.PROGRESS
+    PAID = "paid", "Paid", Tone.SUCCESS
+
+
+# The one table of moves an invoice may make; anything else is refused.
+INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.UNDER_REVIEW}),
+    InvoiceStatus.UNDER_REVIEW: frozenset(
+        {
+            InvoiceStatus.APPROVED,
+            InvoiceStatus.APPROVED_AS_NOTED,
+            InvoiceStatus.REVISE_AND_RESUBMIT,
+        }
+    ),
+    InvoiceStatus.REVISE_AND_RESUBMIT: frozenset({InvoiceStatus.UNDER_REVIEW}),
+    InvoiceStatus.APPROVED: frozenset(),
+    InvoiceStatus.APPROVED_AS_NOTED: frozenset(),
+}
+# The payee may change an invoice in these states (and only the commitment's latest).
+EDITABLE = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.REVISE_AND_RESUBMIT})
+APPROVED_STATES = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.APPROVED_AS_NOTED})
+
+
+class Invoice(TenantOwned, db.Model):
+    """A payee's pay application on one commitment for one billing period. Its G702 figures
+    are kept with it (computed from its lines at every save, never typed), so lists of many
+    invoices read them without recomputing."""
+
+    __tablename__ = "invoice"
+    tenant_columns = ("company_id", "payee_company_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    payee_company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitment.id"), index=True)
+    billing_period_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_period.id"))
+    # The application number: 1, 2, 3… on its commitment.
+    number: Mapped[int]
+    billing_type: Mapped[BillingType] = mapped_column(str_enum(BillingType))
+    status: Mapped[InvoiceStatus] = mapped_column(
+        str_enum(InvoiceStatus), default=InvoiceStatus.DRAFT
+    )
+    payment_status: Mapped[PaymentStatus] = mapped_column(
+        str_enum(PaymentStatus), default=PaymentStatus.UNPAID
+    )
+    # How many times it was submitted (a resubmission after revise and resubmit is round 2).
+    round: Mapped[int] = mapped_column(default=0)
+    payee_note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The G702 figures, as of its last save.
+    original_contract_sum_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    net_change_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    completed_stored_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    retainage_completed_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    retainage_stored_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    previous_certificates_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    current_due_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # A payor admin may write one on the payee's behalf (after the due date, say).
+    on_behalf: Mapped[bool] = mapped_column(default=False)
+    submitted_at: Mapped[datetime | None]
+    submitted_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None]
+    # Who last approved it: they may not authorize the disbursement that pays it.
+    approved_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    commitment: Mapped[Commitment] = relationship(lazy="joined", innerjoin=True)
+    billing_period: Mapped[BillingPeriod] = relationship(lazy="joined", innerjoin=True)
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        order_by="InvoiceLine.item", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[InvoiceAttachment]] = relationship(
+        order_by="InvoiceAttachment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[InvoiceEvent]] = relationship(order_by="InvoiceEvent.id")
+
+    __table_args__ = (
+        sa.UniqueConstraint("commitment_id", "number"),
+        sa.UniqueConstraint("commitment_id", "billing_period_id"),
+        sa.CheckConstraint("number >= 1", name="numbered_from_one"),
+        sa.CheckConstraint("completed_stored_cents >= 0", name="completed_not_negative"),
+        sa.CheckConstraint(
+            "retainage_completed_cents >= 0 AND retainage_stored_cents >= 0",
+            name="retainage_not_negative",
+        ),
+        sa.CheckConstraint(
+            "current_due_cents = completed_stored_cents - retainage_completed_cents"
+            " - retainage_stored_cents - previous_certificates_cents",
+            name="due_is_earned_less_retainage_less_previous",
+        ),
+        sa.CheckConstraint(
+            "(status = 'draft') = (submitted_at IS NULL)", name="submitted_unless_draft"
+        ),
+        sa.Index("ix_invoice_company_status", "company_id", "status", "id"),
+        sa.Index("ix_invoice_payee_status", "payee_company_id", "status", "id"),
+    )
+
+    @property
+    def contract_sum_to_date_cents(self) -> int:
+        return self.original_contract_sum_cents + self.net_change_cents
+
+    @property
+    def retainage_cents(self) -> int:
+        return self.retainage_completed_cents + self.retainage_stored_cents
+
+    @property
+    def earned_less_retainage_cents(self) -> int:
+        return self.completed_stored_cents - self.retainage_cents
+
+    @property
+    def editable(self) -> bool:
+        return self.status in EDITABLE
+
+    def period_ends_after(self, period: BillingPeriod) -> bool:
+        """Whether this invoice billed through a later day than ``period`` ends."""
+        return self.billing_period.ends_on >= period.ends_on
+
+    def check_move(self, status: InvoiceStatus) -> None:
+        if status not in INVOICE_TRANSITIONS[self.status]:
+            raise IllegalTransition(
+                f"An invoice that is {self.status.label.lower()} cannot become "
+                f"{status.label.lower()}."
+            )
+
+
+class InvoiceLine(db.Model):
+    """One G703 line of an invoice: its schedule line's value and retainage as of the
+    invoice, what earlier applications completed, and what this one bills."""
+
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    sov_line_id: Mapped[int] = mapped_column(sa.ForeignKey("sov_line.id"))
+    item: Mapped[int]
+    description: Mapped[str] = mapped_column(sa.String(200))
+    scheduled_value_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    previous_completed_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    this_period_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    stored_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    retainage_bps: Mapped[int]
+
+    __table_args__ = (
+        sa.UniqueConstraint("invoice_id", "sov_line_id"),
+        sa.CheckConstraint(
+            "this_period_cents >= 0 AND stored_cents >= 0 AND previous_completed_cents >= 0",
+            name="billed_not_negative",
+        ),
+        # No line billed beyond 100%, whatever writes the row.
+        sa.CheckConstraint(
+            "previous_completed_cents + this_period_cents + stored_cents <= scheduled_value_cents",
+            name="not_beyond_scheduled_value",
+        ),
+        sa.CheckConstraint("retainage_bps BETWEEN 0 AND 10000", name="line_retainage_in_range"),
+    )
+
+
+class ReviewDecision(Status):
+    SUBMITTED = "submitted", "Submitted", Tone.PROGRESS
+    APPROVED = "approved", "Approved", Tone.SUCCESS
+    APPROVED_AS_NOTED = "approved_as_noted", "Approved as noted", Tone.SUCCESS
+    REVISE_AND_RESUBMIT = "revise_and_resubmit", "Revise and resubmit", Tone.WARNING
+
+
+class InvoiceEvent(db.Model):
+    """The history of an invoice's rounds (append-only): each submission with the amounts it
+    asked for, and each decision with its comments (general and per line)."""
+
+    __tablename__ = "invoice_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    round: Mapped[int]
+    decision: Mapped[ReviewDecision] = mapped_column(str_enum(ReviewDecision))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    current_due_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    # Per line (by item): what was billed this period and stored, and any comment on it.
+    lines: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
+
+
+class InvoiceAttachment(db.Model):
+    """A file the payee (or the payor's reviewer) attached to an invoice: backup for the
+    amounts, photos, delivery tickets. Reached only through its invoice."""
+
+    __tablename__ = "invoice_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("stored_file.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    file: Mapped[StoredFile] = relationship(lazy="joined", innerjoin=True)

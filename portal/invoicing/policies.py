@@ -1,12 +1,15 @@
-"""What a project's settings leave unable to work, and what day billing periods count."""
+"""Who may do what with invoices, what a project's settings leave unable to work, and what
+day billing periods count."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from portal.companies.models import Membership, Role
 from portal.core.db import utcnow
-from portal.invoicing.models import Project
+from portal.invoicing.models import Commitment, Invoice, Project
 from portal.payment_settings.models import FundingAccountMode, PaymentControls
 
 
@@ -34,3 +37,46 @@ BILLING_ZONE = ZoneInfo("Pacific/Honolulu")
 def billing_date(now: datetime | None = None) -> date:
     """Today, as billing periods count it."""
     return (now or utcnow()).astimezone(BILLING_ZONE).date()
+
+
+PROJECT_STAFF = frozenset({Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR})
+
+
+@dataclass(frozen=True)
+class InvoiceAccess:
+    """What one member may do with one invoice."""
+
+    read: bool
+    bill: bool  # fill in, attach, submit
+    review: bool  # approve, approve as noted, revise and resubmit
+
+    @property
+    def side(self) -> str:
+        return "payor" if self.review else "payee"
+
+
+NO_ACCESS = InvoiceAccess(False, False, False)
+
+
+def invoice_access(
+    membership: Membership, user_id: int, invoice: Invoice, contact_ids: set[int]
+) -> InvoiceAccess:
+    """The payor's project staff review its invoices (and bill those they wrote on the
+    payee's behalf); the payee's invoice contacts bill them; its Payments Admins read them."""
+    company = membership.company
+    roles = membership.role_set
+    if company.id == invoice.company_id:
+        if not roles & PROJECT_STAFF:
+            return NO_ACCESS
+        return InvoiceAccess(True, invoice.on_behalf, True)
+    if company.id == invoice.payee_company_id:
+        contact = user_id in contact_ids
+        return InvoiceAccess(contact or Role.PAYEE_ADMIN in roles, contact, False)
+    return NO_ACCESS
+
+
+def may_bill_commitment(membership: Membership, user_id: int, commitment: Commitment) -> bool:
+    """The payee's invoice contacts start its invoices."""
+    return membership.company.id == commitment.payee_company_id and any(
+        contact.user_id == user_id for contact in commitment.contacts
+    )

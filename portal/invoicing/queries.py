@@ -16,10 +16,13 @@ from portal.core.errors import InvalidInput, NotFound
 from portal.core.tables import Column, TablePage, TableState, matches_text, paginate
 from portal.invoicing.models import (
     BillingPeriod,
+    BillingPeriodStatus,
     ChangeOrder,
     Commitment,
     CommitmentContact,
     CommitmentStatus,
+    Invoice,
+    InvoiceAttachment,
     Project,
     RetainageChange,
     SovLine,
@@ -285,3 +288,63 @@ def payee_commitments(payee_id: int, user_id: int, today: date) -> list[BilledCo
         BilledCommitment(c, payor, c.project, periods.get(c.project_id, []), c.id in contact_of)
         for c, payor in rows
     ]
+
+
+def invoice(invoice_id: int) -> Invoice:
+    """One invoice the current company may see (the payor's or the payee's own)."""
+    found = db.session.scalar(
+        sa.select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .options(
+            selectinload(Invoice.lines),
+            selectinload(Invoice.attachments),
+            selectinload(Invoice.events),
+        )
+    )
+    if found is None:
+        raise NotFound("No such invoice.")
+    return found
+
+
+def invoices_of(commitment_id: int) -> list[Invoice]:
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.commitment_id == commitment_id)
+            .order_by(Invoice.number.desc())
+        )
+    )
+
+
+def attachment(invoice: Invoice, attachment_id: int) -> InvoiceAttachment:
+    for found in invoice.attachments:
+        if found.id == attachment_id:
+            return found
+    raise NotFound("No such attachment.")
+
+
+def user_names(user_ids: set[int | None]) -> dict[int, str]:
+    ids = {user_id for user_id in user_ids if user_id is not None}
+    if not ids:
+        return {}
+    with tenancy.unscoped():  # the names of people on either side of one invoice
+        return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def open_periods(project_id: int, today: date) -> list[BillingPeriod]:
+    """The project's periods open for billing today (an invoice may be started in them)."""
+    return [
+        period
+        for period in periods_around([project_id], today).get(project_id, [])
+        if period.status_on(today) is BillingPeriodStatus.OPEN
+    ]
+
+
+def all_periods(project_id: int) -> list[BillingPeriod]:
+    return list(
+        db.session.scalars(
+            sa.select(BillingPeriod)
+            .where(BillingPeriod.project_id == project_id)
+            .order_by(BillingPeriod.starts_on.desc())
+        )
+    )

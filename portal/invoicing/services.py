@@ -6,22 +6,25 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import IO
 
 import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.companies import queries as companies
 from portal.companies.models import Company, CompanyKind
-from portal.core import addresses, audit, tenancy
+from portal.core import addresses, audit, storage, tenancy
 from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
-from portal.core.money import format_bps, format_cents, parse_amount, parse_percent
-from portal.core.text import one_line
+from portal.core.money import format_bps, format_cents, parse_amount, parse_percent, share_of
+from portal.core.text import clean_text, one_line
 from portal.core.urls import external_url
-from portal.invoicing import policies
+from portal.invoicing import pdf, policies
 from portal.invoicing.models import (
+    APPROVED_STATES,
     BillingPeriod,
     BillingPeriodStatus,
+    BillingType,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
@@ -29,10 +32,17 @@ from portal.invoicing.models import (
     CommitmentContact,
     CommitmentKind,
     CommitmentStatus,
+    Invoice,
+    InvoiceAttachment,
+    InvoiceEvent,
+    InvoiceLine,
+    InvoiceStatus,
     Project,
     RetainageChange,
+    ReviewDecision,
     SovLine,
 )
+from portal.invoicing.payapp import PayApplication, SheetLine
 from portal.notifications.services import queue_email
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeRelationship
@@ -1048,3 +1058,547 @@ def _about_order(order: ChangeOrder) -> dict[str, object]:
         "object_type": "change_order",
         "object_id": order.id,
     }
+
+
+# --------------------------------------------------------------------------- invoices
+
+
+@dataclass(frozen=True)
+class LineBill:
+    """What one line bills, as typed: work this period (an amount, or a % of the line's
+    scheduled value such as ``25%``) and materials presently stored."""
+
+    sov_line_id: int
+    this_period: str
+    stored: str
+
+
+def start_invoice(
+    commitment: Commitment,
+    period: BillingPeriod,
+    *,
+    billing_type: BillingType,
+    actor_user_id: int,
+    on_behalf: bool,
+) -> Invoice:
+    """Open the commitment's next pay application for ``period`` (a draft to fill in).
+
+    The payee's invoice contact may open one while the period is open; a payor's admin may
+    open one on the payee's behalf at any time."""
+    project = commitment.project
+    _refuse_archived(project)
+    # One at a time per commitment: two invoices started at once get different numbers.
+    db.session.execute(
+        sa.select(Commitment.id).where(Commitment.id == commitment.id).with_for_update()
+    )
+    if commitment.status is not CommitmentStatus.APPROVED:
+        raise DomainError("Invoices bill approved commitments only.")
+    if commitment.payee_company_id is None:
+        raise DomainError("The payee is not on Trestle Pay yet.")
+    if period.project_id != commitment.project_id:
+        raise InvalidInput("Choose one of this project's billing periods.", field="period_id")
+    if not on_behalf:
+        _refuse_closed(period)
+    invoices = _invoices_of(commitment)
+    if any(invoice.billing_period_id == period.id for invoice in invoices):
+        raise InvalidInput(
+            f"{commitment.number} already has an invoice for {period.name}.", field="period_id"
+        )
+    previous = invoices[-1] if invoices else None
+    if previous is not None:
+        if previous.status not in APPROVED_STATES:
+            raise DomainError(
+                f"Invoice {previous.number} of {commitment.number} is "
+                f"{previous.status.label.lower()}: the next one starts once it is approved."
+            )
+        if previous.billing_type is BillingType.RETAINAGE_RELEASE:
+            raise DomainError(f"{commitment.number} is fully billed and its retainage released.")
+        if previous.billing_type is BillingType.FINAL and (
+            billing_type is not BillingType.RETAINAGE_RELEASE
+        ):
+            raise InvalidInput(
+                "After the final invoice only a retainage release is left to bill.",
+                field="billing_type",
+            )
+        if previous.period_ends_after(period):
+            raise InvalidInput(
+                f"Invoice {previous.number} already billed through "
+                f"{previous.billing_period.name}: choose a later period.",
+                field="period_id",
+            )
+    if billing_type is BillingType.RETAINAGE_RELEASE:
+        _refuse_unfinished(commitment, previous)
+    invoice = Invoice(
+        company_id=commitment.company_id,
+        payee_company_id=commitment.payee_company_id,
+        project_id=commitment.project_id,
+        commitment=commitment,
+        billing_period=period,
+        number=previous.number + 1 if previous else 1,
+        billing_type=billing_type,
+        created_by_user_id=actor_user_id,
+        on_behalf=on_behalf,
+    )
+    _refresh_sheet(invoice, previous)
+    db.session.add(invoice)
+    db.session.flush()
+    audit.record(
+        "invoicing:invoice:created",
+        actor_user_id=actor_user_id,
+        **_about_invoice(invoice),
+        after={
+            "commitment": commitment.number,
+            "number": invoice.number,
+            "period": period.name,
+            "billing_type": billing_type.label,
+            "on_behalf": on_behalf,
+        },
+    )
+    return invoice
+
+
+def save_invoice(
+    invoice: Invoice, bills: list[LineBill], note: str, *, actor_user_id: int
+) -> PayApplication:
+    """Fill in what each line bills; the G702 figures follow. All or nothing: one bad
+    amount or one line past 100% saves none of it."""
+    _lock(invoice)
+    _refuse_unless_editable(invoice)
+    previous = _previous_of(invoice)
+    _refresh_sheet(invoice, previous)
+    by_line = {line.sov_line_id: line for line in invoice.lines}
+    entered: dict[int, tuple[int, int]] = {}
+    for bill in bills:
+        line = by_line.get(bill.sov_line_id)
+        if line is None:
+            raise InvalidInput("Bill this invoice's own lines.", field="lines")
+        entered[line.sov_line_id] = (
+            _this_period(line, bill.this_period),
+            _cents_of(line.item, bill.stored, "stored materials"),
+        )
+    if invoice.billing_type is BillingType.RETAINAGE_RELEASE and any(
+        work or stored for work, stored in entered.values()
+    ):
+        raise InvalidInput(
+            "A retainage release bills no work: it releases what was retained.", field="lines"
+        )
+    for line in invoice.lines:
+        line.this_period_cents, line.stored_cents = entered.get(line.sov_line_id, (0, 0))
+    note = clean_text(note or "").strip()
+    if len(note) > 2000:
+        raise InvalidInput("The note is at most 2,000 characters.", field="payee_note")
+    sheet = _check_sheet(invoice)
+    before = format_cents(invoice.current_due_cents)
+    _keep_figures(invoice, sheet)
+    invoice.payee_note = note
+    db.session.flush()
+    audit.record(
+        "invoicing:invoice:saved",
+        actor_user_id=actor_user_id,
+        **_about_invoice(invoice),
+        before={"current_payment_due": before},
+        after={
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "current_payment_due": format_cents(invoice.current_due_cents),
+        },
+    )
+    return sheet
+
+
+def submit_invoice(invoice: Invoice, *, actor_user_id: int, on_behalf: bool) -> None:
+    """Send the invoice for review (again, after revise and resubmit)."""
+    _lock(invoice)
+    _refuse_unless_editable(invoice)
+    if not on_behalf:
+        _refuse_closed(invoice.billing_period)
+    sheet = _check_sheet(invoice)
+    if invoice.billing_type is not BillingType.RETAINAGE_RELEASE and not (
+        sheet.this_period or sheet.stored
+    ):
+        raise InvalidInput(
+            "Nothing is billed this period: enter work completed or materials stored.",
+            field="lines",
+        )
+    was = invoice.status
+    invoice.check_move(InvoiceStatus.UNDER_REVIEW)
+    now = utcnow()
+    if not update_if(
+        invoice,
+        Invoice.status == was,
+        status=InvoiceStatus.UNDER_REVIEW,
+        round=invoice.round + 1,
+        submitted_at=now,
+        submitted_by_user_id=actor_user_id,
+    ):
+        raise DomainError("This invoice was submitted meanwhile.")
+    db.session.add(
+        InvoiceEvent(
+            invoice_id=invoice.id,
+            round=invoice.round,
+            decision=ReviewDecision.SUBMITTED,
+            at=now,
+            by_user_id=actor_user_id,
+            comment=invoice.payee_note,
+            current_due_cents=invoice.current_due_cents,
+            lines=[
+                {
+                    "item": line.item,
+                    "this_period_cents": line.this_period_cents,
+                    "stored_cents": line.stored_cents,
+                }
+                for line in invoice.lines
+            ],
+        )
+    )
+    audit.record(
+        "invoicing:invoice:submitted",
+        actor_user_id=actor_user_id,
+        **_about_invoice(invoice),
+        before={"status": was.label},
+        after={
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "round": invoice.round,
+            "status": InvoiceStatus.UNDER_REVIEW.label,
+            "current_payment_due": format_cents(invoice.current_due_cents),
+        },
+    )
+
+
+DECISIONS = {
+    InvoiceStatus.APPROVED: ReviewDecision.APPROVED,
+    InvoiceStatus.APPROVED_AS_NOTED: ReviewDecision.APPROVED_AS_NOTED,
+    InvoiceStatus.REVISE_AND_RESUBMIT: ReviewDecision.REVISE_AND_RESUBMIT,
+}
+DECISION_ACTIONS = {
+    InvoiceStatus.APPROVED: "invoicing:invoice:approved",
+    InvoiceStatus.APPROVED_AS_NOTED: "invoicing:invoice:approved_as_noted",
+    InvoiceStatus.REVISE_AND_RESUBMIT: "invoicing:invoice:revise_and_resubmit",
+}
+
+
+def decide_invoice(
+    invoice: Invoice,
+    decision: InvoiceStatus,
+    *,
+    comment: str,
+    line_comments: dict[int, str],
+    actor_user_id: int,
+) -> None:
+    """Approve, approve as noted, or send back to revise and resubmit (with what to fix:
+    a comment on the invoice or on its lines). Kept in the invoice's history."""
+    if decision not in DECISIONS:
+        raise InvalidInput("Choose approve, approve as noted, or revise and resubmit.")
+    invoice.check_move(decision)
+    comment = clean_text(comment or "").strip()
+    items = {line.item for line in invoice.lines}
+    notes = {
+        item: clean_text(text).strip()
+        for item, text in line_comments.items()
+        if item in items and clean_text(text or "").strip()
+    }
+    if len(comment) > 4000 or any(len(text) > 1000 for text in notes.values()):
+        raise InvalidInput(
+            "Comments are at most 4,000 characters, and 1,000 per line.", field="comment"
+        )
+    if decision is InvoiceStatus.APPROVED_AS_NOTED and not (comment or notes):
+        raise InvalidInput("Write the note it is approved with.", field="comment")
+    if decision is InvoiceStatus.REVISE_AND_RESUBMIT and not (comment or notes):
+        raise InvalidInput(
+            "Say what to revise: a comment on the invoice or on the lines to change.",
+            field="comment",
+        )
+    now = utcnow()
+    approving = decision in APPROVED_STATES
+    if not update_if(
+        invoice,
+        Invoice.status == InvoiceStatus.UNDER_REVIEW,
+        status=decision,
+        decided_at=now,
+        approved_by_user_id=actor_user_id if approving else invoice.approved_by_user_id,
+    ):
+        raise DomainError("This invoice was decided meanwhile.")
+    db.session.add(
+        InvoiceEvent(
+            invoice_id=invoice.id,
+            round=invoice.round,
+            decision=DECISIONS[decision],
+            at=now,
+            by_user_id=actor_user_id,
+            comment=comment,
+            current_due_cents=invoice.current_due_cents,
+            lines=[{"item": item, "comment": text} for item, text in sorted(notes.items())],
+        )
+    )
+    audit.record(
+        DECISION_ACTIONS[decision],
+        actor_user_id=actor_user_id,
+        **_about_invoice(invoice),
+        before={"status": InvoiceStatus.UNDER_REVIEW.label},
+        after={
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "round": invoice.round,
+            "status": decision.label,
+            "comment": comment,
+            "line_comments": {str(item): text for item, text in notes.items()},
+        },
+    )
+    contacts = [c.user.email for c in invoice.commitment.contacts if c.user.is_active]
+    payor = db.session.get(Company, invoice.company_id)
+    for email in contacts:
+        queue_email(
+            email,
+            "invoice_decided",
+            company_id=invoice.company_id,
+            payor=payor.name,
+            commitment=f"{invoice.commitment.number} · {invoice.commitment.title}",
+            number=invoice.number,
+            period=invoice.billing_period.name,
+            decision=decision.label,
+            comment=comment,
+            line_comments=[(item, text) for item, text in sorted(notes.items())],
+            url=external_url("invoicing.show_invoice", invoice_id=invoice.id),
+        )
+
+
+def sheet_of(invoice: Invoice) -> PayApplication:
+    """The invoice's G702/G703 as it stands."""
+    return PayApplication(
+        original_contract_sum=invoice.original_contract_sum_cents,
+        net_change_by_change_orders=invoice.net_change_cents,
+        lines=tuple(
+            SheetLine(
+                line.item,
+                line.description,
+                line.scheduled_value_cents,
+                line.previous_completed_cents,
+                line.this_period_cents,
+                line.stored_cents,
+                line.retainage_bps,
+            )
+            for line in invoice.lines
+        ),
+        previous_certificates=invoice.previous_certificates_cents,
+    )
+
+
+def is_latest(invoice: Invoice) -> bool:
+    return _invoices_of(invoice.commitment)[-1].id == invoice.id
+
+
+def _invoices_of(commitment: Commitment) -> list[Invoice]:
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.commitment_id == commitment.id)
+            .order_by(Invoice.number)
+        )
+    )
+
+
+def _previous_of(invoice: Invoice) -> Invoice | None:
+    return db.session.scalar(
+        sa.select(Invoice).where(
+            Invoice.commitment_id == invoice.commitment_id, Invoice.number == invoice.number - 1
+        )
+    )
+
+
+def _lock(invoice: Invoice) -> None:
+    """Hold the invoice's row and read it (and its lines) as they are now."""
+    db.session.execute(sa.select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    db.session.refresh(invoice)
+    for line in invoice.lines:
+        db.session.refresh(line)
+
+
+def _refresh_sheet(invoice: Invoice, previous: Invoice | None) -> None:
+    """Bring an editable invoice's lines to its commitment as it is now (a change order
+    approved meanwhile changes a line or adds one), keeping what each line bills."""
+    commitment = invoice.commitment
+    done = {
+        line.sov_line_id: line.previous_completed_cents + line.this_period_cents
+        for line in (previous.lines if previous else [])
+    }
+    releasing = invoice.billing_type is BillingType.RETAINAGE_RELEASE
+    current = {line.sov_line_id: line for line in invoice.lines}
+    for sov in commitment.lines:
+        line = current.get(sov.id)
+        if line is None:
+            line = InvoiceLine(sov_line_id=sov.id, this_period_cents=0, stored_cents=0)
+            invoice.lines.append(line)
+        line.item = sov.position
+        line.description = sov.description
+        line.scheduled_value_cents = sov.scheduled_value_cents
+        line.previous_completed_cents = done.get(sov.id, 0)
+        line.retainage_bps = 0 if releasing else sov.retainage_bps
+    invoice.original_contract_sum_cents = commitment.original_sum_cents
+    invoice.net_change_cents = commitment.approved_changes_cents
+    invoice.previous_certificates_cents = (
+        previous.earned_less_retainage_cents if previous is not None else 0
+    )
+    _keep_figures(invoice, sheet_of(invoice))
+
+
+def _check_sheet(invoice: Invoice) -> PayApplication:
+    sheet = sheet_of(invoice)
+    if problems := sheet.problems():
+        raise InvalidInput(" ".join(problems), field="lines")
+    if invoice.billing_type is BillingType.FINAL and any(
+        line.balance_to_finish or line.stored for line in sheet.lines
+    ):
+        raise InvalidInput(
+            "A final invoice bills every line to 100% as work completed (nothing left stored): "
+            + ", ".join(
+                f"line {line.item} has {format_cents(line.balance_to_finish + line.stored)} left"
+                for line in sheet.lines
+                if line.balance_to_finish or line.stored
+            )
+            + ".",
+            field="lines",
+        )
+    if sheet.current_payment_due < 0:
+        raise InvalidInput(
+            f"This invoice would certify {format_cents(-sheet.current_payment_due)} less than "
+            "the invoices before it: stored materials that were installed are billed as work "
+            "this period.",
+            field="lines",
+        )
+    return sheet
+
+
+def _keep_figures(invoice: Invoice, sheet: PayApplication) -> None:
+    invoice.completed_stored_cents = sheet.total_completed_and_stored
+    invoice.retainage_completed_cents = sheet.retainage_on_completed
+    invoice.retainage_stored_cents = sheet.retainage_on_stored
+    invoice.current_due_cents = sheet.current_payment_due
+
+
+def _this_period(line: InvoiceLine, text: str) -> int:
+    raw = (text or "").strip()
+    if raw.endswith("%"):
+        try:
+            bps = parse_percent(raw)
+        except InvalidInput as error:
+            raise InvalidInput(
+                f"Line {line.item}, work this period: {error.message}", field="lines"
+            ) from None
+        return share_of(line.scheduled_value_cents, bps)
+    return _cents_of(line.item, raw, "work this period")
+
+
+def _cents_of(item: int, text: str, what: str) -> int:
+    if not (text or "").strip():
+        return 0
+    try:
+        return parse_amount(text, allow_zero=True)
+    except InvalidInput as error:
+        raise InvalidInput(f"Line {item}, {what}: {error.message}", field="lines") from None
+
+
+def _refuse_unless_editable(invoice: Invoice) -> None:
+    _refuse_archived(invoice.commitment.project)
+    if not invoice.editable:
+        raise DomainError(
+            f"Invoice {invoice.number} is {invoice.status.label.lower()}: it can no longer be "
+            "changed."
+        )
+    if not is_latest(invoice):
+        raise DomainError("Only the latest invoice of a commitment can be changed.")
+
+
+def _refuse_closed(period: BillingPeriod) -> None:
+    status = period.status_on(policies.billing_date())
+    if status is BillingPeriodStatus.CLOSED:
+        raise DomainError(
+            f"{period.name} closed on {period.due_on:%B %-d, %Y}: invoices for it were due "
+            "then. Ask the general contractor to enter it on your behalf."
+        )
+    if status is BillingPeriodStatus.UPCOMING:
+        raise DomainError(f"{period.name} opens on {period.starts_on:%B %-d, %Y}.")
+
+
+def _refuse_unfinished(commitment: Commitment, previous: Invoice | None) -> None:
+    if (
+        previous is None
+        or any(
+            line.previous_completed_cents + line.this_period_cents != line.scheduled_value_cents
+            or line.stored_cents
+            for line in previous.lines
+        )
+        or len(previous.lines) != len(commitment.lines)
+    ):
+        raise InvalidInput(
+            "Retainage is released once every line is billed to 100% as work completed.",
+            field="billing_type",
+        )
+
+
+def _about_invoice(invoice: Invoice) -> dict[str, object]:
+    return {"company_id": invoice.company_id, "object_type": "invoice", "object_id": invoice.id}
+
+
+MAX_ATTACHMENTS = 20
+
+
+def attach_to_invoice(
+    invoice: Invoice, stream: IO[bytes], filename: str, *, actor_user_id: int
+) -> InvoiceAttachment:
+    """Keep a file with the invoice (a PDF, PNG or JPEG of at most 10 MB, checked by its
+    content), while the payee may still change it."""
+    _refuse_unless_editable(invoice)
+    if len(invoice.attachments) >= MAX_ATTACHMENTS:
+        raise InvalidInput(
+            f"An invoice has at most {MAX_ATTACHMENTS} attachments.", field="attachment"
+        )
+    try:
+        record = storage.save_file(
+            stream,
+            original_name=filename,
+            kind="invoice_attachment",
+            rules=storage.DOCUMENTS,
+            company_id=invoice.payee_company_id,
+            uploaded_by_user_id=actor_user_id,
+        )
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="attachment") from None
+    attachment = InvoiceAttachment(file=record, uploaded_by_user_id=actor_user_id)
+    invoice.attachments.append(attachment)
+    db.session.flush()
+    audit.record(
+        "invoicing:invoice:attached",
+        actor_user_id=actor_user_id,
+        **_about_invoice(invoice),
+        after={
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "file": record.original_name,
+            "sha256": record.sha256,
+        },
+    )
+    return attachment
+
+
+def pdf_of(invoice: Invoice) -> bytes:
+    """The invoice's G702/G703 as a PDF."""
+    project = invoice.commitment.project
+    with tenancy.unscoped():  # both names print on the form, whoever asks for it
+        payor = db.session.get(Company, invoice.company_id)
+        payee = db.session.get(Company, invoice.payee_company_id)
+    heading = pdf.Heading(
+        payor=payor.name,
+        payee=payee.name,
+        project=project.name,
+        project_address=(
+            f"{project.address_line1}, {project.city}, {project.region} {project.postal_code}"
+        ),
+        commitment=f"{invoice.commitment.number} · {invoice.commitment.title}",
+        application_number=invoice.number,
+        period=invoice.billing_period.name,
+        period_to=invoice.billing_period.ends_on,
+        billing_type=invoice.billing_type.label,
+        status=invoice.status.label,
+    )
+    return pdf.render(heading, sheet_of(invoice))

@@ -3,7 +3,9 @@ commitments on them, with their schedules of values, retainage, contacts and cha
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, render_template, request, url_for
+import io
+
+from flask import Blueprint, abort, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
@@ -16,9 +18,9 @@ from portal.accounts.guards import (
 )
 from portal.companies.models import Feature, Role
 from portal.companies.queries import active_members, features_in
-from portal.core import htmx, money
+from portal.core import htmx, money, storage
 from portal.core.db import db
-from portal.core.errors import DomainError, InvalidInput
+from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.core.forms import row_errors, show_error
 from portal.invoicing import policies, queries, services
 from portal.invoicing.forms import (
@@ -35,7 +37,7 @@ from portal.invoicing.forms import (
     RetainageForm,
     ScheduleForm,
 )
-from portal.invoicing.models import CommitmentKind, CommitmentStatus
+from portal.invoicing.models import BillingType, CommitmentKind, CommitmentStatus, InvoiceStatus
 from portal.onboarding import services as onboarding
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as settings_services
@@ -411,6 +413,9 @@ def _commitment_page(commitment, **forms):
         or InviteForm(formdata=None, email=relationship.contact_email),
         "change_order": change_order,
         "order": None,
+        "invoices": queries.invoices_of(commitment.id),
+        "all_periods": queries.all_periods(commitment.project_id),
+        "billing_types": list(BillingType),
         "history": queries.retainage_history(commitment),
         "confirm": ConfirmForm(),
     }
@@ -943,4 +948,296 @@ def list_billing():
         "invoicing/billing.html",
         rows=queries.payee_commitments(g.company.id, current_user.id, today),
         today=today,
+    )
+
+
+# --------------------------------------------------------------------------- invoices
+
+
+def _invoice_access(invoice_id: int):
+    """The invoice and what the signed-in member may do with it: 404 when it is not their
+    company's, 403 when it is and they hold no part in it (as a role guard answers)."""
+    invoice = queries.invoice(invoice_id)
+    contacts = {contact.user_id for contact in invoice.commitment.contacts}
+    access = policies.invoice_access(g.membership, current_user.id, invoice, contacts)
+    if not access.read:
+        abort(403)
+    if access.review and not features_in(g.company)[Feature.INVOICE_MANAGEMENT]:
+        abort(404)
+    return invoice, access
+
+
+def _invoice_page(
+    invoice,
+    access,
+    *,
+    status: int = 200,
+    errors: list[str] | None = None,
+    decision_errors=None,
+    typed=None,
+):
+    sheet = services.sheet_of(invoice)
+    latest = services.is_latest(invoice)
+    archived = invoice.commitment.project.archived_at is not None
+    names = queries.user_names(
+        {event.by_user_id for event in invoice.events}
+        | {invoice.approved_by_user_id, invoice.created_by_user_id}
+    )
+    return render_template(
+        "invoicing/invoice.html",
+        invoice=invoice,
+        commitment=invoice.commitment,
+        project=invoice.commitment.project,
+        period=invoice.billing_period,
+        period_status=invoice.billing_period.status_on(policies.billing_date()),
+        sheet=sheet,
+        access=access,
+        editable=access.bill and invoice.editable and latest and not archived,
+        reviewable=access.review and invoice.status is InvoiceStatus.UNDER_REVIEW,
+        latest=latest,
+        names=names,
+        errors=errors or [],
+        decision_errors=decision_errors or [],
+        typed=typed or {},
+        confirm=ConfirmForm(),
+        decisions=[
+            InvoiceStatus.APPROVED,
+            InvoiceStatus.APPROVED_AS_NOTED,
+            InvoiceStatus.REVISE_AND_RESUBMIT,
+        ],
+    ), status
+
+
+@blueprint.get("/invoices/<int:invoice_id>")
+@login_required
+def show_invoice(invoice_id: int):
+    """One pay application: its G702 summary, its G703 sheet and its history of rounds."""
+    invoice, access = _invoice_access(invoice_id)
+    return _invoice_page(invoice, access)
+
+
+def _typed_bills(invoice) -> tuple[list, dict[str, str]]:
+    typed = {}
+    bills = []
+    for line in invoice.lines:
+        work = request.form.get(f"work-{line.sov_line_id}", "")
+        stored = request.form.get(f"stored-{line.sov_line_id}", "")
+        typed[f"work-{line.sov_line_id}"], typed[f"stored-{line.sov_line_id}"] = work, stored
+        bills.append(services.LineBill(line.sov_line_id, work, stored))
+    typed["note"] = request.form.get("note", "")
+    return bills, typed
+
+
+@blueprint.post("/invoices/<int:invoice_id>")
+@login_required
+def save_invoice(invoice_id: int):
+    """Save what each line bills (``submit``: and send it for review)."""
+    invoice, access = _invoice_access(invoice_id)
+    if not access.bill:
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    bills, typed = _typed_bills(invoice)
+    submitting = request.form.get("submit") == "1"
+    try:
+        services.save_invoice(invoice, bills, typed["note"], actor_user_id=current_user.id)
+        if submitting:
+            services.submit_invoice(invoice, actor_user_id=current_user.id, on_behalf=access.review)
+    except DomainError as error:
+        db.session.rollback()
+        if not isinstance(error, InvalidInput):
+            flash(error.message, "error")
+            return htmx.redirect_to(request.path)
+        invoice = queries.invoice(invoice_id)
+        return _invoice_page(invoice, access, errors=[error.message], typed=typed)
+    db.session.commit()
+    due = money.format_cents(invoice.current_due_cents)
+    done = "submitted for review" if submitting else "saved"
+    flash(f"Invoice {invoice.number} {done}: {due} due.", "success")
+    return htmx.redirect_to(request.path)
+
+
+@blueprint.post("/invoices/<int:invoice_id>/decision")
+@login_required
+def decide_invoice(invoice_id: int):
+    """Approve, approve as noted, or return the invoice to revise and resubmit."""
+    invoice, access = _invoice_access(invoice_id)
+    if not access.review:
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        decision = InvoiceStatus(request.form.get("decision", ""))
+    except ValueError:
+        decision = None
+    line_comments = {
+        line.item: request.form.get(f"comment-{line.item}", "") for line in invoice.lines
+    }
+    typed = {
+        "comment": request.form.get("comment", ""),
+        "decision": request.form.get("decision", ""),
+    }
+    typed |= {f"comment-{item}": text for item, text in line_comments.items()}
+    try:
+        if decision is None:
+            raise InvalidInput("Choose approve, approve as noted, or revise and resubmit.")
+        services.decide_invoice(
+            invoice,
+            decision,
+            comment=typed["comment"],
+            line_comments=line_comments,
+            actor_user_id=current_user.id,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        if not isinstance(error, InvalidInput):
+            flash(error.message, "error")
+            return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice_id))
+        invoice = queries.invoice(invoice_id)
+        return _invoice_page(invoice, access, decision_errors=[error.message], typed=typed)
+    db.session.commit()
+    flash(
+        f"Invoice {invoice.number} of {invoice.commitment.number}: {decision.label.lower()}.",
+        "success",
+    )
+    return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice_id))
+
+
+@blueprint.get("/invoices/<int:invoice_id>/pdf")
+@login_required
+def download_invoice_pdf(invoice_id: int):
+    """The pay application as a PDF (G702-style summary and G703-style sheet)."""
+    invoice, _ = _invoice_access(invoice_id)
+    return storage.attachment_response(
+        io.BytesIO(services.pdf_of(invoice)),
+        content_type="application/pdf",
+        filename=f"pay-application-{invoice.commitment.number}-{invoice.number}.pdf",
+    )
+
+
+@blueprint.post("/invoices/<int:invoice_id>/attachments")
+@login_required
+def attach_to_invoice(invoice_id: int):
+    """Attach backup to an invoice the payee may still change."""
+    invoice, access = _invoice_access(invoice_id)
+    if not access.bill:
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    upload = request.files.get("attachment")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidInput("Choose a file to attach.", field="attachment")
+        attached = services.attach_to_invoice(
+            invoice, upload.stream, upload.filename, actor_user_id=current_user.id
+        )
+    except DomainError as error:
+        db.session.rollback()
+        if not isinstance(error, InvalidInput):
+            flash(error.message, "error")
+            return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice_id))
+        invoice = queries.invoice(invoice_id)
+        return _invoice_page(invoice, access, status=200, errors=[error.message])
+    db.session.commit()
+    flash(f"{attached.file.original_name} attached.", "success")
+    return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice_id))
+
+
+@blueprint.get("/invoices/<int:invoice_id>/attachments/<int:attachment_id>")
+@login_required
+def download_invoice_attachment(invoice_id: int, attachment_id: int):
+    """Download a file attached to the invoice."""
+    invoice, _ = _invoice_access(invoice_id)
+    record = queries.attachment(invoice, attachment_id).file
+    return storage.attachment_response(
+        storage.open_file(record), content_type=record.content_type, filename=record.original_name
+    )
+
+
+def _start_invoice(commitment, *, on_behalf: bool, back: str):
+    try:
+        period = queries.billing_period(commitment.project, _form_id("period_id"))
+        billing_type = BillingType(request.form.get("billing_type", ""))
+    except (NotFound, ValueError):
+        flash("Choose a billing period and a billing type.", "error")
+        return htmx.redirect_to(back)
+    try:
+        invoice = services.start_invoice(
+            commitment,
+            period,
+            billing_type=billing_type,
+            actor_user_id=current_user.id,
+            on_behalf=on_behalf,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return htmx.redirect_to(back)
+    db.session.commit()
+    flash(f"Invoice {invoice.number} started for {period.name}: fill in each line.", "success")
+    return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice.id))
+
+
+def _form_id(name: str) -> int:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        raise NotFound("No such choice.") from None
+
+
+@blueprint.post("/commitments/<int:commitment_id>/invoices")
+@login_required
+@project_staff
+@invoice_management
+def start_invoice_on_behalf(commitment_id: int):
+    """Start an invoice on the payee's behalf (in any period, even after its due date)."""
+    commitment = queries.commitment(commitment_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return _start_invoice(
+        commitment,
+        on_behalf=True,
+        back=url_for("invoicing.show_commitment", commitment_id=commitment.id),
+    )
+
+
+@blueprint.get("/billing/commitments/<int:commitment_id>")
+@payee_member
+def show_billed_commitment(commitment_id: int):
+    """A commitment as its payee sees it: its schedule of values, its invoices, and a new
+    invoice for an open billing period."""
+    commitment = queries.commitment(commitment_id)
+    if (
+        commitment.payee_company_id != g.company.id
+        or commitment.status is not CommitmentStatus.APPROVED
+    ):
+        abort(404)
+    today = policies.billing_date()
+    return render_template(
+        "invoicing/billed_commitment.html",
+        commitment=commitment,
+        project=commitment.project,
+        invoices=queries.invoices_of(commitment.id),
+        periods=queries.open_periods(commitment.project_id, today),
+        may_bill=policies.may_bill_commitment(g.membership, current_user.id, commitment),
+        billing_types=list(BillingType),
+        confirm=ConfirmForm(),
+    )
+
+
+@blueprint.post("/billing/commitments/<int:commitment_id>/invoices")
+@payee_member
+def start_invoice(commitment_id: int):
+    """Start the commitment's invoice for an open billing period."""
+    commitment = queries.commitment(commitment_id)
+    if commitment.payee_company_id != g.company.id:
+        abort(404)
+    if not policies.may_bill_commitment(g.membership, current_user.id, commitment):
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return _start_invoice(
+        commitment,
+        on_behalf=False,
+        back=url_for("invoicing.show_billed_commitment", commitment_id=commitment.id),
     )

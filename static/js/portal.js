@@ -46,9 +46,17 @@ document.addEventListener("htmx:confirm", (event) => {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (!form.matches("form[data-confirm]") || form.dataset.confirmed === "yes") return;
+  // The form asks, or only the one button that does the irreversible part of it.
+  const submitter = event.submitter;
+  const asker =
+    submitter && submitter.matches("[data-confirm]")
+      ? submitter
+      : form.matches("form[data-confirm]")
+        ? form
+        : null;
+  if (!asker || form.dataset.confirmed === "yes") return;
   event.preventDefault();
-  askToConfirm(form.dataset.confirm, form.dataset.confirmLabel, () => {
+  askToConfirm(asker.dataset.confirm, asker.dataset.confirmLabel, () => {
     form.dataset.confirmed = "yes";
     form.requestSubmit(event.submitter || undefined);
     delete form.dataset.confirmed;

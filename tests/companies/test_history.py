@@ -98,6 +98,19 @@ def audited_actions() -> dict[str, str]:
             for target in node.targets
             if isinstance(target, ast.Name)
         }
+        # A module-level table of literal tags (``ACTIONS[decision]``) names all its values.
+        constants |= {
+            target.id: [v.value for v in node.value.values]
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            and isinstance(node.value, ast.Dict)
+            and node.value.values
+            and all(
+                isinstance(v, ast.Constant) and isinstance(v.value, str) for v in node.value.values
+            )
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
         for node in ast.walk(tree):
             if not (
                 isinstance(node, ast.Call)
@@ -118,6 +131,12 @@ def _tags(arg, constants: dict, where: str) -> list[str]:
         return [arg.value]
     if isinstance(arg, ast.Name) and isinstance(constants.get(arg.id), str):
         return [constants[arg.id]]
+    if (
+        isinstance(arg, ast.Subscript)
+        and isinstance(arg.value, ast.Name)
+        and isinstance(constants.get(arg.value.id), list)
+    ):
+        return constants[arg.value.id]
     if isinstance(arg, ast.JoinedStr):  # f"a:b:{'x' if c else 'y'}" names both tags
         tags = [""]
         for part in arg.values:

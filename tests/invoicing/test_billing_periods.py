@@ -264,4 +264,4 @@ def test_the_payee_sees_its_commitments_and_their_open_periods(app, project, bil
 
 
 def test_the_billing_page_is_the_payees(client, project) -> None:
-    assert client.get("/billing").status_code == 404
+    assert client.get("/billing").status_code == 403
