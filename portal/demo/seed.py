@@ -17,7 +17,14 @@ from portal.companies.models import Company, CompanyKind, Feature, Role
 from portal.core import money, tenancy
 from portal.core.db import db, utcnow
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import Commitment, CommitmentKind, Project
+from portal.invoicing.models import (
+    BillingType,
+    Commitment,
+    CommitmentKind,
+    InvoiceStatus,
+    Project,
+)
+from portal.invoicing.policies import billing_date
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeInvitation, PayeeRelationship
 from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
@@ -187,12 +194,17 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
         invoicing.approve_commitment(commitment, actor_user_id=admin.id)
         invoicing.set_contacts(commitment, [bailey.id], actor_user_id=admin.id)
         made.append(commitment)
-    for project in projects.values():
-        invoicing.create_monthly_periods(
-            project, first_month=date(2026, 10, 1), months=6, due_day=25, actor_user_id=admin.id
+    # Monthly periods from two months ago, due at each month's end: the current month is
+    # open for billing whenever the demo is seeded.
+    this_month = billing_date().replace(day=1)
+    first = (this_month - timedelta(days=40)).replace(day=1)
+    periods = {}
+    for region, project in projects.items():
+        periods[region] = invoicing.create_monthly_periods(
+            project, first_month=first, months=6, due_day=31, actor_user_id=admin.id
         )
-    steel, _ = made
-    invoicing.set_executed(steel, date(2026, 10, 1), actor_user_id=admin.id)
+    steel, rebar = made
+    invoicing.set_executed(steel, first, actor_user_id=admin.id)
     order = invoicing.create_change_order(
         steel,
         number="CO-1",
@@ -204,6 +216,71 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
         actor_user_id=admin.id,
     )
     invoicing.approve_change_order(order, actor_user_id=admin.id)
+    stairs = invoicing.create_commitment(
+        projects["CA"],
+        relationship=relationship,
+        kind=CommitmentKind.SUBCONTRACT,
+        number="SC-102",
+        title="Metal stairs and railings",
+        contract_sum="96,000.00",
+        default_retainage="10",
+        actor_user_id=admin.id,
+    )
+    invoicing.save_schedule(
+        stairs,
+        [
+            invoicing.LineInput("05 51 00", "Metal stairs", "64,000.00", ""),
+            invoicing.LineInput("05 52 00", "Railings", "32,000.00", ""),
+        ],
+        actor_user_id=admin.id,
+    )
+    invoicing.approve_commitment(stairs, actor_user_id=admin.id)
+    invoicing.set_contacts(stairs, [bailey.id], actor_user_id=admin.id)
+    ca, tx = periods["CA"], periods["TX"]
+    # SC-101: two months approved, this month under review.
+    _bill(steel, ca[0], ["15%", "", "10%", ""], bailey, admin, approve=True)
+    _bill(steel, ca[1], ["20%", "10%", "25%", "10%", ""], bailey, admin, approve=True)
+    _bill(steel, ca[2], ["15%", "25%", "", "", "40%"], bailey, admin)
+    # PO-201: approved, then returned to revise and resubmit on one line.
+    _bill(rebar, tx[0], ["40%", ""], bailey, admin, approve=True)
+    returned = _bill(rebar, tx[1], ["35%", "45%"], bailey, admin)
+    invoicing.decide_invoice(
+        returned,
+        InvoiceStatus.REVISE_AND_RESUBMIT,
+        comment="",
+        line_comments={2: "The elevated-slab rebar is at 30% on site, not 45%."},
+        actor_user_id=admin.id,
+    )
+    # SC-102: one month approved.
+    _bill(stairs, ca[1], ["30%", "10%"], bailey, admin, approve=True)
+
+
+def _bill(commitment, period, shares, contact, admin, *, approve: bool = False):
+    """The invoice contact bills ``shares`` of each line for ``period`` and submits it (the
+    demo writes past months as if they were billed in time); the admin may approve it."""
+    invoice = invoicing.start_invoice(
+        commitment,
+        period,
+        billing_type=BillingType.PROGRESS,
+        actor_user_id=contact.id,
+        on_behalf=True,  # past periods are closed now; they were billed while open
+    )
+    invoice.on_behalf = False
+    bills = [
+        invoicing.LineBill(line.sov_line_id, share, "")
+        for line, share in zip(invoice.lines, shares, strict=False)
+    ]
+    invoicing.save_invoice(invoice, bills, "", actor_user_id=contact.id)
+    invoicing.submit_invoice(invoice, actor_user_id=contact.id, on_behalf=True)
+    if approve:
+        invoicing.decide_invoice(
+            invoice,
+            InvoiceStatus.APPROVED,
+            comment="",
+            line_comments={},
+            actor_user_id=admin.id,
+        )
+    return invoice
 
 
 def _join_request_at_ironline(by_slug: dict[str, Company]) -> None:

@@ -1207,10 +1207,11 @@ def save_invoice(
 
 
 def submit_invoice(invoice: Invoice, *, actor_user_id: int, on_behalf: bool) -> None:
-    """Send the invoice for review (again, after revise and resubmit)."""
+    """Send the invoice for review (again, after revise and resubmit: a returned invoice
+    was submitted in time, so its period's due date no longer stops it)."""
     _lock(invoice)
     _refuse_unless_editable(invoice)
-    if not on_behalf:
+    if not on_behalf and invoice.round == 0:
         _refuse_closed(invoice.billing_period)
     sheet = _check_sheet(invoice)
     if invoice.billing_type is not BillingType.RETAINAGE_RELEASE and not (

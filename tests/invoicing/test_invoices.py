@@ -3,6 +3,7 @@ in rounds, approved; the G702 figures computed (never typed) and printed in the 
 
 import io
 import subprocess
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from portal.core import tenancy
 from portal.core.audit import AuditEvent
 from portal.core.db import db
-from portal.invoicing import services
+from portal.invoicing import policies, services
 from portal.invoicing.models import (
     BillingType,
     Invoice,
@@ -379,3 +380,19 @@ def test_the_sheet_follows_a_change_order_approved_while_it_is_a_draft(
     invoice = fresh(invoice.id)
     assert [x.description for x in invoice.lines][-1] == "Handrails"
     assert invoice.contract_sum_to_date_cents == 11_150_050
+
+
+def test_a_returned_invoice_is_resubmitted_after_its_due_date(
+    payee_client, payor_client, billing
+) -> None:
+    start(payee_client, billing, billing.earlier)
+    (invoice,) = invoices()
+    bill(payee_client, invoice, {1: ("30,000", "")}, submit=True)
+    decide(payor_client, invoice, "revise_and_resubmit", line1="20,000 is what is in place.")
+    with tenancy.unscoped():
+        period = db.session.get(type(billing.earlier), billing.earlier.id)
+        period.due_on = policies.billing_date() - timedelta(days=1)  # passed while revised
+    db.session.commit()
+    response = bill(payee_client, invoice, {1: ("20,000", "")}, submit=True)
+    assert response.status_code == 303
+    assert fresh(invoice.id).status is InvoiceStatus.UNDER_REVIEW
