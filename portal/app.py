@@ -99,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.operations.views import blueprint as operations
     from portal.payees.views import blueprint as payees
     from portal.payment_settings.views import blueprint as payment_settings
+    from portal.readiness.views import blueprint as readiness
     from portal.sso.views import blueprint as sso
 
     for blueprint in (
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
         invoicing,
         onboarding,
         payees,
+        readiness,
     ):
         app.register_blueprint(blueprint)
     # The simulated bank's own pages (its statements): never in production.

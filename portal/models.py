@@ -11,4 +11,5 @@ from portal.onboarding import models as onboarding_models  # noqa: F401
 from portal.operations import models as operations_models  # noqa: F401
 from portal.payees import models as payee_models  # noqa: F401
 from portal.payment_settings import models as payment_settings_models  # noqa: F401
+from portal.readiness import models as readiness_models  # noqa: F401
 from portal.sso import models as sso_models  # noqa: F401

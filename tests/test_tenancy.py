@@ -16,7 +16,7 @@ from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import BillingType, Commitment, CommitmentKind
+from portal.invoicing.models import BillingType, Commitment, CommitmentKind, Invoice
 from portal.invoicing.policies import billing_date
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import PayeeJoinRequest, PayeeRelationship
@@ -24,6 +24,8 @@ from portal.onboarding.terms import PAY_AGREEMENT_VERSION, digest
 from portal.operations import services as operations
 from portal.payees import services as payees
 from portal.payees.models import DocumentKind, PayeeBankAccount
+from portal.readiness import services as readiness
+from portal.readiness.models import HoldKind, HoldReason
 from tests.factories import (
     Authenticator,
     add_entity_with_controller,
@@ -215,6 +217,17 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             objects["invoice_id"], objects["attachment_id"] = invoice_with_attachment(
                 objects["commitment_id"], payee, biller
             )
+            objects["hold_id"] = readiness.apply_hold(
+                db.session.get(Commitment, objects["commitment_id"]).company_id,
+                kind=HoldKind.INVOICE,
+                payee_company_id=payee.id,
+                invoice=db.session.get(Invoice, objects["invoice_id"]),
+                reason=HoldReason.OTHER,
+                description="Held in the sweep",
+                visible_to_payee=True,
+                attachment=(io.BytesIO(LETTER), "letter.pdf"),
+                actor_user_id=None,
+            ).id
         foreign_payee["request_id"] = join_request(payee_b, foreign["invitation_id"])
         own_payee["request_id"] = join_request(payee_a, own["invitation_id"])
         # The digest of the Pay agreement as its page would show it to payee A.

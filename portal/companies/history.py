@@ -37,6 +37,7 @@ HISTORY_AREAS = {
     "funding_accounts": "Funding accounts",
     "projects": "Projects",
     "commitments": "Commitments and billing",
+    "readiness": "Payment requirements and holds",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
@@ -606,6 +607,24 @@ ACTIONS: dict[str, Action] = {
             f"Attached {_after(e, 'file') or 'a file'} to invoice {_after(e, 'number') or ''} "
             f"of commitment {_commitment(e)}"
         ),
+    ),
+    "readiness:requirement:changed": Action(
+        "readiness",
+        lambda e, n: (
+            f"Set payment requirement {_after(e, 'requirement') or ''} to "
+            f"{(_after(e, 'mode') or 'a new mode').lower()}"
+        ),
+    ),
+    "readiness:hold:applied": Action(
+        "readiness",
+        lambda e, n: (
+            f"Applied a {(_after(e, 'kind') or 'hold').lower()}: "
+            f"{_after(e, 'reason') or 'no reason given'}"
+        ),
+    ),
+    "readiness:hold:released": Action(
+        "readiness",
+        lambda e, n: f"Released a {(_after(e, 'kind') or 'hold').lower()}",
     ),
     "onboarding:payee:contact_changed": Action(
         "payees",

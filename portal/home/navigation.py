@@ -58,10 +58,20 @@ PAYORS = NavItem(
 PAYOR_USERS = NavItem("Payor users", "operations.list_users")
 BANK_REVIEWS = NavItem("Bank reviews", "operations.list_bank_reviews", BANK_REVIEW_ENDPOINTS)
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
+PAYEE_BILLING_ENDPOINTS = ("invoicing.list_billing", "invoicing.show_billed_commitment")
+INVOICES = NavItem("Invoices", "readiness.list_invoices", ("readiness.list_invoices",))
 PROJECTS = NavItem(
-    "Projects", "invoicing.list_projects", ("invoicing.",), excludes=("invoicing.list_billing",)
+    "Projects",
+    "invoicing.list_projects",
+    ("invoicing.", "readiness.show_readiness", "readiness.apply_hold"),
+    excludes=PAYEE_BILLING_ENDPOINTS,
 )
-BILLING = NavItem("Billing", "invoicing.list_billing", ("invoicing.list_billing",))
+# A payee reaches its invoices from Billing (the payor, from its projects).
+BILLING = NavItem(
+    "Billing",
+    "invoicing.list_billing",
+    (*PAYEE_BILLING_ENDPOINTS, "invoicing.show_invoice", "readiness.show_readiness"),
+)
 PAYEES = NavItem(
     "Payees",
     "onboarding.list_payees",
@@ -83,7 +93,14 @@ BANK_ACCOUNTS = NavItem(
     "Bank accounts", "payees.list_bank_accounts", ("payees.",), excludes=("payees.show_profile",)
 )
 PAYMENT_SETTINGS = NavItem(
-    "Payment settings", "payment_settings.show", ("payment_settings.", "sso.setup")
+    "Payment settings",
+    "payment_settings.show",
+    (
+        "payment_settings.",
+        "sso.setup",
+        "readiness.show_requirements",
+        "readiness.save_requirements",
+    ),
 )
 TEAM = NavItem(
     "Team",
@@ -116,6 +133,10 @@ def primary_navigation(
             items.append(IMPLEMENTATION)
         if roles & {Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR}:
             items.append(PROJECTS)
+        if roles & {Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR, Role.DISBURSER} and (
+            features.get(Feature.INVOICE_MANAGEMENT)
+        ):
+            items.append(INVOICES)
         if roles & {Role.PAYMENTS_ADMIN, Role.BENEFICIARY_APPROVER} and features.get(Feature.PAY):
             items.append(PAYEES)
         if Role.PAYMENTS_ADMIN in roles and features.get(Feature.PAY):

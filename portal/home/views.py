@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from portal.accounts.guards import login_required
 from portal.companies import queries as company_queries
+from portal.companies.models import Feature
 from portal.core import htmx
 from portal.core.status import ActivationStatus, Status
 from portal.core.tables import Column, TablePage, TableState, paginate_rows
@@ -46,9 +47,14 @@ def layout_helpers() -> dict:
             for item in navigation.company_menu(g.get("membership"))
         ]
 
+    def feature_on(name: str) -> bool:
+        membership = g.get("membership")
+        return bool(membership) and company_queries.features_in(membership.company)[Feature(name)]
+
     return {
         "primary_nav": primary_nav,
         "company_menu": company_menu,
+        "feature_on": feature_on,
     }
 
 

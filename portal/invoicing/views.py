@@ -1241,3 +1241,37 @@ def start_invoice(commitment_id: int):
         on_behalf=False,
         back=url_for("invoicing.show_billed_commitment", commitment_id=commitment.id),
     )
+
+
+@blueprint.post("/invoices/decisions")
+@login_required
+@project_staff
+@invoice_management
+def decide_invoices():
+    """Approve the chosen invoices under review at once (each audited as its own)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ids = [int(v) for v in request.form.getlist("invoice_ids") if v.isdigit()][:100]
+    back = url_for("readiness.list_invoices", **request.args)  # the list keeps its filters
+    if not ids:
+        flash("Choose the invoices to approve.", "error")
+        return htmx.redirect_to(back)
+    try:
+        chosen = [queries.invoice(invoice_id) for invoice_id in ids]
+        for invoice in chosen:
+            if invoice.company_id != g.company.id:
+                raise DomainError("Choose your own invoices.")
+            services.decide_invoice(
+                invoice,
+                InvoiceStatus.APPROVED,
+                comment="",
+                line_comments={},
+                actor_user_id=current_user.id,
+            )
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"Nothing was approved: {error.message}", "error")
+        return htmx.redirect_to(back)
+    db.session.commit()
+    flash(f"{len(chosen)} invoice{'s' if len(chosen) != 1 else ''} approved.", "success")
+    return htmx.redirect_to(back)

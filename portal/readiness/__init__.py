@@ -1,0 +1,1 @@
+"""Payment requirements and holds: whether each invoice may be paid now, and why not."""
