@@ -328,7 +328,8 @@ def invoice_filter_choices(company_id: int) -> dict[str, list[tuple[str, str]]]:
         .order_by(sa.func.lower(PayeeRelationship.directory_name))
     ).all()
     months = db.session.scalars(
-        sa.select(sa.distinct(BillingPeriod.ends_on))
+        sa.select(BillingPeriod.ends_on)
+        .distinct()
         .where(BillingPeriod.company_id == company_id)
         .order_by(BillingPeriod.ends_on.desc())
         .limit(36)

@@ -14,8 +14,9 @@ from portal.companies.models import CompanyKind, Feature, Role
 from portal.core import tenancy
 from portal.core.db import db
 from tests.conftest import wait_until
-from tests.factories import PASSWORD, Authenticator, make_company, make_user
+from tests.factories import Authenticator, make_company, make_user
 from tests.journeys.dialogs import confirm
+from tests.journeys.people import go_to, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.committed, pytest.mark.real]
 
@@ -39,53 +40,6 @@ def short_step_up(app):
 def wait_out_step_up() -> None:
     """Let the last verification go stale: the next sensitive form carries its code field."""
     time.sleep(STEP_UP_SECONDS + 0.5)
-
-
-@pytest.fixture
-def another_person(browser, live_server):
-    """A fresh browser context per person, watched for console errors like ``page``."""
-    contexts, tabs = [], []
-
-    def watch(tab):
-        if hasattr(tab, "problems"):  # already watched
-            return tab
-        tab.problems = []
-
-        def console(message) -> None:
-            if message.type == "error":
-                tab.problems.append(f"{message.text} ({message.location.get('url', '')})")
-
-        tab.on("console", console)
-        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-        tabs.append(tab)
-        return tab
-
-    def open_context():
-        context = browser.new_context(base_url=live_server)
-        context.on("page", watch)  # pop-ups too, such as the sandbox bank's statement
-        contexts.append(context)
-        return watch(context.new_page())
-
-    yield open_context
-    for context in contexts:
-        context.close()
-    problems = [p for tab in tabs for p in tab.problems]
-    assert problems == [], f"the browser reported errors: {problems}"
-
-
-def sign_in(page, email: str, phone: Authenticator) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/code")
-    page.get_by_label("6-digit code from your authenticator app").fill(phone.code())
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/dashboard")
-
-
-def go_to(page, section: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=section).click()
 
 
 def invitation_path(smtp, email: str) -> str:

@@ -281,3 +281,17 @@ def test_a_bad_setting_saves_nothing(settings_client, billing, form, message) ->
 
 def test_the_settings_need_the_feature_and_a_payments_admin(payor_client) -> None:
     assert payor_client.get(PATH).status_code in (403, 404)
+
+
+def test_the_invoices_list_shows_readiness_and_filters_by_it(billing, payor_client) -> None:
+    invoice = submitted_invoice(billing)
+    page = payor_client.get("/invoices").get_data(as_text=True)
+    assert "SC-7 · no. 1" in page and "Not ready to pay" in page and "1 of 2 met" in page
+    meet_all(billing, invoice, approve=True)
+    page = payor_client.get("/invoices?readiness=ready").get_data(as_text=True)
+    assert "SC-7 · no. 1" in page and "2 of 2 met" in page
+    page = payor_client.get("/invoices?readiness=not_ready").get_data(as_text=True)
+    assert "SC-7 · no. 1" not in page and "No invoice matches these filters" in page
+    fragment = payor_client.get("/invoices?readiness=ready", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert "SC-7 · no. 1" in fragment.get_data(as_text=True)
