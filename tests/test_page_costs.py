@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
@@ -24,7 +24,11 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Role
 from portal.core import audit, crypto, tenancy
 from portal.core.db import db
+from portal.invoicing import services as invoicing
+from portal.invoicing.models import BillingType, CommitmentKind
+from portal.invoicing.policies import billing_date
 from portal.onboarding import services as onboarding
+from portal.onboarding.models import OnboardingStatus
 from portal.operations import services as operations
 from portal.operations.models import ContactKind, TrainingTopic
 from portal.payment_settings import queries as settings_queries
@@ -66,12 +70,15 @@ class World:
     payee: object
     admin: object
     payee_admin: object
+    # The first of each billing object, whose pages are measured at both sizes.
+    billed: dict[str, int] = field(default_factory=dict)
 
 
 def build_world(app: Flask, *, rows: int = 1) -> World:
     with tenancy.unscoped():
         payor = operations.create_payor("Grown Payor", "grown-payor", actor_user_id=None)
         company_services.set_feature(payor, Feature.PAY, True, actor_user_id=None)
+        company_services.set_feature(payor, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None)
         payee = make_company(CompanyKind.PAYEE)
     db.session.commit()
     admin, admin_phone = make_user(payor, (Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR))
@@ -97,7 +104,9 @@ def grow(world: World, n: int) -> None:
                 f"{9000000 + k}",
                 actor_user_id=admin.id,
             )
-            add_project(payor, f"T-{k:04d}", name=f"Tower {k}", actor_user_id=admin.id)
+            project = add_project(payor, f"T-{k:04d}", name=f"Tower {k}", actor_user_id=admin.id)
+            billed = bill_a_commitment(world, project, k)
+            world.billed = world.billed or billed
             project = operations.project_of(payor)
             operations.add_contact(
                 project,
@@ -152,14 +161,68 @@ def grow(world: World, n: int) -> None:
     db.session.commit()
 
 
+def bill_a_commitment(world: World, project, k: int) -> dict[str, int]:
+    """A commitment to the payee on ``project``, billed once (submitted, under review)."""
+    admin, payee_admin = world.admin[0], world.payee_admin[0]
+    relationship = world.relationship if hasattr(world, "relationship") else None
+    if relationship is None:
+        relationship = onboarding.add_to_directory(
+            world.payor,
+            onboarding.Invitee("Grown Payee", "grown@payee.example.com"),
+            actor_user_id=admin.id,
+        )
+        relationship.payee_id = world.payee.id
+        relationship.status = OnboardingStatus.APPROVED
+        world.relationship = relationship
+    commitment = invoicing.create_commitment(
+        project,
+        relationship=relationship,
+        kind=CommitmentKind.SUBCONTRACT,
+        number=f"SC-{k}",
+        title=f"Steel {k}",
+        contract_sum="1,000",
+        default_retainage="10",
+        actor_user_id=admin.id,
+    )
+    invoicing.save_schedule(
+        commitment, [invoicing.LineInput("", "Steel", "1,000", "")], actor_user_id=admin.id
+    )
+    invoicing.approve_commitment(commitment, actor_user_id=admin.id)
+    invoicing.set_contacts(commitment, [payee_admin.id], actor_user_id=admin.id)
+    today = billing_date()
+    period = invoicing.create_billing_period(
+        project, starts_on=today, ends_on=today, due_on=today, actor_user_id=admin.id
+    )
+    invoice = invoicing.start_invoice(
+        commitment,
+        period,
+        billing_type=BillingType.PROGRESS,
+        actor_user_id=payee_admin.id,
+        on_behalf=False,
+    )
+    invoicing.save_invoice(
+        invoice,
+        [invoicing.LineBill(invoice.lines[0].sov_line_id, "100", "")],
+        "",
+        actor_user_id=payee_admin.id,
+    )
+    invoicing.submit_invoice(invoice, actor_user_id=payee_admin.id, on_behalf=False)
+    return {
+        "project_id": project.id,
+        "commitment_id": commitment.id,
+        "invoice_id": invoice.id,
+        "period_id": period.id,
+    }
+
+
 def actors(app: Flask, world: World, client_class: type) -> list[Actor]:
     def new_client():
         return client_class(app, app.response_class, use_cookies=True)
 
     signed_in = []
     for name, (user, phone), ids in (
-        ("payor admin", world.admin, {}),
-        ("payee admin", world.payee_admin, {}),
+        ("payor admin", world.admin, dict(world.billed)),
+        ("payee admin", world.payee_admin, dict(world.billed)),
     ):
         client = new_client()
         sign_in(client, user, phone)
@@ -252,6 +315,18 @@ def test_no_page_grows_with_the_signed_in_companys_data(app: Flask, client, monk
     signed_in = actors(app, world, type(client))
     small = measure(app, signed_in, monkeypatch)
     assert len(small) >= 15, f"the sweep covers the signed-in pages: {sorted(small)}"
+    billing_pages = {
+        ("payor admin", "readiness.list_invoices"),
+        ("payor admin", "invoicing.show_project"),
+        ("payor admin", "invoicing.show_commitment"),
+        ("payor admin", "invoicing.show_invoice"),
+        ("payor admin", "invoicing.list_billing_periods"),
+        ("payor admin", "readiness.show_readiness"),
+        ("payee admin", "invoicing.list_billing"),
+        ("payee admin", "invoicing.show_billed_commitment"),
+        ("payee admin", "invoicing.show_invoice"),
+    }
+    assert billing_pages <= set(small), sorted(billing_pages - set(small))
     grow(world, GROWN)
     grown = measure(app, signed_in, monkeypatch)
     assert set(grown) == set(small)

@@ -35,6 +35,8 @@ from portal.payees.models import EntityType, PayeeBankAccount, TaxClassification
 from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import PersonRole
+from portal.readiness import services as readiness
+from portal.readiness.models import HoldKind, HoldReason
 
 DEMO_PASSWORD = "trestle-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -251,8 +253,19 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
         line_comments={2: "The elevated-slab rebar is at 30% on site, not 45%."},
         actor_user_id=admin.id,
     )
-    # SC-102: one month approved.
-    _bill(stairs, ca[1], ["30%", "10%"], bailey, admin, approve=True)
+    # SC-102: one month approved, then held for missing certified payroll.
+    held = _bill(stairs, ca[1], ["30%", "10%"], bailey, admin, approve=True)
+    readiness.apply_hold(
+        summit.id,
+        kind=HoldKind.INVOICE,
+        payee_company_id=ironline.id,
+        invoice=held,
+        reason=HoldReason.MISSING_DOCUMENTS,
+        description="Certified payroll for the month is missing.",
+        visible_to_payee=True,
+        attachment=None,
+        actor_user_id=_user("disburser@summit.example.com").id,
+    )
 
 
 def _bill(commitment, period, shares, contact, admin, *, approve: bool = False):
@@ -439,7 +452,12 @@ def _backdate_receiving(payee_id: int, *, days: int) -> None:
 def _implementation_part_way(company: Company, operator_id: int) -> None:
     """Summit Builders is part-way through implementation: some of step 1 and 2 done."""
     project = operations.project_of(company)
-    for feature in (Feature.PAY, Feature.LIEN_WAIVERS, Feature.INVOICE_MANAGEMENT):
+    for feature in (
+        Feature.PAY,
+        Feature.LIEN_WAIVERS,
+        Feature.INVOICE_MANAGEMENT,
+        Feature.PAYMENT_REQUIREMENTS,
+    ):
         companies.set_feature(company, feature, True, actor_user_id=operator_id)
     if deposit_account_of(company.id) is None:
         banking.open_deposit_account(company, actor_user_id=operator_id)

@@ -59,14 +59,20 @@ PAYOR_USERS = NavItem("Payor users", "operations.list_users")
 BANK_REVIEWS = NavItem("Bank reviews", "operations.list_bank_reviews", BANK_REVIEW_ENDPOINTS)
 IMPLEMENTATION = NavItem("Implementation", "operations.show_own_implementation")
 PAYEE_BILLING_ENDPOINTS = ("invoicing.list_billing", "invoicing.show_billed_commitment")
-INVOICES = NavItem("Invoices", "readiness.list_invoices", ("readiness.list_invoices",))
+INVOICE_ENDPOINTS = (
+    "readiness.list_invoices",
+    "invoicing.show_invoice",
+    "readiness.show_readiness",
+    "readiness.apply_hold",
+)
+INVOICES = NavItem("Invoices", "readiness.list_invoices", INVOICE_ENDPOINTS)
 PROJECTS = NavItem(
     "Projects",
     "invoicing.list_projects",
-    ("invoicing.", "readiness.show_readiness", "readiness.apply_hold"),
-    excludes=PAYEE_BILLING_ENDPOINTS,
+    ("invoicing.",),
+    excludes=(*PAYEE_BILLING_ENDPOINTS, *INVOICE_ENDPOINTS),
 )
-# A payee reaches its invoices from Billing (the payor, from its projects).
+# A payee reaches its invoices from Billing (the payor, from Invoices).
 BILLING = NavItem(
     "Billing",
     "invoicing.list_billing",

@@ -49,10 +49,7 @@ class InvoiceAccess:
     read: bool
     bill: bool  # fill in, attach, submit
     review: bool  # approve, approve as noted, revise and resubmit
-
-    @property
-    def side(self) -> str:
-        return "payor" if self.review else "payee"
+    payor_side: bool = False
 
 
 NO_ACCESS = InvoiceAccess(False, False, False)
@@ -62,13 +59,15 @@ def invoice_access(
     membership: Membership, user_id: int, invoice: Invoice, contact_ids: set[int]
 ) -> InvoiceAccess:
     """The payor's project staff review its invoices (and bill those they wrote on the
-    payee's behalf); the payee's invoice contacts bill them; its Payments Admins read them."""
+    payee's behalf) and its Disbursers read them; the payee's invoice contacts bill them;
+    its Payments Admins read them."""
     company = membership.company
     roles = membership.role_set
     if company.id == invoice.company_id:
-        if not roles & PROJECT_STAFF:
+        staff = bool(roles & PROJECT_STAFF)
+        if not staff and Role.DISBURSER not in roles:
             return NO_ACCESS
-        return InvoiceAccess(True, invoice.on_behalf, True)
+        return InvoiceAccess(True, staff and invoice.on_behalf, staff, payor_side=True)
     if company.id == invoice.payee_company_id:
         contact = user_id in contact_ids
         return InvoiceAccess(contact or Role.PAYEE_ADMIN in roles, contact, False)

@@ -962,7 +962,7 @@ def _invoice_access(invoice_id: int):
     access = policies.invoice_access(g.membership, current_user.id, invoice, contacts)
     if not access.read:
         abort(403)
-    if access.review and not features_in(g.company)[Feature.INVOICE_MANAGEMENT]:
+    if access.payor_side and not features_in(g.company)[Feature.INVOICE_MANAGEMENT]:
         abort(404)
     return invoice, access
 

@@ -98,6 +98,7 @@ def _panel_context(invoice, payor_side: bool, hold_form=None):
     return {
         "invoice": invoice,
         "payor_side": payor_side,
+        "may_review": payor_side and bool(roles & PROJECT_STAFF),
         "readiness": queries.readiness(invoice),
         "holds": queries.holds_on(invoice),
         "hidden_hold": (not payor_side) and queries.hidden_holds_exist(invoice),

@@ -99,9 +99,7 @@ def make_unmet(kind: RequirementKind, billing, invoice) -> None:
 
 def meet_all(billing, invoice, *, approve: bool) -> None:
     with tenancy.unscoped():
-        invoicing.set_executed(
-            billing.commitment, date(2026, 1, 5), actor_user_id=billing.admin.id
-        )
+        invoicing.set_executed(billing.commitment, date(2026, 1, 5), actor_user_id=billing.admin.id)
         if approve:
             invoicing.decide_invoice(
                 invoice,
