@@ -15,6 +15,7 @@ from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Membership, Role
 from portal.core import tenancy
 from portal.core.db import db
+from portal.invoicing import imports
 from portal.invoicing import services as invoicing
 from portal.invoicing.models import BillingType, Commitment, CommitmentKind, Invoice
 from portal.invoicing.policies import billing_date
@@ -75,7 +76,14 @@ def payor_objects(payor, user) -> dict[str, object]:
         due_on=date(2026, 11, 25),
         actor_user_id=user.id,
     )
+    run = imports.start_import(
+        payor.id,
+        io.BytesIO(imports.template_csv().encode()),
+        "commitments.csv",
+        actor_user_id=user.id,
+    )
     return {
+        "run_id": run.id,
         "period_id": period.id,
         "commitment_id": commitment.id,
         "change_order_id": order.id,

@@ -608,6 +608,20 @@ ACTIONS: dict[str, Action] = {
             f"of commitment {_commitment(e)}"
         ),
     ),
+    "invoicing:import:started": Action(
+        "commitments",
+        lambda e, n: f"Started importing commitments from {_after(e, 'file') or 'a file'}",
+    ),
+    "invoicing:import:succeeded": Action(
+        "commitments",
+        lambda e, n: f"Imported {_after(e, 'commitments') or 0} commitments from a CSV file",
+    ),
+    "invoicing:import:failed": Action(
+        "commitments",
+        lambda e, n: (
+            f"Imported nothing from a CSV file: {_after(e, 'errors') or 'some'} rows were bad"
+        ),
+    ),
     "readiness:requirement:changed": Action(
         "readiness",
         lambda e, n: (

@@ -74,7 +74,29 @@ def save_file(
         raise InvalidUpload(f"The file must be one of: {names}.")
     if content_type == "application/pdf" and b"%%EOF" not in data[-2048:]:
         raise InvalidUpload("The PDF is incomplete or damaged.")
-    extension = SIGNATURES[content_type][1]
+    return keep_bytes(
+        data,
+        original_name=original_name,
+        kind=kind,
+        content_type=content_type,
+        extension=SIGNATURES[content_type][1],
+        company_id=company_id,
+        uploaded_by_user_id=uploaded_by_user_id,
+    )
+
+
+def keep_bytes(
+    data: bytes,
+    *,
+    original_name: str,
+    kind: str,
+    content_type: str,
+    extension: str,
+    company_id: int | None = None,
+    uploaded_by_user_id: int | None = None,
+) -> StoredFile:
+    """Store bytes already checked by the caller under a generated name; return the
+    (unflushed) record."""
     today = utcnow()
     key = f"{kind}/{today:%Y/%m}/{secrets.token_hex(16)}{extension}"
     path = storage_root() / key

@@ -584,3 +584,44 @@ class InvoiceAttachment(db.Model):
     uploaded_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     file: Mapped[StoredFile] = relationship(lazy="joined", innerjoin=True)
+
+
+class ImportStatus(Status):
+    QUEUED = "queued", "Waiting to start", Tone.PROGRESS
+    RUNNING = "running", "Checking the file", Tone.PROGRESS
+    SUCCEEDED = "succeeded", "Imported", Tone.SUCCESS
+    FAILED = "failed", "Not imported", Tone.DANGER
+
+
+class CommitmentImport(TenantOwned, db.Model):
+    """A CSV file of commitments and schedule lines, imported by a job: every row checked
+    first, then everything written in one transaction, or nothing."""
+
+    __tablename__ = "commitment_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("stored_file.id"))
+    status: Mapped[ImportStatus] = mapped_column(
+        str_enum(ImportStatus), default=ImportStatus.QUEUED
+    )
+    total_rows: Mapped[int] = mapped_column(default=0)
+    checked_rows: Mapped[int] = mapped_column(default=0)
+    commitments_created: Mapped[int] = mapped_column(default=0)
+    # Each bad row, by line and column (the first few hundred).
+    errors: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    finished_at: Mapped[datetime | None]
+
+    file: Mapped[StoredFile] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        return self.checked_rows * 100 // self.total_rows if self.total_rows else 0

@@ -20,6 +20,7 @@ from portal.invoicing.models import (
     ChangeOrder,
     Commitment,
     CommitmentContact,
+    CommitmentImport,
     CommitmentStatus,
     Invoice,
     InvoiceAttachment,
@@ -346,5 +347,23 @@ def all_periods(project_id: int) -> list[BillingPeriod]:
             sa.select(BillingPeriod)
             .where(BillingPeriod.project_id == project_id)
             .order_by(BillingPeriod.starts_on.desc())
+        )
+    )
+
+
+def commitment_import(run_id: int) -> CommitmentImport:
+    found = db.session.scalar(sa.select(CommitmentImport).where(CommitmentImport.id == run_id))
+    if found is None:
+        raise NotFound("No such import.")
+    return found
+
+
+def recent_imports(company_id: int, limit: int = 10) -> list[CommitmentImport]:
+    return list(
+        db.session.scalars(
+            sa.select(CommitmentImport)
+            .where(CommitmentImport.company_id == company_id)
+            .order_by(CommitmentImport.id.desc())
+            .limit(limit)
         )
     )

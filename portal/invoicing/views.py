@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, render_template, request, url_for
 from flask_login import current_user
 
 from portal.accounts.forms import ConfirmForm
@@ -22,7 +22,7 @@ from portal.core import htmx, money, storage
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.core.forms import row_errors, show_error
-from portal.invoicing import policies, queries, services
+from portal.invoicing import imports, policies, queries, services
 from portal.invoicing.forms import (
     BillingPeriodForm,
     ChangeOrderForm,
@@ -1275,3 +1275,74 @@ def decide_invoices():
     db.session.commit()
     flash(f"{len(chosen)} invoice{'s' if len(chosen) != 1 else ''} approved.", "success")
     return htmx.redirect_to(back)
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+@blueprint.get("/commitments/import")
+@login_required
+@project_staff
+@invoice_management
+def show_import():
+    """Import commitments and their schedule lines from a CSV file (the layout, the form,
+    the latest imports)."""
+    return render_template(
+        "invoicing/import.html",
+        columns=imports.COLUMNS,
+        runs=queries.recent_imports(g.company.id),
+        errors=[],
+    )
+
+
+@blueprint.get("/commitments/import/template.csv")
+@login_required
+@project_staff
+@invoice_management
+def download_import_template():
+    """The import's column layout with an example commitment."""
+    return Response(
+        imports.template_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=commitments-template.csv"},
+    )
+
+
+@blueprint.post("/commitments/import")
+@login_required
+@project_staff
+@invoice_management
+def start_import():
+    """Keep the file and start its import as a job."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidInput("Choose the CSV file to import.", field="file")
+        run = imports.start_import(
+            g.company.id, upload.stream, upload.filename, actor_user_id=current_user.id
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return render_template(
+            "invoicing/import.html",
+            columns=imports.COLUMNS,
+            runs=queries.recent_imports(g.company.id),
+            errors=[error.message],
+        )
+    db.session.commit()
+    return htmx.redirect_to(url_for("invoicing.show_import_run", run_id=run.id))
+
+
+@blueprint.get("/commitments/import/<int:run_id>")
+@login_required
+@project_staff
+@invoice_management
+def show_import_run(run_id: int):
+    """One import's progress (the fragment polls itself until the import is done), then
+    its result: the commitments made, or every bad row by line and column."""
+    run = queries.commitment_import(run_id)
+    return htmx.add_vary(
+        htmx.render("invoicing/import_run.html", "invoicing/_import_run.html", run=run)
+    )
