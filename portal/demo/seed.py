@@ -452,12 +452,8 @@ def _backdate_receiving(payee_id: int, *, days: int) -> None:
 def _implementation_part_way(company: Company, operator_id: int) -> None:
     """Summit Builders is part-way through implementation: some of step 1 and 2 done."""
     project = operations.project_of(company)
-    for feature in (
-        Feature.PAY,
-        Feature.LIEN_WAIVERS,
-        Feature.INVOICE_MANAGEMENT,
-        Feature.PAYMENT_REQUIREMENTS,
-    ):
+    # Payment Requirements stays off: the implementation is part way (its defaults apply).
+    for feature in (Feature.PAY, Feature.LIEN_WAIVERS, Feature.INVOICE_MANAGEMENT):
         companies.set_feature(company, feature, True, actor_user_id=operator_id)
     if deposit_account_of(company.id) is None:
         banking.open_deposit_account(company, actor_user_id=operator_id)

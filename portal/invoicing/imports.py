@@ -371,17 +371,3 @@ def _write(run: CommitmentImport, found: dict[tuple[str, str], _Commitment]) -> 
         db.session.add(row)
     db.session.flush()
     return len(found)
-
-
-def report_progress(run_id: int, checked: int) -> None:
-    """Show how far the check has come, outside the job's own transaction (which writes
-    everything at its end). SQLite has one writer at a time: there the bar jumps at the end."""
-    if db.engine.dialect.name == "sqlite":
-        return
-    with db.engine.connect() as connection:
-        connection.execute(
-            sa.update(CommitmentImport)
-            .where(CommitmentImport.id == run_id)
-            .values(checked_rows=checked, status=ImportStatus.RUNNING)
-        )
-        connection.commit()
