@@ -18,7 +18,7 @@ from tests.factories import make_company, make_user
 from tests.journeys.dialogs import confirm
 from tests.journeys.people import go_to, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.committed]
+pytestmark = [pytest.mark.browser, pytest.mark.committed, pytest.mark.real]
 
 
 def test_an_invoice_is_set_up_billed_revised_approved_held_and_released(
