@@ -302,3 +302,15 @@ def http_sign_in(base_url: str, user: User, authenticator: Authenticator):
 def csrf_of(session, url: str) -> str:
     """The CSRF token on the page at ``url``, as ``session`` sees it."""
     return CSRF_FIELD.search(session.get(url, timeout=30).text).group(1)
+
+
+def make_invoicing_payor() -> Company:
+    """A payor with Pay and Invoice Management switched on."""
+    from portal.companies import services as company_services
+    from portal.companies.models import Feature
+
+    company = make_paying_payor()
+    with tenancy.unscoped():
+        company_services.set_feature(company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None)
+    db.session.commit()
+    return company

@@ -282,6 +282,10 @@ def set_funding_account(project_id: int):
 # --------------------------------------------------------------------------- commitments
 
 
+def _refused_on_commitment(error: DomainError, form, commitment):
+    return _refused(error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id))
+
+
 def _refused(error: DomainError, form, page: str):
     """Undo the attempt. Bad input goes back to its form (a whole-table error above the
     table); a refused move (an approved commitment, an archived project) is said on the
@@ -469,9 +473,7 @@ def update_commitment(commitment_id: int):
                 actor_user_id=current_user.id,
             )
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
         else:
             return _saved(commitment, "Commitment saved." if changed else "Nothing was changed.")
@@ -503,9 +505,7 @@ def save_schedule(commitment_id: int):
         try:
             lines = services.save_schedule(commitment, rows, actor_user_id=current_user.id)
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
             commitment = queries.commitment(commitment_id)
         else:
@@ -555,9 +555,7 @@ def set_executed(commitment_id: int):
         try:
             services.set_executed(commitment, form.executed_on.data, actor_user_id=current_user.id)
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
         else:
             return _saved(commitment, "The commitment is marked executed.")
@@ -581,9 +579,7 @@ def change_retainage(commitment_id: int):
                 commitment, form.line_id.data, form.retainage.data, actor_user_id=current_user.id
             )
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
         else:
             return _saved(
@@ -610,9 +606,7 @@ def set_contacts(commitment_id: int):
         try:
             services.set_contacts(commitment, form.contacts.data, actor_user_id=current_user.id)
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
         else:
             return _saved(commitment, "Invoice contacts saved.")
@@ -633,9 +627,7 @@ def invite_payee(commitment_id: int):
         try:
             sent = services.invite_payee(commitment, form.email.data, actor_user_id=current_user.id)
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
         else:
             return _saved(
@@ -687,9 +679,7 @@ def create_change_order(commitment_id: int):
                 actor_user_id=current_user.id,
             )
         except DomainError as error:
-            if refused := _refused(
-                error, form, url_for("invoicing.show_commitment", commitment_id=commitment.id)
-            ):
+            if refused := _refused_on_commitment(error, form, commitment):
                 return refused
             commitment = queries.commitment(commitment_id)
         else:

@@ -161,3 +161,9 @@ class ReadinessStatus(Status):
     READY = "ready", "Ready to pay", Tone.SUCCESS
     READY_WITH_WARNINGS = "ready_with_warnings", "Ready, with warnings", Tone.WARNING
     NOT_READY = "not_ready", "Not ready to pay", Tone.DANGER
+
+    @classmethod
+    def of(cls, *, ready: bool, all_met: bool) -> ReadinessStatus:
+        if not ready:
+            return cls.NOT_READY
+        return cls.READY if all_met else cls.READY_WITH_WARNINGS

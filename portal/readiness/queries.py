@@ -79,9 +79,7 @@ class Readiness:
 
     @property
     def status(self) -> ReadinessStatus:
-        if not self.ready:
-            return ReadinessStatus.NOT_READY
-        return ReadinessStatus.READY_WITH_WARNINGS if self.unmet else ReadinessStatus.READY
+        return ReadinessStatus.of(ready=self.ready, all_met=not self.unmet)
 
 
 def enforced(modes: dict[RequirementKind, EnforcementMode]) -> list[Requirement]:
@@ -234,11 +232,7 @@ class InvoiceRow:
 
     @property
     def status(self) -> ReadinessStatus:
-        if not self.ready:
-            return ReadinessStatus.NOT_READY
-        return (
-            ReadinessStatus.READY_WITH_WARNINGS if self.met < self.total else ReadinessStatus.READY
-        )
+        return ReadinessStatus.of(ready=self.ready, all_met=self.met == self.total)
 
 
 def invoice_table(company_id: int, state: TableState) -> TablePage:

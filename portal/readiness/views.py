@@ -15,7 +15,7 @@ from portal.core.errors import DomainError, InvalidInput
 from portal.core.forms import show_error
 from portal.invoicing import queries as invoicing_queries
 from portal.invoicing.models import InvoiceStatus
-from portal.invoicing.policies import PROJECT_STAFF
+from portal.invoicing.policies import PROJECT_STAFF, invoice_access
 from portal.readiness import policies, queries, services
 from portal.readiness.forms import HoldForm, ReleaseForm
 from portal.readiness.models import EnforcementMode, HoldKind, HoldReason, RequirementKind
@@ -80,17 +80,14 @@ def save_requirements():
 
 
 def _visible_invoice(invoice_id: int):
-    """The invoice as the member may see it, or 404/403 as its page answers."""
+    """The invoice, and whether the member reads it from the payor's side, by the invoice
+    page's own access rule (404 when not their company's, 403 when they hold no part)."""
     invoice = invoicing_queries.invoice(invoice_id)
-    roles = g.membership.role_set
-    if g.company.id == invoice.company_id:
-        if not roles & (PROJECT_STAFF | {Role.DISBURSER}):
-            abort(403)
-        return invoice, True
     contacts = {c.user_id for c in invoice.commitment.contacts}
-    if current_user.id not in contacts and Role.PAYEE_ADMIN not in roles:
+    access = invoice_access(g.membership, current_user.id, invoice, contacts)
+    if not access.read:
         abort(403)
-    return invoice, False
+    return invoice, access.payor_side
 
 
 def _panel_context(invoice, payor_side: bool, hold_form=None):

@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.companies import services as company_services
-from portal.companies.models import CompanyKind, Feature, Role
+from portal.companies.models import CompanyKind, Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import policies, services
@@ -18,7 +17,7 @@ from portal.onboarding.models import OnboardingStatus, PayeeRelationship
 from tests.factories import (
     add_project,
     make_company,
-    make_paying_payor,
+    make_invoicing_payor,
     make_user,
     sign_in,
     sign_in_fresh,
@@ -29,11 +28,7 @@ pytestmark = pytest.mark.usefixtures("database")
 
 @pytest.fixture
 def payor():
-    company = make_paying_payor()
-    with tenancy.unscoped():
-        company_services.set_feature(company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None)
-    db.session.commit()
-    return company
+    return make_invoicing_payor()
 
 
 @pytest.fixture

@@ -25,18 +25,21 @@ from portal.invoicing.models import (
 from portal.notifications.models import EmailMessage
 from portal.onboarding import services as onboarding
 from portal.onboarding.models import OnboardingStatus, PayeeRelationship
-from tests.factories import add_project, make_company, make_paying_payor, make_user, sign_in_fresh
+from tests.factories import (
+    add_project,
+    make_company,
+    make_invoicing_payor,
+    make_paying_payor,
+    make_user,
+    sign_in_fresh,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
 
 @pytest.fixture
 def payor():
-    company = make_paying_payor()
-    with tenancy.unscoped():
-        company_services.set_feature(company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None)
-    db.session.commit()
-    return company
+    return make_invoicing_payor()
 
 
 @pytest.fixture

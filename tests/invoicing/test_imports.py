@@ -7,8 +7,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from portal.companies import services as company_services
-from portal.companies.models import Feature, Role
+from portal.companies.models import Role
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import imports
@@ -21,7 +20,7 @@ from portal.invoicing.models import (
 )
 from portal.onboarding.models import PayeeRelationship
 from tests.conftest import TIER, wait_until
-from tests.factories import add_project, make_paying_payor, sign_in_fresh
+from tests.factories import add_project, make_invoicing_payor, sign_in_fresh
 
 # In the real tier the import job runs in a worker process: it reads committed rows.
 pytestmark = [pytest.mark.usefixtures("database")] + (
@@ -32,11 +31,7 @@ PATH = "/commitments/import"
 
 @pytest.fixture
 def payor():
-    company = make_paying_payor()
-    with tenancy.unscoped():
-        company_services.set_feature(company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None)
-    db.session.commit()
-    return company
+    return make_invoicing_payor()
 
 
 @pytest.fixture
