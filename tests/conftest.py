@@ -15,10 +15,12 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -287,11 +289,16 @@ def _empty_database(app: Flask) -> None:
     db.session.remove()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
+        # Restore the migrated copy through SQLite's backup API, which takes the database's
+        # locks, rather than by copying the file: a file swapped (or its -wal/-shm deleted)
+        # under a connection still open in this process fails the next test with "disk I/O
+        # error", since SQLite shares one lock and shared-memory state per file and process.
         db.engine.dispose()
         path = uri.removeprefix("sqlite:///")
-        for suffix in ("-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-        shutil.copyfile(path + ".template", path)
+        with closing(sqlite3.connect(path + ".template")) as source, closing(
+            sqlite3.connect(path, timeout=30)
+        ) as target:
+            source.backup(target)
         return
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     with db.engine.begin() as connection:
@@ -406,6 +413,9 @@ def live_server(app: Flask, database: None) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Requests still running when the test ends finish before the database is emptied
+    # (server_close joins non-daemon request threads).
+    server.daemon_threads = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
