@@ -43,3 +43,14 @@ def prune_held_actions() -> int:
 
     with app_context():
         return held_actions.prune_expired()
+
+
+def sweep_orphan_files(hours: int = 24) -> int:
+    """Delete stored files that no record names, left by transactions that failed after the
+    file was written, once they are ``hours`` old."""
+    from datetime import timedelta
+
+    from portal.core import storage
+
+    with app_context():
+        return storage.sweep_orphans(timedelta(hours=hours))

@@ -2,11 +2,13 @@
 
 from rq import cron
 
+from jobs.compliance import remind_expiring_documents
 from jobs.maintenance import (
     prune_held_actions,
     prune_outbox,
     prune_sent_emails,
     prune_throttle_events,
+    sweep_orphan_files,
 )
 from jobs.onboarding import send_review_digests
 
@@ -16,3 +18,6 @@ cron.register(prune_throttle_events, queue_name="default", cron="7 * * * *")
 cron.register(prune_held_actions, queue_name="default", cron="37 * * * *")
 # 13:00 UTC on Mondays and Thursdays: 8 or 9 in the morning in New York, 5 or 6 in Los Angeles.
 cron.register(send_review_digests, queue_name="default", cron="0 13 * * 1,4")
+cron.register(sweep_orphan_files, queue_name="default", cron="47 3 * * *")
+# 15:00 UTC daily: the morning in every US time zone.
+cron.register(remind_expiring_documents, queue_name="default", cron="0 15 * * *")

@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     from portal.accounts.views import blueprint as accounts
     from portal.companies.views import blueprint as companies
+    from portal.compliance.views import blueprint as compliance
     from portal.core.views import blueprint as core
     from portal.home.views import blueprint as home
     from portal.invoicing.views import blueprint as invoicing
@@ -114,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
         onboarding,
         payees,
         readiness,
+        compliance,
     ):
         app.register_blueprint(blueprint)
     # The simulated bank's own pages (its statements): never in production.

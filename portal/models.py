@@ -3,6 +3,7 @@
 from portal.accounts import models as account_models  # noqa: F401
 from portal.banking import models as banking_models  # noqa: F401
 from portal.companies import models as company_models  # noqa: F401
+from portal.compliance import models as compliance_models  # noqa: F401
 from portal.core import models as core_models  # noqa: F401
 from portal.core import ratelimit  # noqa: F401
 from portal.invoicing import models as invoicing_models  # noqa: F401

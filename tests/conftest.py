@@ -295,9 +295,10 @@ def _empty_database(app: Flask) -> None:
         # error", since SQLite shares one lock and shared-memory state per file and process.
         db.engine.dispose()
         path = uri.removeprefix("sqlite:///")
-        with closing(sqlite3.connect(path + ".template")) as source, closing(
-            sqlite3.connect(path, timeout=30)
-        ) as target:
+        with (
+            closing(sqlite3.connect(path + ".template")) as source,
+            closing(sqlite3.connect(path, timeout=30)) as target,
+        ):
             source.backup(target)
         return
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)

@@ -12,7 +12,9 @@ from flask import Flask
 from portal.accounts import services as accounts
 from portal.banking.models import AccountType
 from portal.companies import services as company_services
-from portal.companies.models import CompanyKind, Feature, Membership, Role
+from portal.companies.models import Company, CompanyKind, Feature, Membership, Role
+from portal.compliance import services as compliance
+from portal.compliance.models import DocumentType, RequiredAt
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import imports
@@ -236,6 +238,24 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
                 attachment=(io.BytesIO(LETTER), "letter.pdf"),
                 actor_user_id=None,
             ).id
+            commitment = db.session.get(Commitment, objects["commitment_id"])
+            objects["template_id"] = compliance.add_template(
+                db.session.get(Company, commitment.company_id),
+                document_type=DocumentType.INSURANCE_CERTIFICATE,
+                applies_to=None,
+                required_at=RequiredAt.FIRST_INVOICE,
+                actor_user_id=None,
+            ).id
+            objects["compliance_document_id"] = compliance.add_document(
+                commitment,
+                invoice=None,
+                document_type=DocumentType.INSURANCE_CERTIFICATE,
+                effective_on=date(2026, 1, 1),
+                expires_on=date(2027, 1, 1),
+                upload=(io.BytesIO(LETTER), "coi.pdf"),
+                payor_side=False,
+                actor_user_id=biller.id,
+            ).id
         foreign_payee["request_id"] = join_request(payee_b, foreign["invitation_id"])
         own_payee["request_id"] = join_request(payee_a, own["invitation_id"])
         # The digest of the Pay agreement as its page would show it to payee A.
@@ -291,7 +311,7 @@ AGREEMENT_FORM = {
 # What a bank account document upload needs: its kind, and its file (sent with each form
 # as a fresh stream every request).
 DOCUMENT_FORM = {"kind": DocumentKind.BANK_LETTER.value}
-UPLOADS = {"document": (LETTER, "letter.pdf")}
+UPLOADS = {"document": (LETTER, "letter.pdf"), "doc-file": (LETTER, "coi.pdf")}
 
 # Routes whose path arguments are not ids of company-owned objects.
 NOT_TENANT_ARGUMENTS = {"filename", "token"}

@@ -38,6 +38,7 @@ HISTORY_AREAS = {
     "projects": "Projects",
     "commitments": "Commitments and billing",
     "readiness": "Payment requirements and holds",
+    "compliance": "Compliance documents",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
@@ -639,6 +640,46 @@ ACTIONS: dict[str, Action] = {
     "readiness:hold:released": Action(
         "readiness",
         lambda e, n: f"Released a {(_after(e, 'kind') or 'hold').lower()}",
+    ),
+    "compliance:template:added": Action(
+        "compliance",
+        lambda e, n: (
+            f"Required {_after(e, 'document') or 'a document'} "
+            f"{(_after(e, 'required') or '').lower()} ({_after(e, 'applies_to') or 'all'})"
+        ),
+    ),
+    "compliance:template:removed": Action(
+        "compliance",
+        lambda e, n: (
+            f"Stopped requiring {_before(e, 'document') or 'a document'} "
+            f"{(_before(e, 'required') or '').lower()}"
+        ),
+    ),
+    "compliance:document:added": Action(
+        "compliance",
+        lambda e, n: (
+            f"Added {_after(e, 'document') or 'a document'} to commitment {_commitment(e)}"
+            + (f", invoice {_after(e, 'invoice')}" if _after(e, "invoice") else "")
+        ),
+    ),
+    "compliance:document:accepted": Action(
+        "compliance",
+        lambda e, n: (
+            f"Accepted {_after(e, 'document') or 'a document'} of commitment {_commitment(e)}"
+        ),
+    ),
+    "compliance:document:rejected": Action(
+        "compliance",
+        lambda e, n: (
+            f"Rejected {_after(e, 'document') or 'a document'} of commitment {_commitment(e)}"
+        ),
+    ),
+    "compliance:document:reminded": Action(
+        "compliance",
+        lambda e, n: (
+            f"Reminded the payee that {_after(e, 'document') or 'a document'} of commitment "
+            f"{_commitment(e)} expires {_after(e, 'expires_on') or 'soon'}"
+        ),
     ),
     "onboarding:payee:contact_changed": Action(
         "payees",

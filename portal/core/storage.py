@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
+import sqlalchemy as sa
 from flask import Response, current_app, send_file
 
 from portal.core.db import db, utcnow
 from portal.core.errors import InvalidInput
 from portal.core.models import StoredFile
 from portal.core.text import clean_text
+
+log = logging.getLogger(__name__)
 
 # Content types we accept, recognised by their leading bytes, never by the name or the
 # browser's claim.
@@ -119,6 +126,43 @@ def keep_bytes(
     )
     db.session.add(record)
     return record
+
+
+# The names keep_bytes gives: <kind>/<year>/<month>/<32 hex digits><extension>.
+KEPT_NAME = re.compile(r"[a-z0-9_-]+/\d{4}/\d{2}/[0-9a-f]{32}\.[a-z]{3,4}")
+
+
+def sweep_orphans(older_than: timedelta) -> int:
+    """Delete the files keep_bytes wrote whose record never committed (its transaction
+    failed after the file was written), once older than ``older_than``; return how many.
+    Files it did not write (held actions) are left alone, and so is any file younger than
+    the grace period, whose transaction may still be open."""
+    root = storage_root()
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than.total_seconds()
+    candidates = {}
+    for path in root.rglob("*"):
+        key = path.relative_to(root).as_posix()
+        if KEPT_NAME.fullmatch(key) and path.is_file() and path.stat().st_mtime < cutoff:
+            candidates[key] = path
+    swept = 0
+    keys = sorted(candidates)
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        known = set(
+            db.session.scalars(
+                sa.select(StoredFile.storage_key).where(StoredFile.storage_key.in_(batch))
+            )
+        )
+        for key in batch:
+            if key not in known:
+                candidates[key].unlink(missing_ok=True)
+                swept += 1
+    db.session.rollback()  # only read
+    if swept:
+        log.info("swept %d orphaned stored file(s)", swept)
+    return swept
 
 
 def open_file(record: StoredFile) -> IO[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -14,6 +15,8 @@ from portal.banking.models import AccountType, SandboxBankEntry
 from portal.banking.queries import deposit_account_of
 from portal.companies import services as companies
 from portal.companies.models import Company, CompanyKind, Feature, Role
+from portal.compliance import services as compliance
+from portal.compliance.models import DocumentType, RequiredAt
 from portal.core import money, tenancy
 from portal.core.db import db, utcnow
 from portal.invoicing import services as invoicing
@@ -266,6 +269,61 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
         attachment=None,
         actor_user_id=_user("disburser@summit.example.com").id,
     )
+    _compliance_of_summit(summit, steel, stairs, bailey, admin)
+
+
+def _compliance_of_summit(summit, steel, stairs, bailey, admin) -> None:
+    """Summit requires insurance and, for subcontracts, a contractor's license from the
+    first invoice, and a bond with the final invoice. SC-101 has both on file, its
+    certificate expiring in ten days; SC-102's certificate awaits review; PO-201 has none."""
+    for document_type, applies_to, required_at in (
+        (DocumentType.INSURANCE_CERTIFICATE, None, RequiredAt.FIRST_INVOICE),
+        (DocumentType.LICENSE, CommitmentKind.SUBCONTRACT, RequiredAt.FIRST_INVOICE),
+        (DocumentType.BOND, None, RequiredAt.FINAL_INVOICE),
+    ):
+        compliance.add_template(
+            summit,
+            document_type=document_type,
+            applies_to=applies_to,
+            required_at=required_at,
+            actor_user_id=admin.id,
+        )
+    today = billing_date()
+    for commitment, document_type, effective_from, expires_in, accept in (
+        (steel, DocumentType.INSURANCE_CERTIFICATE, -355, 10, True),
+        (steel, DocumentType.LICENSE, -330, 400, True),
+        (stairs, DocumentType.INSURANCE_CERTIFICATE, -10, 355, False),
+    ):
+        document = compliance.add_document(
+            commitment,
+            invoice=None,
+            document_type=document_type,
+            effective_on=today + timedelta(days=effective_from),
+            expires_on=today + timedelta(days=expires_in),
+            upload=(
+                io.BytesIO(_sample_pdf(document_type.label)),
+                "ironline-" + document_type.value + ".pdf",
+            ),
+            payor_side=False,
+            actor_user_id=bailey.id,
+        )
+        if accept:
+            compliance.review_document(document, accept=True, note="", actor_user_id=admin.id)
+
+
+def _sample_pdf(title: str) -> bytes:
+    """A one-page PDF standing in for a scanned document."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=letter)
+    page.setFont("Helvetica-Bold", 16)
+    page.drawString(72, 700, f"{title} (demo sample)")
+    page.setFont("Helvetica", 11)
+    page.drawString(72, 676, "Ironline Steel, Inc. This page stands in for the real document.")
+    page.save()
+    return out.getvalue()
 
 
 def _bill(commitment, period, shares, contact, admin, *, approve: bool = False):

@@ -64,19 +64,32 @@ INVOICE_ENDPOINTS = (
     "invoicing.show_invoice",
     "readiness.show_readiness",
     "readiness.apply_hold",
+    "compliance.show_invoice_documents",
+    "compliance.add_invoice_document",
+)
+COMMITMENT_DOCUMENT_ENDPOINTS = (
+    "compliance.show_commitment_documents",
+    "compliance.add_commitment_document",
 )
 INVOICES = NavItem("Invoices", "readiness.list_invoices", INVOICE_ENDPOINTS)
 PROJECTS = NavItem(
     "Projects",
     "invoicing.list_projects",
-    ("invoicing.",),
+    ("invoicing.", *COMMITMENT_DOCUMENT_ENDPOINTS),
     excludes=(*PAYEE_BILLING_ENDPOINTS, *INVOICE_ENDPOINTS),
 )
 # A payee reaches its invoices from Billing (the payor, from Invoices).
 BILLING = NavItem(
     "Billing",
     "invoicing.list_billing",
-    (*PAYEE_BILLING_ENDPOINTS, "invoicing.show_invoice", "readiness.show_readiness"),
+    (
+        *PAYEE_BILLING_ENDPOINTS,
+        *COMMITMENT_DOCUMENT_ENDPOINTS,
+        "invoicing.show_invoice",
+        "readiness.show_readiness",
+        "compliance.show_invoice_documents",
+        "compliance.add_invoice_document",
+    ),
 )
 PAYEES = NavItem(
     "Payees",
@@ -106,6 +119,9 @@ PAYMENT_SETTINGS = NavItem(
         "sso.setup",
         "readiness.show_requirements",
         "readiness.save_requirements",
+        "compliance.show_templates",
+        "compliance.add_template",
+        "compliance.remove_template",
     ),
 )
 TEAM = NavItem(

@@ -98,7 +98,7 @@ class RetainageForm(FlaskForm):
 
 class ExecutedForm(FlaskForm):
     executed_on = DateField(
-        "Signed by both parties on", validators=[DataRequired("Enter the date it was signed.")]
+        "Signed by both parties on", validators=[InputRequired("Enter the date it was signed.")]
     )
 
 
@@ -141,9 +141,9 @@ class ChangeOrderForm(FlaskForm):
 
 
 class BillingPeriodForm(FlaskForm):
-    starts_on = DateField("Starts on", validators=[DataRequired("Enter the first day.")])
-    ends_on = DateField("Ends on", validators=[DataRequired("Enter the last day.")])
-    due_on = DateField("Invoices due on", validators=[DataRequired("Enter the due date.")])
+    starts_on = DateField("Starts on", validators=[InputRequired("Enter the first day.")])
+    ends_on = DateField("Ends on", validators=[InputRequired("Enter the last day.")])
+    due_on = DateField("Invoices due on", validators=[InputRequired("Enter the due date.")])
 
 
 class MonthlyPeriodsForm(FlaskForm):

@@ -14,7 +14,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from portal.core.forms import AddressForm
 from portal.operations.models import ContactKind, TrainingTopic
@@ -87,7 +87,7 @@ class ContactForm(FlaskForm):
 
 class TrainingForm(FlaskForm):
     topic = SelectField("Session", choices=[SelectChoice(t.value, t.label) for t in TrainingTopic])
-    held_on = DateField("Held on", validators=[DataRequired("Enter the date it was held.")])
+    held_on = DateField("Held on", validators=[InputRequired("Enter the date it was held.")])
     attendees = TextAreaField(
         "Attendees", validators=[DataRequired("List who attended."), Length(max=2000)]
     )

@@ -12,7 +12,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.core.forms import STATE_CHOICES, AddressForm, WholeNumberField
 from portal.core.urls import MAX_ID
@@ -49,7 +49,7 @@ class PersonForm(FlaskForm):
         validators=[Optional(), NumberRange(0, 100, message="Enter a percentage from 0 to 100.")],
     )
     date_of_birth = DateField(
-        "Date of birth", validators=[DataRequired("Enter their date of birth.")]
+        "Date of birth", validators=[InputRequired("Enter their date of birth.")]
     )
     ssn = PasswordField(
         "Social Security number", validators=[DataRequired("Enter their SSN."), Length(max=11)]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from portal.companies.models import Role
+from portal.compliance import policies as compliance
 from portal.invoicing.models import (
     APPROVED_STATES,
     ChangeOrder,
@@ -78,7 +79,6 @@ def change_orders_executed() -> sa.ColumnElement[bool]:
     )
 
 
-COMPLIANCE = "Comes with compliance documents (not available yet)."
 WAIVERS = "Comes with lien waivers (not available yet)."
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -113,26 +113,26 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         RequirementKind.CONTRACT_COMPLIANT,
         "Contract compliant",
-        "The commitment's required documents are on file and current.",
+        "Every document the compliance templates require for the commitment (other than "
+        "insurance) is on file, accepted and current.",
         EnforcementMode.NOT_REQUIRED,
-        None,
-        COMPLIANCE,
+        compliance.contract_compliant,
     ),
     Requirement(
         RequirementKind.INSURANCE_COMPLIANT,
         "Insurance compliant",
-        "The payee's insurance certificates are on file and unexpired.",
+        "Every certificate of insurance the compliance templates require is on file, "
+        "accepted and unexpired.",
         EnforcementMode.NOT_REQUIRED,
-        None,
-        COMPLIANCE,
+        compliance.insurance_compliant,
     ),
     Requirement(
         RequirementKind.INVOICE_COMPLIANT,
         "Invoice compliant",
-        "The documents required with this invoice are attached and accepted.",
+        "Every document the compliance templates require with this invoice (other than "
+        "insurance) is attached, accepted and current.",
         EnforcementMode.NOT_REQUIRED,
-        None,
-        COMPLIANCE,
+        compliance.invoice_compliant,
     ),
     Requirement(
         RequirementKind.LIEN_WAIVER_SIGNED,

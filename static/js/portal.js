@@ -109,6 +109,13 @@ document.addEventListener("DOMContentLoaded", openTargetedPanel);
 // new content (found by the form's action, which a toggle keeps), else on the swapped region.
 let swapFocus = null;
 document.addEventListener("htmx:beforeSwap", (event) => {
+  // A panel that loads itself with the page (hx-trigger="load") is no answer to the user:
+  // the keyboard stays where it is.
+  const elt = event.detail.elt;
+  if (elt && (elt.getAttribute("hx-trigger") || "").trim() === "load") {
+    swapFocus = null;
+    return;
+  }
   const active = document.activeElement;
   const form = active && active.form;
   swapFocus = {
