@@ -10,7 +10,7 @@ table and writes bench/results/latest.json.
 
     .venv/bin/python bench/run.py [--requests 200] [--concurrency 1,16] [--max-seconds 30]
         [--payors 200] [--projects 500] [--members 50] [--funding-accounts 20]
-        [--audit-events 5000]
+        [--audit-events 5000] [--invoices 20000]
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ INVITATIONS = 10  # pending invitations to each signed-in company
 class Page:
     signed_in_as: str
     name: str
-    path: str  # may name {payor_id}, {entity_id}, {project_id}, {member_id}, {payee_member_id}
+    # may name {payor_id}, {entity_id}, {project_id}, {invoice_id}, {commitment_id},
+    # {member_id}, {payee_member_id}
+    path: str
 
 
 PAGES = (
@@ -78,6 +80,10 @@ PAGES = (
     Page("payor admin", "projects", "/projects"),
     Page("payor admin", "project", "/projects/{project_id}"),
     Page("payor admin", "change history", "/company/history"),
+    Page("payor admin", "invoices", "/invoices"),
+    Page("payor admin", "invoices, filtered", "/invoices?status=approved&readiness=ready&page=3"),
+    Page("payor admin", "invoice", "/invoices/{invoice_id}"),
+    Page("payor admin", "commitment", "/commitments/{commitment_id}"),
     Page("payor admin", "account", "/account"),
     Page("payor admin", "company profile", "/company/profile"),
     Page("payor admin", "implementation", "/company/implementation"),
@@ -87,6 +93,8 @@ PAGES = (
     Page("payee admin", "team", "/company/members"),
     Page("payee admin", "member", "/company/members/{payee_member_id}"),
     Page("payee admin", "change history", "/company/history"),
+    Page("payee admin", "billing", "/billing"),
+    Page("payee admin", "invoice", "/invoices/{invoice_id}"),
     Page("operator", "home", "/dashboard"),
     Page("operator", "payors", "/operator"),
     Page("operator", "payor users", "/operator/users"),
@@ -107,6 +115,7 @@ class Sizes:
     members: int
     funding_accounts: int
     audit_events: int
+    invoices: int
 
 
 # --------------------------------------------------------------------------- environment
@@ -345,6 +354,7 @@ def grow(app, sizes: Sizes) -> None:
         others = grow_other_payors(sizes.payors, operator.id)
         grow_payor(company_by_slug(PAYOR_SLUG), sizes, others)
         grow_payee(company_by_slug(PAYEE_SLUG), sizes, others)
+        grow_invoices(company_by_slug(PAYOR_SLUG), company_by_slug(PAYEE_SLUG), sizes.invoices)
         db.session.commit()
     # Fresh planner statistics, as autovacuum would have them on a database this size.
     with (
@@ -561,6 +571,135 @@ def grow_payor(company, sizes: Sizes, others: list) -> None:
     top_up_audit_events(company.id, sizes.audit_events, event, admin_id)
 
 
+INVOICES_PER_COMMITMENT = 100  # one a month, for as many billing periods
+
+
+def grow_invoices(payor, payee, target: int) -> None:
+    """Invoices of the payee to the payor up to ``target``: commitments on a project of their
+    own, billed once a month for a hundred months (approved, the latest under review). The
+    commitments and periods go through the services; the invoices and their lines are
+    written in bulk, with the same G702 figures the services would keep."""
+    from datetime import date
+
+    from portal.core.db import db, utcnow
+    from portal.invoicing import services as invoicing
+    from portal.invoicing.models import (
+        BillingType,
+        CommitmentKind,
+        Invoice,
+        InvoiceLine,
+        InvoiceStatus,
+        PaymentStatus,
+    )
+    from portal.onboarding.models import PayeeRelationship
+
+    have = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Invoice).where(Invoice.company_id == payor.id)
+    )
+    commitments = (target - have) // INVOICES_PER_COMMITMENT
+    if commitments <= 0:
+        return
+    admin_id = admin_of(payor)
+    relationship = db.session.scalar(
+        sa.select(PayeeRelationship).where(
+            PayeeRelationship.payor_id == payor.id, PayeeRelationship.payee_id == payee.id
+        )
+    )
+    project = invoicing.create_project(
+        payor,
+        name="Bench Plaza",
+        number=f"SB-BENCH-{have}",
+        address_line1="1 Bench Way",
+        city="Oakland",
+        region="CA",
+        postal_code="94607",
+        actor_user_id=admin_id,
+    )
+    periods = []
+    for start in range(0, INVOICES_PER_COMMITMENT, invoicing.MAX_MONTHS_AT_ONCE):
+        months = min(invoicing.MAX_MONTHS_AT_ONCE, INVOICES_PER_COMMITMENT - start)
+        first = date(2010 + start // 12, start % 12 + 1, 1)
+        periods += invoicing.create_monthly_periods(
+            project, first_month=first, months=months, due_day=28, actor_user_id=admin_id
+        )
+    db.session.commit()
+    step, retainage = 100_000, 1000  # $1,000.00 billed a month, 10% retained
+    now = utcnow()
+    for k in range(commitments):
+        commitment = invoicing.create_commitment(
+            project,
+            relationship=relationship,
+            kind=CommitmentKind.SUBCONTRACT,
+            number=f"B-{k:04d}",
+            title=f"Bench scope {k}",
+            contract_sum=str(step * INVOICES_PER_COMMITMENT // 100),
+            default_retainage="10",
+            actor_user_id=admin_id,
+        )
+        invoicing.save_schedule(
+            commitment,
+            [invoicing.LineInput("01", "Scope", str(step * INVOICES_PER_COMMITMENT // 100), "")],
+            actor_user_id=admin_id,
+        )
+        invoicing.approve_commitment(commitment, actor_user_id=admin_id)
+        line = commitment.lines[0]
+        rows = []
+        for n, period in enumerate(periods, start=1):
+            done, held = step * n, step * n * retainage // 10_000
+            previous = (step * (n - 1)) - (step * (n - 1) * retainage // 10_000)
+            latest = n == len(periods)
+            rows.append(
+                {
+                    "company_id": payor.id,
+                    "payee_company_id": payee.id,
+                    "project_id": project.id,
+                    "commitment_id": commitment.id,
+                    "billing_period_id": period.id,
+                    "number": n,
+                    "billing_type": BillingType.PROGRESS,
+                    "status": InvoiceStatus.UNDER_REVIEW
+                    if latest
+                    else (
+                        InvoiceStatus.APPROVED_AS_NOTED if n % 7 == 0 else InvoiceStatus.APPROVED
+                    ),
+                    "payment_status": PaymentStatus.UNPAID,
+                    "round": 1,
+                    "payee_note": "",
+                    "original_contract_sum_cents": step * INVOICES_PER_COMMITMENT,
+                    "net_change_cents": 0,
+                    "completed_stored_cents": done,
+                    "retainage_completed_cents": held,
+                    "retainage_stored_cents": 0,
+                    "previous_certificates_cents": previous,
+                    "current_due_cents": done - held - previous,
+                    "created_at": now,
+                    "on_behalf": False,
+                    "submitted_at": now,
+                    "decided_at": None if latest else now,
+                    "approved_by_user_id": None if latest else admin_id,
+                }
+            )
+        ids = db.session.scalars(sa.insert(Invoice).returning(Invoice.id), rows).all()
+        db.session.execute(
+            sa.insert(InvoiceLine),
+            [
+                {
+                    "invoice_id": invoice_id,
+                    "sov_line_id": line.id,
+                    "item": 1,
+                    "description": line.description,
+                    "scheduled_value_cents": line.scheduled_value_cents,
+                    "previous_completed_cents": step * n,
+                    "this_period_cents": step,
+                    "stored_cents": 0,
+                    "retainage_bps": retainage,
+                }
+                for n, invoice_id in enumerate(ids)
+            ],
+        )
+        db.session.commit()
+
+
 def grow_payee(company, sizes: Sizes, others: list) -> None:
     """Members (a few of them admins), invitations and audit events: the rows a payee owns
     today."""
@@ -627,7 +766,7 @@ def measured_sizes(app) -> dict[str, Any]:
     from portal.core import tenancy
     from portal.core.db import db
     from portal.core.models import AuditEvent
-    from portal.invoicing.models import Project
+    from portal.invoicing.models import Invoice, Project
     from portal.payment_settings.models import BusinessEntity, FundingAccount
 
     def count(model, *where) -> int:
@@ -639,6 +778,7 @@ def measured_sizes(app) -> dict[str, Any]:
             for name, model in (
                 ("members", Membership),
                 ("projects", Project),
+                ("invoices", Invoice),
                 ("business_entities", BusinessEntity),
                 ("funding_accounts", FundingAccount),
                 ("pending_invitations", MembershipInvitation),
@@ -697,7 +837,7 @@ def page_ids(app) -> dict[str, int]:
     from portal.companies.queries import company_by_slug
     from portal.core import tenancy
     from portal.core.db import db
-    from portal.invoicing.models import Project
+    from portal.invoicing.models import Commitment, Invoice, Project
     from portal.payment_settings.models import BusinessEntity
 
     def membership_of(email: str, slug: str) -> int:
@@ -713,7 +853,12 @@ def page_ids(app) -> dict[str, int]:
             name: db.session.scalar(
                 sa.select(sa.func.min(model.id)).where(model.company_id == payor_id)
             )
-            for name, model in (("entity_id", BusinessEntity), ("project_id", Project))
+            for name, model in (
+                ("entity_id", BusinessEntity),
+                ("project_id", Project),
+                ("invoice_id", Invoice),
+                ("commitment_id", Commitment),
+            )
         }
         ids = {
             "payor_id": payor_id,
@@ -970,6 +1115,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--audit-events", type=int, default=5000, help="of the signed-in payor and payee"
     )
+    parser.add_argument(
+        "--invoices", type=int, default=20_000, help="of the payee to the signed-in payor"
+    )
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     args.clients = [int(c) for c in args.concurrency.split(",")]
@@ -979,7 +1127,12 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> None:
     args = parse_arguments()
     sizes = Sizes(
-        args.payors, args.projects, args.members, args.funding_accounts, args.audit_events
+        args.payors,
+        args.projects,
+        args.members,
+        args.funding_accounts,
+        args.audit_events,
+        args.invoices,
     )
     begun = time.perf_counter()
     storage = tempfile.mkdtemp(prefix="trestle-bench-")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from portal.core import audit, storage
+from portal.core import audit, progress, storage
 from portal.core.db import db, utcnow
 from portal.core.errors import InvalidInput
 from portal.core.money import parse_amount, parse_percent
@@ -32,6 +31,11 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_ERRORS = 200
 PROGRESS_EVERY = 500
+CHECKING, WRITING = "Checking rows", "Writing commitments"
+
+
+def progress_name(run_id: int) -> str:
+    return f"commitment-import:{run_id}"
 
 
 @dataclass(frozen=True)
@@ -163,9 +167,10 @@ class _Commitment:
     lines: list[tuple[str, str, int, int | None]] = field(default_factory=list)
 
 
-def run_import(run_id: int, report: Callable[[int, int], None]) -> None:
+def run_import(run_id: int) -> None:
     """Check every row of the run's file, then write every commitment in this transaction,
-    or (any bad row) write none and keep the errors. Safe to run twice."""
+    or (any bad row) write none and keep the errors. Safe to run twice. How far it has come
+    is reported as it goes (portal.core.progress), outside this transaction."""
     run = db.session.get(CommitmentImport, run_id)
     if run is None or run.finished:
         return
@@ -201,7 +206,7 @@ def run_import(run_id: int, report: Callable[[int, int], None]) -> None:
             errors.append(f"Stopped after {MAX_ERRORS} errors; fix these and import again.")
             break
         if done % PROGRESS_EVERY == 0:
-            report(run.id, done)
+            progress.report(progress_name(run.id), CHECKING, done, len(body))
     for key, commitment in found.items():
         total = sum(value for _, _, value, _ in commitment.lines)
         sum_cents = _amount(commitment.values["contract_sum"])
@@ -222,6 +227,7 @@ def run_import(run_id: int, report: Callable[[int, int], None]) -> None:
             after={"errors": len(errors)},
         )
         return
+    progress.report(progress_name(run.id), WRITING, 0, len(found))
     created = _write(run, found)
     run.status, run.commitments_created = ImportStatus.SUCCEEDED, created
     audit.record(
@@ -317,7 +323,9 @@ def _write(run: CommitmentImport, found: dict[tuple[str, str], _Commitment]) -> 
         )
     }
     now = utcnow()
-    for (_, number), commitment in found.items():
+    for written, ((_, number), commitment) in enumerate(found.items()):
+        if written and written % (PROGRESS_EVERY // 10) == 0:
+            progress.report(progress_name(run.id), WRITING, written, len(found))
         values = commitment.values
         email = values["payee_email"].strip().lower()
         relationship = payees.get(email)

@@ -18,7 +18,7 @@ from portal.accounts.guards import (
 )
 from portal.companies.models import Feature, Role
 from portal.companies.queries import active_members, features_in
-from portal.core import htmx, money, storage
+from portal.core import htmx, money, progress, storage
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.core.forms import row_errors, show_error
@@ -1333,6 +1333,7 @@ def show_import_run(run_id: int):
     """One import's progress (the fragment polls itself until the import is done), then
     its result: the commitments made, or every bad row by line and column."""
     run = queries.commitment_import(run_id)
+    live = None if run.finished else progress.read(imports.progress_name(run.id))
     return htmx.add_vary(
-        htmx.render("invoicing/import_run.html", "invoicing/_import_run.html", run=run)
+        htmx.render("invoicing/import_run.html", "invoicing/_import_run.html", run=run, live=live)
     )

@@ -187,10 +187,12 @@ def test_periodic_jobs_are_registered_with_rqs_cron(app: Flask) -> None:
     scheduler = CronScheduler(connection=app.extensions["trestle.outbox"].connection())
     scheduler.load_config_from_file("jobs.schedule")
     assert sorted(job.func_name for job in scheduler.get_jobs()) == [
+        "jobs.compliance.remind_expiring_documents",
         "jobs.maintenance.prune_held_actions",
         "jobs.maintenance.prune_outbox",
         "jobs.maintenance.prune_sent_emails",
         "jobs.maintenance.prune_throttle_events",
+        "jobs.maintenance.sweep_orphan_files",
         "jobs.onboarding.send_review_digests",
     ]
 

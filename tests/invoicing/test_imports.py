@@ -3,6 +3,7 @@ reported by line and column and nothing is imported; a big file runs as a job.""
 
 import csv
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -192,7 +193,23 @@ def test_ten_thousand_lines_import_in_a_worker(client, admin) -> None:
     fragment = client.get(f"{PATH}/{run.id}", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert "<html" not in body
-    run = wait_until(lambda: runs()[-1] if runs()[-1].finished else None, timeout=120)
+    # While the worker runs, the fragment tells how far it has come (from Redis: the job's
+    # own transaction commits only at its end).
+    seen: set[tuple[str, int, int]] = set()
+
+    def watch():
+        page = client.get(f"{PATH}/{run.id}", headers={"HX-Request": "true"})
+        text = page.get_data(as_text=True)
+        for step, done, total in re.findall(
+            r"(Checking rows|Writing commitments): ([\d,]+) of ([\d,]+)", text
+        ):
+            seen.add((step, int(done.replace(",", "")), int(total.replace(",", ""))))
+        return runs()[-1] if runs()[-1].finished else None
+
+    run = wait_until(watch, timeout=120)
+    assert seen, "the page showed the import's progress while it ran"
+    assert all(0 <= done < total for _, done, total in seen)
+    assert {total for step, _, total in seen if step == "Checking rows"} <= {10_000}
     assert run.status is ImportStatus.SUCCEEDED, run.errors
     assert (run.commitments_created, run.total_rows, run.percent) == (500, 10_000, 100)
     assert count(SovLine) == 10_000
