@@ -35,21 +35,28 @@ class Requirement:
 
 
 def holds_released() -> sa.ColumnElement[bool]:
-    """No applied hold on the invoice, nor on its payee (a vendor hold by its payor)."""
-    return ~(
-        sa.exists()
+    """No applied hold on the invoice, nor on its payee (a vendor hold by its payor).
+
+    Two conditions, not one with an OR inside: each can then be matched by its own key (the
+    invoice; the payor and payee), and the planner judges how many invoices pass."""
+    invoice_hold, vendor_hold = aliased(Hold), aliased(Hold)
+    return sa.and_(
+        ~sa.exists()
         .where(
-            Hold.status == HoldStatus.APPLIED,
-            Hold.company_id == Invoice.company_id,
-            sa.or_(
-                sa.and_(Hold.kind == HoldKind.INVOICE, Hold.invoice_id == Invoice.id),
-                sa.and_(
-                    Hold.kind == HoldKind.VENDOR,
-                    Hold.payee_company_id == Invoice.payee_company_id,
-                ),
-            ),
+            invoice_hold.status == HoldStatus.APPLIED,
+            invoice_hold.kind == HoldKind.INVOICE,
+            invoice_hold.invoice_id == Invoice.id,
+            invoice_hold.company_id == Invoice.company_id,
         )
-        .correlate(Invoice)
+        .correlate(Invoice),
+        ~sa.exists()
+        .where(
+            vendor_hold.status == HoldStatus.APPLIED,
+            vendor_hold.kind == HoldKind.VENDOR,
+            vendor_hold.company_id == Invoice.company_id,
+            vendor_hold.payee_company_id == Invoice.payee_company_id,
+        )
+        .correlate(Invoice),
     )
 
 

@@ -293,3 +293,41 @@ def test_the_invoices_list_shows_readiness_and_filters_by_it(billing, payor_clie
     fragment = payor_client.get("/invoices?readiness=ready", headers={"HX-Request": "true"})
     assert "<html" not in fragment.get_data(as_text=True)
     assert "SC-7 · no. 1" in fragment.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("kind", [HoldKind.INVOICE, HoldKind.VENDOR])
+def test_the_held_filter_and_a_sorted_ready_filter_agree_with_the_panel(
+    billing, payor_client, kind
+) -> None:
+    """The readiness filters run on the invoices the other filters found (the list's
+    two-step query): held ones are listed as held, in any order, and never as ready."""
+    invoice = submitted_invoice(billing)
+    meet_all(billing, invoice, approve=True)
+    listed = "SC-7 · no. 1"
+    for sort in ("", "&sort=payee&dir=desc", "&sort=due", "&sort=period&dir=asc"):
+        assert listed in payor_client.get(f"/invoices?readiness=ready{sort}").get_data(as_text=True)
+        assert listed not in payor_client.get(f"/invoices?readiness=held{sort}").get_data(
+            as_text=True
+        )
+    with tenancy.unscoped():
+        services.apply_hold(
+            billing.payor.id,
+            kind=kind,
+            payee_company_id=billing.payee.id,
+            invoice=invoice if kind is HoldKind.INVOICE else None,
+            reason=HoldReason.OTHER,
+            description="Held",
+            visible_to_payee=False,
+            attachment=None,
+            actor_user_id=None,
+        )
+    db.session.commit()
+    for sort in ("", "&sort=payee&dir=desc", "&sort=due"):
+        held = payor_client.get(f"/invoices?readiness=held{sort}").get_data(as_text=True)
+        assert listed in held
+        assert listed not in payor_client.get(f"/invoices?readiness=ready{sort}").get_data(
+            as_text=True
+        )
+        assert listed in payor_client.get(f"/invoices?readiness=not_ready{sort}").get_data(
+            as_text=True
+        )
