@@ -39,7 +39,7 @@ class DocumentForm(FlaskForm):
         "Effective from", validators=[InputRequired("Enter the date it takes effect.")]
     )
     expires_on = DateField("Expires on (not for a W-9)", validators=[Optional()])
-    file = FileField("The document (a PDF of at most 10 MB)")
+    file = FileField("The document")
 
 
 class ReviewForm(FlaskForm):

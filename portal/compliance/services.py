@@ -47,20 +47,25 @@ def add_template(
     actor_user_id: int,
 ) -> ComplianceTemplate:
     """Require a document of the payor's payees (the same rule twice is refused)."""
-    same = db.session.scalar(
-        sa.select(ComplianceTemplate.id).where(
+    # The same document at the same moment for the same commitments, or for all of them
+    # when one rule covers some already (or the other way round), is one rule twice.
+    overlapping = db.session.scalar(
+        sa.select(ComplianceTemplate).where(
             ComplianceTemplate.company_id == payor.id,
             ComplianceTemplate.document_type == document_type,
             ComplianceTemplate.required_at == required_at,
-            ComplianceTemplate.applies_to.is_(None)
+            sa.true()
             if applies_to is None
-            else ComplianceTemplate.applies_to == applies_to,
+            else sa.or_(
+                ComplianceTemplate.applies_to.is_(None),
+                ComplianceTemplate.applies_to == applies_to,
+            ),
         )
     )
-    if same:
+    if overlapping is not None:
         raise InvalidInput(
             f"{document_type.label} is already required {required_at.label.lower()} for "
-            "those commitments."
+            f"{overlapping.applies_to_label.lower()}: stop requiring that first to change it."
         )
     template = ComplianceTemplate(
         company_id=payor.id,
@@ -125,9 +130,20 @@ def add_document(
         raise InvalidInput("That invoice bills another commitment.")
     if effective_on is None:
         raise InvalidInput("Enter the date the document takes effect.", field="effective_on")
+    today = billing_date()
+    if not (today - LONGEST_TERM <= effective_on <= today + timedelta(days=366)):
+        raise InvalidInput(
+            "Check the effective date: it is more than ten years ago or a year ahead.",
+            field="effective_on",
+        )
     if expires_on is None and document_type.expires:
         raise InvalidInput(
             f"Enter the date the {document_type.label.lower()} expires.", field="expires_on"
+        )
+    if expires_on is not None and not document_type.expires:
+        raise InvalidInput(
+            f"A {document_type.label} does not expire: leave the expiration date empty.",
+            field="expires_on",
         )
     if expires_on is not None and expires_on <= effective_on:
         raise InvalidInput("It must expire after it takes effect.", field="expires_on")

@@ -122,7 +122,7 @@ def _document_place(document):
     return _commitment_place(document.commitment_id)
 
 
-def _panel(commitment, invoice, access, form: DocumentForm | None = None):
+def _panel(commitment, invoice, access, form: DocumentForm | None = None, review_errors=None):
     today = billing_date()
     documents = queries.documents_of(commitment, invoice)
     return {
@@ -134,6 +134,8 @@ def _panel(commitment, invoice, access, form: DocumentForm | None = None):
         "needed": queries.needed_for(commitment, documents, today, invoice),
         "form": form or DocumentForm(formdata=None, prefix="doc"),
         "review_form": ReviewForm(formdata=None),
+        # A review refused for its note: the error beside that document's note.
+        "review_errors": review_errors or {},
         "upload_url": (
             url_for("compliance.add_invoice_document", invoice_id=invoice.id)
             if invoice is not None
@@ -246,6 +248,13 @@ def review_document(compliance_document_id: int):
     try:
         services.review_document(
             document, accept=accept, note=form.note.data, actor_user_id=current_user.id
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return render_template(
+            "compliance/documents.html",
+            back=_back(commitment, invoice, access),
+            **_panel(commitment, invoice, access, review_errors={document.id: error.message}),
         )
     except DomainError as error:
         db.session.rollback()

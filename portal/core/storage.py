@@ -115,9 +115,7 @@ def keep_bytes(
     record = StoredFile(
         kind=kind,
         storage_key=key,
-        # A browser may send any bytes as a name: no control characters (PostgreSQL refuses
-        # a NUL), no folders, at most 255 characters.
-        original_name=Path(clean_text(original_name or "") or "upload").name[:255] or "upload",
+        original_name=shown_name(original_name, extension),
         content_type=content_type,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
@@ -163,6 +161,22 @@ def sweep_orphans(older_than: timedelta) -> int:
     if swept:
         log.info("swept %d orphaned stored file(s)", swept)
     return swept
+
+
+# Other spellings of a kept file's extension, accepted as they are.
+SAME_EXTENSION = {".jpg": {".jpeg"}}
+
+
+def shown_name(name: str | None, extension: str) -> str:
+    """The name a file is shown and downloaded under: no control characters (PostgreSQL
+    refuses a NUL), no folders, at most 255 characters, and ending in the extension of
+    what it is (a PDF sent as ``coi.exe`` downloads as ``coi.pdf``)."""
+    shown = Path(clean_text(name or "") or "upload").name or "upload"
+    suffix = Path(shown).suffix.lower()
+    if suffix != extension and suffix not in SAME_EXTENSION.get(extension, set()):
+        shown = (Path(shown).stem if suffix else shown) + extension
+    stem, suffix = Path(shown).stem, Path(shown).suffix
+    return stem[: 255 - len(suffix)] + suffix
 
 
 def open_file(record: StoredFile) -> IO[bytes]:

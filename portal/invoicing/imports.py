@@ -183,8 +183,10 @@ def run_import(run_id: int) -> None:
     run.status = ImportStatus.RUNNING
     run.total_rows = len(body)
     errors: list[str] = []
+    if not body:
+        errors.append("The file has no rows to import under its header.")
     if len(body) > MAX_ROWS:
-        errors.append(f"The file has {len(body)} rows; import at most {MAX_ROWS:,} at once.")
+        errors.append(f"The file has {len(body):,} rows; import at most {MAX_ROWS:,} at once.")
     projects = {
         p.number: p
         for p in db.session.scalars(sa.select(Project).where(Project.company_id == run.company_id))

@@ -303,9 +303,14 @@ def test_the_payee_adds_a_certificate_and_the_payor_accepts_it(
     assert document.payee_company_id == billing.payee.id
     # The payee cannot review its own document; the payor's reviewer can.
     review = f"/compliance-documents/{document.id}/review"
+    # Rejecting says why, beside the note, and changes nothing until it does.
+    page = f"/commitments/{billing.commitment.id}"
+    refused = payor_client.submit(review, {"decision": "reject", "note": ""}, token_from=page)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and f'id="note-{document.id}-error"' in text
+    assert "Say why it is rejected" in text and documents()[0].status is DocumentStatus.SUBMITTED
     assert payee_client.submit(review, {"decision": "accept"}, token_from=back).status_code == 403
     assert met(invoice)[RequirementKind.INSURANCE_COMPLIANT] is False
-    page = f"/commitments/{billing.commitment.id}"
     panel = payor_client.get(f"{page}/documents").get_data(as_text=True)
     assert "Awaiting review" in panel and "Accept" in panel
     assert payor_client.submit(review, {"decision": "accept"}, token_from=page).status_code == 303
@@ -352,6 +357,8 @@ def test_a_document_with_the_invoice_goes_on_the_invoice_page(billing, payee_cli
         ({"doc-effective_on": "2026-02-30"}, "Not a valid date value"),
         ({"doc-effective_on": ""}, "Enter the date it takes effect"),
         ({"doc-document_type": "passport"}, "Not a valid choice"),
+        ({"doc-document_type": "w9"}, "A Form W-9 does not expire"),
+        ({"doc-effective_on": "0001-01-01"}, "Check the effective date"),
     ],
 )
 def test_a_bad_document_is_refused_and_saves_nothing(
@@ -402,10 +409,17 @@ def test_payments_admins_set_the_templates(app, client, billing, payor_client) -
     assert admin_client.submit(path, rule, token_from=path).status_code == 303
     again = admin_client.submit(path, rule, token_from=path)
     assert "already required" in again.get_data(as_text=True)
+    # Nor may a rule for every commitment overlap one for subcontracts only.
+    wider = admin_client.submit(path, {**rule, "applies_to": ""}, token_from=path)
+    assert "already required" in wider.get_data(as_text=True)
+    other = admin_client.submit(path, {**rule, "applies_to": "purchase_order"}, token_from=path)
+    assert other.status_code == 303  # purchase orders are not subcontracts
     bad = admin_client.submit(path, {**rule, "required_at": "someday"}, token_from=path)
     assert "Not a valid choice" in bad.get_data(as_text=True)
     with tenancy.unscoped():
-        (template,) = db.session.scalars(sa.select(ComplianceTemplate))
+        template, _ = db.session.scalars(
+            sa.select(ComplianceTemplate).order_by(ComplianceTemplate.id)
+        )
     assert template.applies_to is CommitmentKind.SUBCONTRACT
     page = admin_client.get(path).get_data(as_text=True)
     assert "Contractor&#39;s license" in page and "Subcontracts only" in page
@@ -414,7 +428,7 @@ def test_payments_admins_set_the_templates(app, client, billing, payor_client) -
     response = admin_client.submit(f"{path}/{template.id}/remove", {}, token_from=path)
     assert response.status_code == 303
     with tenancy.unscoped():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(ComplianceTemplate)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ComplianceTemplate)) == 1
 
 
 # --------------------------------------------------------------------------- reminders

@@ -54,3 +54,19 @@ def test_oversized_request_bodies_get_413(client) -> None:
     response = client.post("/login", data=big, content_type="application/octet-stream")
     assert response.status_code == 413
     assert "That file is too large" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("given", "extension", "shown"),
+    [
+        ("coi.exe", ".pdf", "coi.pdf"),  # a PDF sent under another name downloads as a PDF
+        ("coi.PDF", ".pdf", "coi.PDF"),
+        ("scan", ".pdf", "scan.pdf"),
+        ("photo.jpeg", ".jpg", "photo.jpeg"),
+        ("../../etc/passwd", ".pdf", "passwd.pdf"),
+        ("", ".pdf", "upload.pdf"),
+        ("x" * 400 + ".pdf", ".pdf", "x" * 251 + ".pdf"),
+    ],
+)
+def test_a_kept_file_is_shown_under_a_safe_name_of_its_own_type(given, extension, shown) -> None:
+    assert storage.shown_name(given, extension) == shown

@@ -142,6 +142,13 @@ def test_one_broken_row_imports_nothing(client, admin, bad, message) -> None:
     assert "Nothing was imported" in page
 
 
+def test_a_header_without_rows_is_no_import(client, admin) -> None:
+    upload(client, rows_csv([]))
+    run = finished(client, runs()[-1])
+    assert run.status is ImportStatus.FAILED
+    assert run.errors == ["The file has no rows to import under its header."]
+
+
 def test_lines_that_do_not_add_up_import_nothing(client, admin) -> None:
     rows = [
         example(commitment_number="SC-1", contract_sum="100", line_value="60"),
