@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.payment_settings.views import blueprint as payment_settings
     from portal.readiness.views import blueprint as readiness
     from portal.sso.views import blueprint as sso
+    from portal.waivers.views import blueprint as waivers
 
     for blueprint in (
         core,
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         payees,
         readiness,
         compliance,
+        waivers,
     ):
         app.register_blueprint(blueprint)
     # The simulated bank's own pages (its statements): never in production.

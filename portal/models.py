@@ -14,3 +14,4 @@ from portal.payees import models as payee_models  # noqa: F401
 from portal.payment_settings import models as payment_settings_models  # noqa: F401
 from portal.readiness import models as readiness_models  # noqa: F401
 from portal.sso import models as sso_models  # noqa: F401
+from portal.waivers import models as waiver_models  # noqa: F401

@@ -29,6 +29,7 @@ from portal.payees import services as payees
 from portal.payees.models import DocumentKind, PayeeBankAccount
 from portal.readiness import services as readiness
 from portal.readiness.models import HoldKind, HoldReason
+from portal.waivers import services as waivers
 from tests.factories import (
     Authenticator,
     add_entity_with_controller,
@@ -209,6 +210,7 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
             company_services.set_feature(
                 company, Feature.INVOICE_MANAGEMENT, True, actor_user_id=None
             )
+            company_services.set_feature(company, Feature.LIEN_WAIVERS, True, actor_user_id=None)
         foreign = payor_objects(payor_b, b_payor_user)
         own = payor_objects(payor_a, actors[0][0])
         foreign_payee = payee_objects(payee_b, b_payee_user)
@@ -237,6 +239,9 @@ def build_world() -> tuple[list[tuple[object, Authenticator]], World]:
                 visible_to_payee=True,
                 attachment=(io.BytesIO(LETTER), "letter.pdf"),
                 actor_user_id=None,
+            ).id
+            objects["waiver_id"] = waivers.generate_for(
+                db.session.get(Invoice, objects["invoice_id"]), actor_user_id=None
             ).id
             commitment = db.session.get(Commitment, objects["commitment_id"])
             objects["template_id"] = compliance.add_template(
@@ -314,7 +319,8 @@ DOCUMENT_FORM = {"kind": DocumentKind.BANK_LETTER.value}
 UPLOADS = {"document": (LETTER, "letter.pdf"), "doc-file": (LETTER, "coi.pdf")}
 
 # Routes whose path arguments are not ids of company-owned objects.
-NOT_TENANT_ARGUMENTS = {"filename", "token"}
+# (a signed lien waiver's public id opens its verification page to whoever holds it: by design)
+NOT_TENANT_ARGUMENTS = {"filename", "token", "public_id"}
 
 
 # A signed-in browser notes its activity (at most once a minute): that is not a change.

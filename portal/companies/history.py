@@ -29,6 +29,7 @@ PROJECT_FIELDS = {
     "city": "city",
     "region": "state",
     "postal_code": "ZIP code",
+    "owner_name": "owner",
 }
 
 HISTORY_AREAS = {
@@ -39,6 +40,7 @@ HISTORY_AREAS = {
     "commitments": "Commitments and billing",
     "readiness": "Payment requirements and holds",
     "compliance": "Compliance documents",
+    "waivers": "Lien waivers",
     "roles": "People and roles",
     "bank_accounts": "Bank accounts",
     "payees": "Payees",
@@ -679,6 +681,22 @@ ACTIONS: dict[str, Action] = {
         lambda e, n: (
             f"Reminded the payee that {_after(e, 'document') or 'a document'} of commitment "
             f"{_commitment(e)} expires {_after(e, 'expires_on') or 'soon'}"
+        ),
+    ),
+    "waivers:waiver:generated": Action(
+        "waivers",
+        lambda e, n: (
+            f"Made a {(_after(e, 'kind') or 'lien').lower()} waiver for invoice "
+            f"{_after(e, 'number') or ''} of commitment {_commitment(e)} "
+            f"({_after(e, 'amount') or 'no amount'}, form {_after(e, 'form') or '?'})"
+            + (" replacing the one for the old amount" if _after(e, "supersedes") else "")
+        ),
+    ),
+    "waivers:waiver:signed": Action(
+        "waivers",
+        lambda e, n: (
+            f"{_after(e, 'signer') or 'The payee'} signed a "
+            f"{(_after(e, 'kind') or 'lien').lower()} waiver for {_after(e, 'amount') or ''}"
         ),
     ),
     "onboarding:payee:contact_changed": Action(

@@ -39,7 +39,10 @@ from portal.payment_settings import queries as settings_queries
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import PersonRole
 from portal.readiness import services as readiness
-from portal.readiness.models import HoldKind, HoldReason
+from portal.readiness.models import EnforcementMode, HoldKind, HoldReason, RequirementKind
+from portal.waivers import queries as waivers
+from portal.waivers import services as waivers_services
+from portal.waivers.models import CONSENT_VERSION
 
 DEMO_PASSWORD = "trestle-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -243,8 +246,30 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
     invoicing.set_contacts(stairs, [bailey.id], actor_user_id=admin.id)
     ca, tx = periods["CA"], periods["TX"]
     # SC-101: two months approved, this month under review.
-    _bill(steel, ca[0], ["15%", "", "10%", ""], bailey, admin, approve=True)
+    first = _bill(steel, ca[0], ["15%", "", "10%", ""], bailey, admin, approve=True)
     _bill(steel, ca[1], ["20%", "10%", "25%", "10%", ""], bailey, admin, approve=True)
+    # Summit requires each invoice's lien waiver before paying it: the first month's is
+    # signed (ready to pay); the second month's is not yet (ready except for its waiver).
+    readiness.set_modes(
+        summit,
+        {RequirementKind.LIEN_WAIVER_SIGNED: EnforcementMode.PREVENTS_PAYMENT},
+        actor_user_id=admin.id,
+    )
+    (waiver,) = waivers.waivers_of(first.id)
+    waivers_services.sign(
+        waiver,
+        bailey,
+        waivers_services.Signature(
+            "Bailey Billing",
+            "Project accountant",
+            "Bailey Billing",
+            True,
+            CONSENT_VERSION,
+            "192.0.2.44",
+            "Demo seed",
+        ),
+        company_id=ironline.id,
+    )
     _bill(steel, ca[2], ["15%", "25%", "", "", "40%"], bailey, admin)
     # PO-201: approved, then returned to revise and resubmit on one line.
     _bill(rebar, tx[0], ["40%", ""], bailey, admin, approve=True)
@@ -545,7 +570,7 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
     if not db.session.scalar(
         sa.select(Project.id).where(Project.company_id == company.id).limit(1)
     ):
-        for name, number, street, city, state, postal in (
+        for name, number, street, city, state, postal, owner in (
             (
                 "Mission Bay Medical Center",
                 "SB-2101",
@@ -553,8 +578,17 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
                 "San Francisco",
                 "CA",
                 "94158",
+                "Mission Bay Health Partners, LLC",
             ),
-            ("Riverside Lofts", "SB-2102", "901 E Cesar Chavez St", "Austin", "TX", "78702"),
+            (
+                "Riverside Lofts",
+                "SB-2102",
+                "901 E Cesar Chavez St",
+                "Austin",
+                "TX",
+                "78702",
+                "Riverside Lofts Owner, LP",
+            ),
         ):
             invoicing.create_project(
                 company,
@@ -564,6 +598,7 @@ def _implementation_part_way(company: Company, operator_id: int) -> None:
                 city=city,
                 region=state,
                 postal_code=postal,
+                owner_name=owner,
                 actor_user_id=operator_id,
             )
     if not project.trainings:

@@ -66,6 +66,9 @@ INVOICE_ENDPOINTS = (
     "readiness.apply_hold",
     "compliance.show_invoice_documents",
     "compliance.add_invoice_document",
+    "waivers.show_waiver",
+    "waivers.sign_waiver",
+    "waivers.invoice_waivers",
 )
 COMMITMENT_DOCUMENT_ENDPOINTS = (
     "compliance.show_commitment_documents",
@@ -89,6 +92,9 @@ BILLING = NavItem(
         "readiness.show_readiness",
         "compliance.show_invoice_documents",
         "compliance.add_invoice_document",
+        "waivers.show_waiver",
+        "waivers.sign_waiver",
+        "waivers.invoice_waivers",
     ),
 )
 PAYEES = NavItem(

@@ -41,6 +41,7 @@ class ProjectForm(FlaskForm):
     postal_code = StringField(
         "ZIP code", validators=[DataRequired("Enter the ZIP code."), Length(max=10)]
     )
+    owner_name = StringField("Property owner (optional)", validators=[Length(max=200)])
 
 
 class ProjectFundingForm(FlaskForm):

@@ -30,6 +30,8 @@ class Project(TenantOwned, db.Model):
     city: Mapped[str] = mapped_column(sa.String(100))
     region: Mapped[str] = mapped_column(sa.String(2))
     postal_code: Mapped[str] = mapped_column(sa.String(10))
+    # The property's owner, named on its lien waivers.
+    owner_name: Mapped[str] = mapped_column(sa.String(200), default="")
     pay_enabled: Mapped[bool] = mapped_column(default=True)
     funding_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funding_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

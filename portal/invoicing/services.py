@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import IO
 
 import sqlalchemy as sa
+from blinker import Namespace
 
 from portal.accounts.models import User
 from portal.companies import queries as companies
@@ -49,6 +50,11 @@ from portal.onboarding.models import PayeeRelationship
 from portal.payment_settings import services as payment_settings
 from portal.payment_settings.models import FundingAccount, FundingAccountMode
 
+_signals = Namespace()
+# Sent with the invoice, in its transaction, each time it is submitted for review (again,
+# after revise and resubmit): what follows from a submission (its lien waiver) listens.
+invoice_submitted = _signals.signal("invoice-submitted")
+
 
 def create_project(
     company: Company,
@@ -60,6 +66,7 @@ def create_project(
     region: str,
     postal_code: str,
     actor_user_id: int,
+    owner_name: str = "",
 ) -> Project:
     """Add a project; Pay starts on or off as the payor's "Pay on new projects" says."""
     if company.kind is not CompanyKind.PAYOR:
@@ -78,6 +85,7 @@ def create_project(
         city=city.strip(),
         region=addresses.validate_state(region, "region"),
         postal_code=addresses.validate_postal_code(postal_code),
+        owner_name=one_line(owner_name or ""),
         pay_enabled=controls.pay_on_new_projects,
     )
     db.session.add(project)
@@ -103,6 +111,7 @@ def update_project(
     region: str,
     postal_code: str,
     actor_user_id: int,
+    owner_name: str = "",
 ) -> list[str]:
     """Correct a project's name, number or job site; return the fields that changed.
 
@@ -115,6 +124,7 @@ def update_project(
         "city": one_line(city),
         "region": addresses.validate_state(region, "region"),
         "postal_code": addresses.validate_postal_code(postal_code),
+        "owner_name": one_line(owner_name or ""),
     }
     for field, label in (("name", "name"), ("number", "number"), ("address_line1", "address")):
         if not facts[field]:
@@ -1265,6 +1275,7 @@ def submit_invoice(invoice: Invoice, *, actor_user_id: int, on_behalf: bool) -> 
             "current_payment_due": format_cents(invoice.current_due_cents),
         },
     )
+    invoice_submitted.send(invoice, actor_user_id=actor_user_id)
 
 
 DECISIONS = {

@@ -17,7 +17,7 @@ from portal.accounts.guards import (
     step_up,
 )
 from portal.companies.models import Feature, Role
-from portal.companies.queries import active_members, features_in
+from portal.companies.queries import active_members, feature_enabled, features_in
 from portal.core import htmx, money, progress, storage
 from portal.core.db import db
 from portal.core.errors import DomainError, InvalidInput, NotFound
@@ -152,6 +152,7 @@ def create_project():
                 city=form.city.data,
                 region=form.region.data,
                 postal_code=form.postal_code.data,
+                owner_name=form.owner_name.data,
                 actor_user_id=current_user.id,
             )
         except DomainError as error:
@@ -184,6 +185,7 @@ def update_project(project_id: int):
                 city=form.city.data,
                 region=form.region.data,
                 postal_code=form.postal_code.data,
+                owner_name=form.owner_name.data,
                 actor_user_id=current_user.id,
             )
         except DomainError as error:
@@ -990,6 +992,8 @@ def _invoice_page(
         decision_errors=decision_errors or [],
         typed=typed or {},
         confirm=ConfirmForm(),
+        # The payor's lien waivers, whoever reads the invoice (a payee has no features).
+        waivers_on=feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS),
         decisions=[
             InvoiceStatus.APPROVED,
             InvoiceStatus.APPROVED_AS_NOTED,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from portal.companies.models import Role
+from portal.companies.models import Feature, Role
 from portal.compliance import policies as compliance
 from portal.invoicing.models import (
     APPROVED_STATES,
@@ -21,6 +21,7 @@ from portal.invoicing.models import (
     Invoice,
 )
 from portal.readiness.models import EnforcementMode, Hold, HoldKind, HoldStatus, RequirementKind
+from portal.waivers import policies as waivers
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Requirement:
     # The condition an invoice meets it by; None while the capability it needs is not built.
     condition: Callable[[], sa.ColumnElement[bool]] | None
     not_available: str = ""
+    # The feature the payor needs for it to mean anything (without it: not required).
+    feature: Feature | None = None
 
 
 def holds_released() -> sa.ColumnElement[bool]:
@@ -86,7 +89,7 @@ def change_orders_executed() -> sa.ColumnElement[bool]:
     )
 
 
-WAIVERS = "Comes with lien waivers (not available yet)."
+WAIVERS = "Comes with the rest of lien waivers (not available yet)."
 
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
@@ -144,10 +147,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         RequirementKind.LIEN_WAIVER_SIGNED,
         "Lien waiver signed",
-        "The payee signed the conditional waiver for this invoice.",
+        "The payee signed this invoice's lien waiver for the payment now due.",
         EnforcementMode.NOT_REQUIRED,
-        None,
-        WAIVERS,
+        waivers.waiver_signed,
+        "Needs the Lien Waivers feature, which an operator switches on.",
+        Feature.LIEN_WAIVERS,
     ),
     Requirement(
         RequirementKind.PREVIOUS_UNCONDITIONAL_RECEIVED,

@@ -10,6 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
+from portal.companies.queries import features_of
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
@@ -28,9 +29,19 @@ from portal.readiness.models import (
 from portal.readiness.policies import BY_KIND, REQUIREMENTS, Requirement, holds_released
 
 
+def available_kinds(company_id: int) -> set[RequirementKind]:
+    """The requirements the payor can enforce: built, and with the feature each needs."""
+    features = features_of(company_id)
+    return {
+        r.kind
+        for r in REQUIREMENTS
+        if r.condition is not None and (r.feature is None or features[r.feature])
+    }
+
+
 def modes_of(company_id: int) -> dict[RequirementKind, EnforcementMode]:
     """Each requirement's mode for the payor: its setting, else the default; a requirement
-    whose capability is not built yet is not required."""
+    whose capability is not built yet, or whose feature is off, is not required."""
     with tenancy.unscoped():  # a payee's view of readiness reads its payor's settings
         saved = dict(
             db.session.execute(
@@ -39,8 +50,11 @@ def modes_of(company_id: int) -> dict[RequirementKind, EnforcementMode]:
                 )
             ).all()
         )
+    available = available_kinds(company_id)
     return {
-        r.kind: (saved.get(r.kind, r.default) if r.condition else EnforcementMode.NOT_REQUIRED)
+        r.kind: (
+            saved.get(r.kind, r.default) if r.kind in available else EnforcementMode.NOT_REQUIRED
+        )
         for r in REQUIREMENTS
     }
 

@@ -24,7 +24,7 @@ from portal.readiness.models import (
     RequirementKind,
 )
 from portal.readiness.policies import BY_KIND
-from portal.readiness.queries import modes_of
+from portal.readiness.queries import available_kinds, modes_of
 
 
 def set_modes(
@@ -32,6 +32,7 @@ def set_modes(
 ) -> list[RequirementKind]:
     """Set how each requirement bites; return the kinds that changed (each audited)."""
     current = modes_of(payor.id)
+    available = available_kinds(payor.id)
     changed = []
     rows = {
         row.kind: row
@@ -41,7 +42,7 @@ def set_modes(
     }
     for kind, mode in modes.items():
         requirement = BY_KIND[kind]
-        if requirement.condition is None:
+        if kind not in available:
             if mode is not EnforcementMode.NOT_REQUIRED:
                 raise InvalidInput(f"{requirement.label}: {requirement.not_available}")
             continue

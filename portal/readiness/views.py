@@ -33,6 +33,7 @@ def _settings_page(errors: list[str] | None = None, typed: dict | None = None, s
         "readiness/requirements.html",
         requirements=policies.REQUIREMENTS,
         modes=queries.modes_of(g.company.id),
+        available=queries.available_kinds(g.company.id),
         choices=list(EnforcementMode),
         errors=errors or [],
         typed=typed or {},

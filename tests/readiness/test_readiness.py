@@ -243,7 +243,7 @@ PATH = "/settings/payment-requirements"
 
 def test_the_settings_page_saves_each_mode_and_audits_each_change(settings_client, billing) -> None:
     page = settings_client.get(PATH).get_data(as_text=True)
-    assert "Comes with lien waivers" in page and "Not configured" in page
+    assert "Comes with the rest of lien waivers" in page and "Not configured" in page
     response = settings_client.submit(
         PATH,
         {"holds_released": "allows_payment", "commitment_executed": "prevents_payment"},
@@ -264,7 +264,7 @@ def test_the_settings_page_saves_each_mode_and_audits_each_change(settings_clien
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"lien_waiver_signed": "prevents_payment"}, "Comes with lien waivers"),
+        ({"sub_tier_waivers_received": "prevents_payment"}, "Comes with the rest of lien waivers"),
         ({"holds_released": "sometimes"}, "Choose one of the three modes"),
     ],
 )

@@ -1,0 +1,94 @@
+"""Lien waivers: one per invoice and kind at a time, generated from a form, signed once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.db import db, str_enum, utcnow
+from portal.core.models import StoredFile
+from portal.core.status import Status, Tone
+from portal.core.tenancy import TenantOwned
+from portal.waivers.forms import WaiverKind
+
+# What the signer agrees to before signing electronically (ESIGN § 101(c)): versioned, and
+# the version each signature agreed to is kept with it.
+CONSENT_VERSION = "2026-12-07"
+CONSENT_TEXT = (
+    "I agree to sign this lien waiver electronically. My typed name and signature below are "
+    "my signature, with the same effect as signing on paper. I may ask the general contractor "
+    "for a paper copy to sign instead, and I may withdraw this consent for later documents by "
+    "telling them. I can open, save and print PDF files on this device."
+)
+
+
+class WaiverStatus(Status):
+    AWAITING_SIGNATURE = "awaiting_signature", "Awaiting signature", Tone.WARNING
+    SIGNED = "signed", "Signed", Tone.SUCCESS
+    SUPERSEDED = "superseded", "Superseded", Tone.NEUTRAL
+
+
+class LienWaiver(TenantOwned, db.Model):
+    """A waiver of one invoice: its form (by the project's state), the facts filled in, the
+    PDF to sign, and once signed the signed PDF with its SHA-256 and the signature's record.
+    A new amount supersedes it (a new waiver, a new signature)."""
+
+    __tablename__ = "lien_waiver"
+    tenant_columns = ("company_id", "payee_company_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Names the document on its verification page, which anyone holding it may open.
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    payee_company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"))
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitment.id"))
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    kind: Mapped[WaiverKind] = mapped_column(str_enum(WaiverKind))
+    form_key: Mapped[str] = mapped_column(sa.String(40))
+    state: Mapped[str] = mapped_column(sa.String(2))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    through_date: Mapped[date | None]
+    facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    status: Mapped[WaiverStatus] = mapped_column(
+        str_enum(WaiverStatus), default=WaiverStatus.AWAITING_SIGNATURE
+    )
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("stored_file.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The signature.
+    signed_file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stored_file.id"))
+    signed_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime | None]
+    signer_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    signer_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    signer_title: Mapped[str] = mapped_column(sa.String(200), default="")
+    signature: Mapped[str] = mapped_column(sa.String(200), default="")
+    signer_ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    signer_user_agent: Mapped[str] = mapped_column(sa.String(400), default="")
+    consent_version: Mapped[str] = mapped_column(sa.String(20), default="")
+    superseded_at: Mapped[datetime | None]
+
+    file: Mapped[StoredFile] = relationship(foreign_keys=[file_id], lazy="joined", innerjoin=True)
+    signed_file: Mapped[StoredFile | None] = relationship(
+        foreign_keys=[signed_file_id], lazy="joined"
+    )
+
+    __table_args__ = (
+        # One waiver of each kind per invoice is current; the others are superseded.
+        sa.Index(
+            "uq_lien_waiver_current",
+            "invoice_id",
+            "kind",
+            unique=True,
+            postgresql_where=sa.text("status <> 'superseded'"),
+            sqlite_where=sa.text("status <> 'superseded'"),
+        ),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.CheckConstraint(
+            "status <> 'signed' OR (signed_sha256 IS NOT NULL AND signed_at IS NOT NULL)",
+            name="signed_has_its_record",
+        ),
+    )

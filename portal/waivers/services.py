@@ -1,0 +1,403 @@
+"""Lien waivers: generated when an invoice is submitted, regenerated when its amount changes,
+signed once by the payee's invoice contact, and verifiable by anyone holding the document.
+Callers commit."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.units import inch
+from reportlab.pdfgen import canvas
+
+from portal.accounts.models import User
+from portal.companies import queries as companies
+from portal.companies.models import Company, Feature
+from portal.core import audit, storage, tenancy
+from portal.core.db import db, update_if, utcnow
+from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.money import format_cents
+from portal.core.text import clean_text, one_line
+from portal.core.urls import external_url
+from portal.invoicing import services as invoicing
+from portal.invoicing.models import BillingType, CommitmentContact, Invoice
+from portal.notifications.services import queue_emails
+from portal.waivers import forms, pdf
+from portal.waivers.forms import WaiverKind
+from portal.waivers.models import CONSENT_TEXT, CONSENT_VERSION, LienWaiver, WaiverStatus
+
+
+def kind_for(invoice: Invoice) -> WaiverKind:
+    """The conditional waiver an invoice's payment asks for: final for the payment that
+    ends the commitment (a retainage release, or a final bill that holds nothing back),
+    progress otherwise (a final bill with retainage still held is not the last payment)."""
+    last = invoice.billing_type is BillingType.RETAINAGE_RELEASE or (
+        invoice.billing_type is BillingType.FINAL
+        and invoice.retainage_completed_cents + invoice.retainage_stored_cents == 0
+    )
+    return WaiverKind.CONDITIONAL_FINAL if last else WaiverKind.CONDITIONAL_PROGRESS
+
+
+def facts_for(invoice: Invoice) -> dict[str, str]:
+    """What the waiver's blanks say, from the invoice, its commitment and its project."""
+    commitment = invoice.commitment
+    project = commitment.project
+    with tenancy.unscoped():  # both companies' names print on the form, whoever asks
+        payor = db.session.get(Company, invoice.company_id)
+        payee = db.session.get(Company, invoice.payee_company_id)
+    return {
+        "claimant": payee.name,
+        "customer": payor.name,
+        "owner": project.owner_name,
+        "project": project.name,
+        "job_number": project.number,
+        "job_location": (
+            f"{project.address_line1}, {project.city}, {project.region} {project.postal_code}"
+        ),
+        "job_description": f"{commitment.number} {commitment.title}",
+        "city": project.city,
+        "through_date": f"{invoice.billing_period.ends_on:%B %-d, %Y}",
+        "maker": payor.name,
+        "amount": format_cents(invoice.current_due_cents).removeprefix("$"),
+        "payable_to": payee.name,
+    }
+
+
+def _current(invoice_id: int, kind: WaiverKind) -> LienWaiver | None:
+    return db.session.scalar(
+        sa.select(LienWaiver).where(
+            LienWaiver.invoice_id == invoice_id,
+            LienWaiver.kind == kind,
+            LienWaiver.status != WaiverStatus.SUPERSEDED,
+        )
+    )
+
+
+def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver | None:
+    """The invoice's conditional waiver for its current payment due: kept when it already
+    says that, else a new one (the old superseded: a new amount needs a new signature), and
+    its invoice contacts emailed. None when the payor does not use lien waivers."""
+    if not companies.feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS):
+        return None
+    kind = kind_for(invoice)
+    project = invoice.commitment.project
+    form = forms.form_for(project.region, kind)
+    facts = facts_for(invoice)
+    current = _current(invoice.id, kind)
+    if (
+        current is not None
+        and current.amount_cents == invoice.current_due_cents
+        and current.form_key == form.key
+        and current.facts == facts
+    ):
+        return current
+    now = utcnow()
+    if current is not None:
+        if not update_if(
+            current,
+            LienWaiver.status == current.status,
+            status=WaiverStatus.SUPERSEDED,
+            superseded_at=now,
+        ):
+            raise DomainError("This invoice's waiver changed meanwhile; try again.")
+        db.session.flush()
+    public_id = secrets.token_hex(10)
+    record = storage.keep_bytes(
+        pdf.render(form, facts, reference=public_id),
+        original_name=f"waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
+        kind="waivers",
+        content_type="application/pdf",
+        extension=".pdf",
+        company_id=invoice.payee_company_id,
+    )
+    waiver = LienWaiver(
+        public_id=public_id,
+        company_id=invoice.company_id,
+        payee_company_id=invoice.payee_company_id,
+        project_id=project.id,
+        commitment_id=invoice.commitment_id,
+        invoice_id=invoice.id,
+        kind=kind,
+        form_key=form.key,
+        state=project.region,
+        amount_cents=invoice.current_due_cents,
+        through_date=invoice.billing_period.ends_on if not kind.final else None,
+        facts=facts,
+        file=record,
+        created_at=now,
+    )
+    db.session.add(waiver)
+    db.session.flush()
+    audit.record(
+        "waivers:waiver:generated",
+        actor_user_id=actor_user_id,
+        company_id=invoice.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={
+            "kind": kind.label,
+            "form": form.key,
+            "amount": format_cents(waiver.amount_cents),
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "supersedes": current.id if current is not None else None,
+        },
+    )
+    contacts = _contact_emails(invoice.commitment_id)
+    with tenancy.unscoped():
+        payor = db.session.get(Company, invoice.company_id)
+    queue_emails(
+        contacts,
+        "waiver_to_sign",
+        company_id=invoice.payee_company_id,
+        payor=payor.name,
+        kind=kind.label.lower(),
+        amount=format_cents(waiver.amount_cents),
+        commitment=f"{invoice.commitment.number} · {invoice.commitment.title}",
+        number=invoice.number,
+        again=current is not None,
+        url=external_url("waivers.show_waiver", waiver_id=waiver.id),
+    )
+    return waiver
+
+
+def commitment_number(invoice: Invoice) -> str:
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in invoice.commitment.number)
+
+
+def _contact_emails(commitment_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(User.email)
+            .join(CommitmentContact, CommitmentContact.user_id == User.id)
+            .where(CommitmentContact.commitment_id == commitment_id, User.is_active)
+            .order_by(User.email)
+        )
+    )
+
+
+@invoicing.invoice_submitted.connect
+def _on_submitted(invoice: Invoice, *, actor_user_id: int | None) -> None:
+    generate_for(invoice, actor_user_id=actor_user_id)
+
+
+# --------------------------------------------------------------------------- signing
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    title: str
+    signature: str
+    consented: bool
+    consent_version: str
+    ip: str
+    user_agent: str
+
+
+def may_sign(waiver: LienWaiver, user_id: int, company_id: int) -> bool:
+    """The payee's invoice contacts of the commitment sign its waivers."""
+    if company_id != waiver.payee_company_id:
+        return False
+    return bool(
+        db.session.scalar(
+            sa.select(CommitmentContact.user_id).where(
+                CommitmentContact.commitment_id == waiver.commitment_id,
+                CommitmentContact.user_id == user_id,
+            )
+        )
+    )
+
+
+def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int) -> LienWaiver:
+    """Sign the waiver once: the form with the signature filled in, a certificate page
+    appended, the SHA-256 of the exact PDF kept. Refused when it no longer says what the
+    invoice asks (a new amount regenerates it) or was signed already."""
+    if not may_sign(waiver, signer.id, company_id):
+        raise NotAllowed("Only the payee's invoice contacts of this commitment sign its waivers.")
+    if waiver.status is not WaiverStatus.AWAITING_SIGNATURE:
+        raise DomainError(f"This waiver is {waiver.status.label.lower()}: it cannot be signed.")
+    if not given.consented or given.consent_version != CONSENT_VERSION:
+        raise InvalidInput("Agree to sign electronically first (the terms above).", field="consent")
+    name = one_line(clean_text(given.name or ""))
+    title = one_line(clean_text(given.title or ""))
+    signature = one_line(clean_text(given.signature or ""))
+    for value, field, what in ((name, "name", "your full name"), (title, "title", "your title")):
+        if not value:
+            raise InvalidInput(f"Enter {what}.", field=field)
+        if len(value) > 200:
+            raise InvalidInput("At most 200 characters.", field=field)
+    if not signature:
+        raise InvalidInput("Type your signature.", field="signature")
+    invoice = db.session.get(Invoice, waiver.invoice_id)
+    if invoice.current_due_cents != waiver.amount_cents:
+        raise DomainError(
+            "The invoice's amount changed since this waiver was made; sign the new one."
+        )
+    now = utcnow()
+    facts = dict(waiver.facts)
+    facts.update(
+        signature=f"/s/ {signature}",
+        title=title,
+        signed_on=f"{now:%B %-d, %Y}",
+        signed_day=f"{now.day}",
+        signed_month=f"{now:%B}",
+        signed_year=f"{now.year}",
+    )
+    form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+    signed_form = pdf.render(form, facts, reference=waiver.public_id)
+    form_sha256 = hashlib.sha256(signed_form).hexdigest()
+    document = _with_certificate(
+        signed_form,
+        waiver,
+        form_sha256=form_sha256,
+        name=name,
+        title=title,
+        signed_at=now,
+        ip=given.ip,
+        user_agent=given.user_agent,
+        email=signer.email,
+    )
+    record = storage.keep_bytes(
+        document,
+        original_name=waiver.file.original_name.replace(".pdf", "-signed.pdf"),
+        kind="waivers",
+        content_type="application/pdf",
+        extension=".pdf",
+        company_id=waiver.payee_company_id,
+        uploaded_by_user_id=signer.id,
+    )
+    db.session.flush()
+    if not update_if(
+        waiver,
+        LienWaiver.status == WaiverStatus.AWAITING_SIGNATURE,
+        status=WaiverStatus.SIGNED,
+        signed_file_id=record.id,
+        signed_sha256=record.sha256,
+        signed_at=now,
+        signer_user_id=signer.id,
+        signer_name=name,
+        signer_title=title,
+        signature=signature,
+        signer_ip=(given.ip or "")[:64],
+        signer_user_agent=(given.user_agent or "")[:400],
+        consent_version=CONSENT_VERSION,
+    ):
+        raise DomainError("This waiver was signed or replaced meanwhile.")
+    audit.record(
+        "waivers:waiver:signed",
+        actor_user_id=signer.id,
+        company_id=waiver.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={
+            "kind": waiver.kind.label,
+            "amount": format_cents(waiver.amount_cents),
+            "signer": name,
+            "sha256": record.sha256,
+            "consent_version": CONSENT_VERSION,
+        },
+    )
+    return waiver
+
+
+def _with_certificate(
+    signed_form: bytes,
+    waiver: LienWaiver,
+    *,
+    form_sha256: str,
+    name: str,
+    title: str,
+    signed_at: datetime,
+    ip: str,
+    user_agent: str,
+    email: str,
+) -> bytes:
+    """The signed form followed by a page recording the signature."""
+    page = io.BytesIO()
+    sheet = canvas.Canvas(page, pagesize=LETTER)
+    sheet.setFont("Helvetica-Bold", 14)
+    y = 10 * inch
+    sheet.drawString(inch, y, "Signature certificate")
+    sheet.setFont("Helvetica", 10)
+    rows = [
+        ("Document", f"{waiver.kind.label} lien waiver, form {waiver.form_key}"),
+        ("Document id", waiver.public_id),
+        ("Amount", format_cents(waiver.amount_cents)),
+        ("Signed by", f"{name}, {title} ({email})"),
+        ("Signed at", f"{signed_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("From", f"IP {ip or 'unknown'}"),
+        ("Browser", (user_agent or "unknown")[:110]),
+        ("Consent", f"electronic signature consent version {CONSENT_VERSION}"),
+        ("SHA-256 of the signed form (the pages before this one)", form_sha256),
+        ("Verify", external_url("waivers.verify", public_id=waiver.public_id)),
+    ]
+    y -= 0.4 * inch
+    for label, value in rows:
+        sheet.setFont("Helvetica-Bold", 9)
+        sheet.drawString(inch, y, label)
+        sheet.setFont("Helvetica", 9)
+        sheet.drawString(inch, y - 12, value)
+        y -= 0.42 * inch
+    text = sheet.beginText(inch, y - 6)
+    text.setFont("Helvetica", 8)
+    for line in _wrap(f"Consent to sign electronically: {CONSENT_TEXT}", 110):
+        text.textLine(line)
+    sheet.drawText(text)
+    sheet.showPage()
+    sheet.save()
+    writer = PdfWriter()
+    for source in (signed_form, page.getvalue()):
+        for each in PdfReader(io.BytesIO(source)).pages:
+            writer.add_page(each)
+    writer.add_metadata({"/Title": "Signed lien waiver", "/Subject": waiver.public_id})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line] if line else lines
+
+
+# --------------------------------------------------------------------------- verifying
+
+
+@dataclass(frozen=True)
+class Verification:
+    waiver: LienWaiver | None
+    intact: bool
+    reason: str
+
+
+def verify(public_id: str, sha256: str | None = None, data: bytes | None = None) -> Verification:
+    """Whether the signed document is intact: the file Trestle keeps hashes to the SHA-256
+    recorded at signing, and the hash or the copy given matches it too."""
+    with tenancy.unscoped():
+        waiver = db.session.scalar(sa.select(LienWaiver).where(LienWaiver.public_id == public_id))
+        if waiver is None or waiver.signed_file is None:
+            return Verification(None, False, "No signed lien waiver has this document id.")
+        with storage.open_file(waiver.signed_file) as stream:
+            kept = hashlib.sha256(stream.read()).hexdigest()
+    if kept != waiver.signed_sha256:
+        return Verification(
+            waiver, False, "The document Trestle keeps no longer matches its signature record."
+        )
+    if data is not None and hashlib.sha256(data).hexdigest() != waiver.signed_sha256:
+        return Verification(waiver, False, "The copy given is not the document that was signed.")
+    if sha256 is not None and sha256.strip().lower() != waiver.signed_sha256:
+        return Verification(waiver, False, "That SHA-256 is not the signed document's.")
+    return Verification(waiver, True, "Intact: this is the document that was signed.")

@@ -1,0 +1,137 @@
+"""A lien waiver's page (review, consent and sign), its PDFs, the waivers panel of an invoice
+(an htmx fragment of its page), and the public verification page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, render_template, request, url_for
+from flask_login import current_user
+
+from portal.accounts.guards import login_required
+from portal.core import htmx, storage
+from portal.core.db import db
+from portal.core.errors import DomainError, NotFound
+from portal.invoicing import queries as invoicing_queries
+from portal.invoicing.policies import invoice_access
+from portal.waivers import forms, queries, services
+from portal.waivers.forms import FIELDS
+from portal.waivers.models import CONSENT_TEXT, CONSENT_VERSION
+
+blueprint = Blueprint("waivers", __name__)
+
+
+def _seen(waiver_id: int):
+    """The waiver and its invoice's access rule: who reads the invoice reads its waivers."""
+    waiver = queries.waiver(waiver_id)
+    invoice = invoicing_queries.invoice(waiver.invoice_id)
+    contacts = {c.user_id for c in invoice.commitment.contacts}
+    access = invoice_access(g.membership, current_user.id, invoice, contacts)
+    if not access.read:
+        abort(403)
+    return waiver, invoice, access
+
+
+def _page(waiver, invoice, access, errors: dict[str, str] | None = None, typed=None):
+    form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+    return render_template(
+        "waivers/waiver.html",
+        waiver=waiver,
+        invoice=invoice,
+        access=access,
+        form=form,
+        facts=[(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS],
+        may_sign=services.may_sign(waiver, current_user.id, g.company.id),
+        consent_text=CONSENT_TEXT,
+        consent_version=CONSENT_VERSION,
+        errors=errors or {},
+        typed=typed or {},
+    )
+
+
+@blueprint.get("/waivers/<int:waiver_id>")
+@login_required
+def show_waiver(waiver_id: int):
+    """The waiver: its form, the facts filled in, the PDF, and (to its signer) signing."""
+    return _page(*_seen(waiver_id))
+
+
+@blueprint.get("/waivers/<int:waiver_id>/pdf")
+@login_required
+def download_waiver(waiver_id: int):
+    """The waiver's PDF: the signed document once signed, else the one to sign."""
+    waiver, _, _ = _seen(waiver_id)
+    record = waiver.signed_file or waiver.file
+    return storage.attachment_response(
+        storage.open_file(record), content_type=record.content_type, filename=record.original_name
+    )
+
+
+@blueprint.post("/waivers/<int:waiver_id>/sign")
+@login_required
+def sign_waiver(waiver_id: int):
+    """Sign the waiver electronically (once)."""
+    waiver, invoice, access = _seen(waiver_id)
+    if not services.may_sign(waiver, current_user.id, g.company.id):
+        abort(403)
+    typed = {k: request.form.get(k, "") for k in ("name", "title", "signature")}
+    try:
+        services.sign(
+            waiver,
+            current_user,
+            services.Signature(
+                name=typed["name"],
+                title=typed["title"],
+                signature=typed["signature"],
+                consented=request.form.get("consent") == "y",
+                consent_version=request.form.get("consent_version", ""),
+                ip=request.remote_addr or "",
+                user_agent=request.user_agent.string,
+            ),
+            company_id=g.company.id,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _page(waiver, invoice, access, {error.field or "form": error.message}, typed)
+    db.session.commit()
+    flash("Waiver signed. The general contractor can now rely on it once it pays.", "success")
+    return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+@blueprint.get("/invoices/<int:invoice_id>/waivers")
+@login_required
+def invoice_waivers(invoice_id: int):
+    """The invoice's lien waivers (a fragment of the invoice page)."""
+    invoice = invoicing_queries.invoice(invoice_id)
+    contacts = {c.user_id for c in invoice.commitment.contacts}
+    access = invoice_access(g.membership, current_user.id, invoice, contacts)
+    if not access.read:
+        abort(403)
+    return htmx.add_vary(
+        htmx.render(
+            "waivers/invoice_waivers.html",
+            "waivers/_invoice_waivers.html",
+            invoice=invoice,
+            waivers=queries.waivers_of(invoice.id),
+            signer=current_user.id in contacts and not access.payor_side,
+        )
+    )
+
+
+@blueprint.route("/verify/waivers/<public_id>", methods=["GET", "POST"])
+def verify(public_id: str):
+    """Public: whether a signed lien waiver is intact, by its document id and SHA-256, or
+    by the copy someone holds."""
+    if len(public_id) > 32:
+        raise NotFound("No such document.")
+    data = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        data = upload.read(storage.PDF_ONLY.max_bytes + 1) if upload else b""
+    given = request.args.get("sha256") or None
+    result = services.verify(public_id, sha256=given, data=data)
+    return render_template(
+        "waivers/verify.html",
+        result=result,
+        public_id=public_id,
+        given=given,
+        checked_copy=data is not None,
+    ), (200 if result.waiver is not None else 404)

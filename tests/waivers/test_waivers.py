@@ -1,0 +1,372 @@
+"""Lien waivers of invoices: made when an invoice is submitted (on the form of the project's
+state, every fact in its blank), made again when the amount changes, signed once by the
+payee's invoice contact with consent, and verified by anyone holding the signed PDF (one
+changed byte and it is not intact); readiness follows the signature."""
+
+import hashlib
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from portal.companies import services as company_services
+from portal.companies.models import Feature, Role
+from portal.core import storage, tenancy
+from portal.core.audit import AuditEvent
+from portal.core.db import db
+from portal.invoicing import services as invoicing
+from portal.invoicing.models import Invoice, InvoiceStatus, Project
+from portal.notifications.models import EmailMessage
+from portal.readiness import queries as readiness
+from portal.readiness import services as readiness_services
+from portal.readiness.models import EnforcementMode, RequirementKind
+from portal.waivers import forms, services
+from portal.waivers.forms import WaiverKind
+from portal.waivers.models import CONSENT_VERSION, LienWaiver, WaiverStatus
+from tests.factories import make_user, sign_in
+from tests.waivers.test_forms import normalized, pattern_of, pdftotext, statute_forms
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+@pytest.fixture
+def waivers_on(billing):
+    with tenancy.unscoped():
+        company_services.set_feature(billing.payor, Feature.LIEN_WAIVERS, True, actor_user_id=None)
+        project = db.session.get(Project, billing.commitment.project_id)
+        project.owner_name = "Harbor Tower Owner LLC"
+    db.session.commit()
+    return billing
+
+
+def submit(billing, amount="1,000") -> Invoice:
+    with tenancy.unscoped():
+        invoice = invoicing.start_invoice(
+            billing.commitment,
+            billing.earlier,
+            billing_type=invoicing.BillingType.PROGRESS,
+            actor_user_id=billing.contact.id,
+            on_behalf=False,
+        )
+        invoicing.save_invoice(
+            invoice,
+            [invoicing.LineBill(invoice.lines[0].sov_line_id, amount, "")],
+            "",
+            actor_user_id=billing.contact.id,
+        )
+        invoicing.submit_invoice(invoice, actor_user_id=billing.contact.id, on_behalf=False)
+    db.session.commit()
+    return invoice
+
+
+def waivers() -> list[LienWaiver]:
+    db.session.expire_all()
+    with tenancy.unscoped():
+        return list(db.session.scalars(sa.select(LienWaiver).order_by(LienWaiver.id)))
+
+
+def emails(template: str) -> list[EmailMessage]:
+    with tenancy.unscoped():
+        return list(
+            db.session.scalars(sa.select(EmailMessage).where(EmailMessage.template == template))
+        )
+
+
+def stored_bytes(record) -> bytes:
+    with storage.open_file(record) as stream:
+        return stream.read()
+
+
+def test_submitting_makes_the_conditional_waiver_of_the_projects_state(
+    waivers_on, tmp_path
+) -> None:
+    invoice = submit(waivers_on)
+    (waiver,) = waivers()
+    assert waiver.kind is WaiverKind.CONDITIONAL_PROGRESS
+    assert waiver.status is WaiverStatus.AWAITING_SIGNATURE
+    assert waiver.form_key == "TX-53.284(b)" and waiver.state == "TX"  # the project is in Texas
+    assert waiver.amount_cents == invoice.current_due_cents > 0
+    assert waiver.file.storage_key.startswith("waivers/")
+    (email,) = emails("waiver_to_sign")
+    assert email.to_address == waivers_on.contact.email
+    # The PDF is the Texas form word for word, every fact in its blank.
+    form = forms.form_for("TX", WaiverKind.CONDITIONAL_PROGRESS)
+    statute = statute_forms(forms.STATUTES / "tx.txt")[0]
+    text = normalized(pdftotext(stored_bytes(waiver.file), tmp_path))
+    found = pattern_of(statute).fullmatch(text)
+    assert found, text
+    filled = " ".join(g or "" for g in found.groups())
+    for fact in (
+        "Ironline Steel",  # claimant, company name
+        waivers_on.payor.name,  # maker, and the person the signer contracted with
+        "Harbor Tower Owner LLC",  # owner
+        "1 Main St, Austin, TX 78701",  # location
+        f"{invoice.current_due_cents // 100:,}.{invoice.current_due_cents % 100:02d}",
+        "SC-7 Structural steel",  # job description
+    ):
+        assert fact in filled, fact
+    assert form.key == waiver.form_key
+
+
+def test_no_waiver_without_the_feature(billing) -> None:
+    submit(billing)
+    assert waivers() == [] and emails("waiver_to_sign") == []
+
+
+def test_a_new_amount_makes_a_new_waiver_and_the_old_one_is_superseded(waivers_on) -> None:
+    invoice = submit(waivers_on, "1,000")
+    with tenancy.unscoped():
+        invoice = db.session.get(Invoice, invoice.id)
+        invoicing.decide_invoice(
+            invoice,
+            InvoiceStatus.REVISE_AND_RESUBMIT,
+            comment="Less, please",
+            line_comments={},
+            actor_user_id=waivers_on.admin.id,
+        )
+        invoicing.save_invoice(
+            invoice,
+            [invoicing.LineBill(invoice.lines[0].sov_line_id, "800", "")],
+            "",
+            actor_user_id=waivers_on.contact.id,
+        )
+        invoicing.submit_invoice(invoice, actor_user_id=waivers_on.contact.id, on_behalf=False)
+    db.session.commit()
+    old, new = waivers()
+    assert old.status is WaiverStatus.SUPERSEDED and old.superseded_at is not None
+    assert new.status is WaiverStatus.AWAITING_SIGNATURE
+    assert new.amount_cents == invoice.current_due_cents != old.amount_cents
+    assert len(emails("waiver_to_sign")) == 2
+    # The same amount again keeps the waiver.
+    with tenancy.unscoped():
+        assert services.generate_for(
+            db.session.get(Invoice, invoice.id), actor_user_id=None
+        ).id == (new.id)
+
+
+@pytest.mark.parametrize(
+    ("region", "key"), [("CA", "CA-8132"), ("TX", "TX-53.284(b)"), ("WA", "GENERIC-GP-1")]
+)
+def test_the_projects_state_chooses_the_form(waivers_on, region, key) -> None:
+    with tenancy.unscoped():
+        db.session.get(Project, waivers_on.commitment.project_id).region = region
+    db.session.commit()
+    submit(waivers_on)
+    (waiver,) = waivers()
+    assert waiver.form_key == key
+
+
+def sign_form(**changes) -> dict[str, str]:
+    return {
+        "consent": "y",
+        "consent_version": CONSENT_VERSION,
+        "name": "Bailey Billing",
+        "title": "Project accountant",
+        "signature": "Bailey Billing",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"consent": ""}, "Agree to sign electronically first"),
+        ({"consent_version": "2020-01-01"}, "Agree to sign electronically first"),
+        ({"name": "  "}, "Enter your full name"),
+        ({"title": ""}, "Enter your title"),
+        ({"signature": ""}, "Type your signature"),
+        ({"name": "x" * 201}, "At most 200 characters"),
+    ],
+)
+def test_a_bad_signature_signs_nothing(waivers_on, payee_client, changes, message) -> None:
+    submit(waivers_on)
+    (waiver,) = waivers()
+    path = f"/waivers/{waiver.id}"
+    response = payee_client.submit(f"{path}/sign", sign_form(**changes), token_from=path)
+    assert message in response.get_data(as_text=True)
+    (waiver,) = waivers()
+    assert waiver.status is WaiverStatus.AWAITING_SIGNATURE and waiver.signed_file_id is None
+
+
+def test_the_invoice_contact_signs_once_and_readiness_follows(
+    waivers_on, payee_client, payor_client, app, client, tmp_path
+) -> None:
+    invoice = submit(waivers_on)
+    (waiver,) = waivers()
+    with tenancy.unscoped():
+        readiness_services.set_modes(
+            waivers_on.payor,
+            {RequirementKind.LIEN_WAIVER_SIGNED: EnforcementMode.PREVENTS_PAYMENT},
+            actor_user_id=None,
+        )
+    db.session.commit()
+
+    def waiver_met() -> bool:
+        db.session.expire_all()
+        with tenancy.unscoped():
+            ready = readiness.readiness(db.session.get(Invoice, invoice.id))
+        return next(i.met for i in ready.items if i.requirement.kind.value == "lien_waiver_signed")
+
+    assert waiver_met() is False
+    path = f"/waivers/{waiver.id}"
+    # The payor's staff read it but do not sign it; nor does a payee member who is not its
+    # invoice contact.
+    assert "Awaiting the signature" in payor_client.get(path).get_data(as_text=True)
+    assert payor_client.submit(f"{path}/sign", sign_form(), token_from=path).status_code == 403
+    other, phone = make_user(waivers_on.payee, (Role.PAYEE_ADMIN,))
+    outsider = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(outsider, other, phone)
+    assert outsider.submit(f"{path}/sign", sign_form(), token_from=path).status_code == 403
+
+    page = payee_client.get(path).get_data(as_text=True)
+    assert "I agree to sign electronically" in page and "Sign the waiver" in page
+    response = payee_client.submit(
+        f"{path}/sign", sign_form(), token_from=path, headers={"User-Agent": "Trestle-test/1.0"}
+    )
+    assert response.status_code == 303
+    (waiver,) = waivers()
+    assert waiver.status is WaiverStatus.SIGNED
+    assert (waiver.signer_name, waiver.signer_title) == ("Bailey Billing", "Project accountant")
+    assert waiver.signer_user_id == waivers_on.contact.id and waiver.consent_version == (
+        CONSENT_VERSION
+    )
+    assert waiver.signer_user_agent == "Trestle-test/1.0" and waiver.signer_ip
+    signed = stored_bytes(waiver.signed_file)
+    assert hashlib.sha256(signed).hexdigest() == waiver.signed_sha256
+    assert waiver.signed_file.storage_key.startswith("waivers/")
+    text = pdftotext(signed, tmp_path)
+    assert "Signature certificate" in text and "Bailey Billing" in text and waiver.public_id in text
+    assert "/s/ Bailey Billing" in text and "Project accountant" in text
+    assert waiver_met() is True
+    # One signature per waiver.
+    again = payee_client.submit(f"{path}/sign", sign_form(), token_from=path)
+    assert "cannot be signed" in again.get_data(as_text=True)
+    with tenancy.unscoped():
+        actions = set(db.session.scalars(sa.select(AuditEvent.action)))
+    assert {"waivers:waiver:generated", "waivers:waiver:signed"} <= actions
+
+
+def test_a_waiver_for_an_old_amount_cannot_be_signed(waivers_on) -> None:
+    submit(waivers_on)
+    (waiver,) = waivers()
+    with tenancy.unscoped():
+        db.session.get(LienWaiver, waiver.id).amount_cents -= 100  # a waiver of an old amount
+        contact = waivers_on.contact
+        with pytest.raises(services.DomainError, match="amount changed"):
+            services.sign(
+                db.session.get(LienWaiver, waiver.id),
+                contact,
+                services.Signature("B", "T", "B", True, CONSENT_VERSION, "", ""),
+                company_id=waivers_on.payee.id,
+            )
+
+
+def signed_waiver(billing) -> LienWaiver:
+    submit(billing)
+    (waiver,) = waivers()
+    with tenancy.unscoped():
+        services.sign(
+            waiver,
+            billing.contact,
+            services.Signature(
+                "Bailey Billing", "AR", "Bailey Billing", True, CONSENT_VERSION, "", ""
+            ),
+            company_id=billing.payee.id,
+        )
+    db.session.commit()
+    return waivers()[0]
+
+
+def test_the_verification_page_says_intact_and_one_changed_byte_says_not(waivers_on, app) -> None:
+    waiver = signed_waiver(waivers_on)
+    public = app.test_client()  # nobody signed in
+    path = f"/verify/waivers/{waiver.public_id}"
+    page = public.get(f"{path}?sha256={waiver.signed_sha256}")
+    assert page.status_code == 200 and "Intact" in page.get_data(as_text=True)
+    wrong = public.get(f"{path}?sha256={'0' * 64}").get_data(as_text=True)
+    assert "not the signed document" in wrong
+    document = stored_bytes(waiver.signed_file)
+    token = app.test_client()
+    form_page = token.get(path).get_data(as_text=True)
+    csrf = form_page.split('name="csrf_token" value="')[1].split('"')[0]
+    copy = token.post(
+        path,
+        data={"csrf_token": csrf, "file": (io.BytesIO(document), "copy.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert "Intact" in copy.get_data(as_text=True)
+    tampered = bytearray(document)
+    tampered[len(tampered) // 2] ^= 0x01
+    changed = token.post(
+        path,
+        data={"csrf_token": csrf, "file": (io.BytesIO(bytes(tampered)), "copy.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert "not the document that was signed" in changed.get_data(as_text=True)
+    # A byte changed in the kept file itself is caught too.
+    kept = storage.storage_root() / waiver.signed_file.storage_key
+    kept.write_bytes(bytes(tampered))
+    broken = public.get(f"{path}?sha256={waiver.signed_sha256}").get_data(as_text=True)
+    assert "no longer matches" in broken
+    assert public.get("/verify/waivers/nosuchdocument").status_code == 404
+
+
+@pytest.mark.real
+@pytest.mark.committed
+def test_two_signatures_at_once_sign_once(app, waivers_on) -> None:
+    """Two tabs signing the same waiver together: one signs it, the other is refused."""
+    import threading
+
+    submit(waivers_on)
+    waiver_id = waivers()[0].id
+    contact_id, payee_id = waivers_on.contact.id, waivers_on.payee.id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def sign() -> None:
+        from portal.accounts.models import User
+
+        with app.app_context(), tenancy.unscoped():
+            waiver = db.session.get(LienWaiver, waiver_id)
+            signer = db.session.get(User, contact_id)
+            _ = waiver.file, waiver.facts
+            barrier.wait()
+            try:
+                services.sign(
+                    waiver,
+                    signer,
+                    services.Signature("Bailey", "AR", "Bailey", True, CONSENT_VERSION, "", ""),
+                    company_id=payee_id,
+                )
+                db.session.commit()
+                outcomes.append("signed")
+            except services.DomainError:
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sign) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["refused", "signed"]
+    (waiver,) = waivers()
+    assert waiver.status is WaiverStatus.SIGNED
+    with tenancy.unscoped():
+        signed_files = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LienWaiver)
+            .where(LienWaiver.signed_sha256.is_not(None))
+        )
+    assert signed_files == 1
+
+
+def test_the_waiver_requirement_needs_the_lien_waivers_feature(billing) -> None:
+    with tenancy.unscoped(), pytest.raises(services.InvalidInput, match="Lien Waivers feature"):
+        readiness_services.set_modes(
+            billing.payor,
+            {RequirementKind.LIEN_WAIVER_SIGNED: EnforcementMode.PREVENTS_PAYMENT},
+            actor_user_id=None,
+        )
