@@ -12,12 +12,14 @@ from portal.compliance.models import (
     ComplianceDocument,
     ComplianceTemplate,
     DocumentStanding,
+    DocumentStatus,
     RequiredAt,
 )
 from portal.core import tenancy
 from portal.core.db import db
 from portal.core.errors import NotFound
 from portal.invoicing.models import BillingType, Commitment, Invoice
+from portal.onboarding.models import PayeeRelationship
 
 # Standings that satisfy a requirement.
 SATISFYING = frozenset({DocumentStanding.CURRENT, DocumentStanding.EXPIRING})
@@ -120,3 +122,24 @@ def needed_for(
             Needed(rule, best.standing(today) if best else DocumentStanding.MISSING, best)
         )
     return needed
+
+
+def documents_awaiting_review(company_id: int, limit: int) -> tuple[list, int]:
+    """The payor's documents its payees sent for review, oldest first, each with its
+    commitment's number and payee's name, and how many."""
+    waiting = sa.and_(
+        ComplianceDocument.company_id == company_id,
+        ComplianceDocument.status == DocumentStatus.SUBMITTED,
+    )
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ComplianceDocument).where(waiting)
+    )
+    rows = db.session.execute(
+        sa.select(ComplianceDocument, Commitment.number, PayeeRelationship.directory_name)
+        .join(Commitment, Commitment.id == ComplianceDocument.commitment_id)
+        .join(PayeeRelationship, PayeeRelationship.id == Commitment.relationship_id)
+        .where(waiting)
+        .order_by(ComplianceDocument.uploaded_at, ComplianceDocument.id)
+        .limit(limit)
+    ).all()
+    return list(rows), total or 0

@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 from flask import url_for
 
 from portal.companies.models import CompanyKind, Membership, Role
+from portal.compliance import queries as compliance_queries
 from portal.core.db import utcnow
+from portal.core.money import format_cents
 from portal.core.text import possessive
+from portal.invoicing import queries as invoicing_queries
 from portal.onboarding import queries as onboarding_queries
 from portal.onboarding.models import OnboardingStatus
 from portal.onboarding.policies import may_pay_payee
 from portal.operations import queries as operations
 from portal.operations.queries import ChecklistItem, ChecklistStep, PayorQueue
 from portal.payees import queries as payee_queries
+from portal.waivers import queries as waiver_queries
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,12 @@ ROLE_QUEUES: dict[Role, list[Queue]] = {
             "Pay applications your subcontractors submit appear here for review, once Invoice "
             "Management is in use.",
         ),
+        Queue(
+            "documents_to_review",
+            "Compliance documents to review",
+            "Certificates, licenses, bonds and W-9s your subcontractors send appear here for "
+            "you to accept or reject.",
+        ),
     ],
     Role.DISBURSER: [
         Queue(
@@ -108,6 +118,12 @@ ROLE_QUEUES: dict[Role, list[Queue]] = {
             "invoices_to_review",
             "Invoices to review",
             "Pay applications submitted on your projects appear here for review.",
+        ),
+        Queue(
+            "documents_to_review",
+            "Compliance documents to review",
+            "Certificates, licenses, bonds and W-9s your subcontractors send appear here for "
+            "you to accept or reject.",
         ),
     ],
     Role.VIEWER: [
@@ -175,9 +191,9 @@ def home_for(membership: Membership | None) -> Home:
             if queue.key not in seen:
                 seen.add(queue.key)
                 queues.append(queue)
-    queues = [_filled(queue, company) for queue in queues]
     if company.kind is CompanyKind.PAYEE and not roles:
         queues += INVOICE_CONTACT_QUEUES
+    queues = [_filled(queue, company, membership.user_id) for queue in queues]
     payee_onboarding = None
     if company.kind is CompanyKind.PAYEE and Role.PAYEE_ADMIN in roles:
         payee_onboarding = payee_steps(company.id)
@@ -261,8 +277,45 @@ def payee_steps(payee_id: int) -> list[ChecklistStep]:
 QUEUE_LENGTH = 20  # a home page lists the first ones; its link opens them all
 
 
-def _filled(queue: Queue, company) -> Queue:
+def _filled(queue: Queue, company, user_id: int) -> Queue:
     """The queue with its first items and its total, for the queues whose work has landed."""
+    if queue.key == "invoices_to_review" and company.kind is CompanyKind.PAYOR:
+        all_url = url_for("readiness.list_invoices", status="under_review")
+        rows, total = invoicing_queries.invoices_under_review(company.id, QUEUE_LENGTH)
+        items = [
+            QueueEntry(
+                f"{invoice.commitment.number} · no. {invoice.number} · "
+                f"{invoice.billing_period.name} · {format_cents(invoice.current_due_cents)}",
+                url_for("invoicing.show_invoice", invoice_id=invoice.id),
+            )
+            for invoice in rows
+        ]
+        return dataclasses.replace(queue, items=items, total=total, all_url=all_url)
+    if queue.key == "documents_to_review" and company.kind is CompanyKind.PAYOR:
+        rows, total = compliance_queries.documents_awaiting_review(company.id, QUEUE_LENGTH)
+        items = [
+            QueueEntry(
+                f"{payee}: {document.document_type.label}, {number}, "
+                f"sent {document.uploaded_at:%B %-d}",
+                url_for("invoicing.show_invoice", invoice_id=document.invoice_id)
+                + "#documents-panel"
+                if document.invoice_id
+                else url_for("invoicing.show_commitment", commitment_id=document.commitment_id)
+                + "#documents-panel",
+            )
+            for document, number, payee in rows
+        ]
+        return dataclasses.replace(queue, items=items, total=total)
+    if queue.key == "waivers_to_sign" and company.kind is CompanyKind.PAYEE:
+        rows, total = waiver_queries.waivers_to_sign(company.id, user_id, QUEUE_LENGTH)
+        items = [
+            QueueEntry(
+                f"{waiver.kind.label} waiver for {format_cents(waiver.amount_cents)}",
+                url_for("waivers.show_waiver", waiver_id=waiver.id),
+            )
+            for waiver in rows
+        ]
+        return dataclasses.replace(queue, items=items, total=total)
     if queue.key == "join_requests" and company.kind is CompanyKind.PAYEE:
         all_url = url_for("onboarding.list_join_requests", status="requested")
         state = onboarding_queries.join_request_list_state({"status": "requested"})

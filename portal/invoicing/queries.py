@@ -24,6 +24,7 @@ from portal.invoicing.models import (
     CommitmentStatus,
     Invoice,
     InvoiceAttachment,
+    InvoiceStatus,
     Project,
     RetainageChange,
     SovLine,
@@ -367,3 +368,15 @@ def recent_imports(company_id: int, limit: int = 10) -> list[CommitmentImport]:
             .limit(limit)
         )
     )
+
+
+def invoices_under_review(company_id: int, limit: int) -> tuple[list[Invoice], int]:
+    """The payor's invoices waiting for a decision, oldest submission first, and how many."""
+    waiting = sa.and_(
+        Invoice.company_id == company_id, Invoice.status == InvoiceStatus.UNDER_REVIEW
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Invoice).where(waiting))
+    rows = db.session.scalars(
+        sa.select(Invoice).where(waiting).order_by(Invoice.submitted_at, Invoice.id).limit(limit)
+    ).all()
+    return list(rows), total or 0

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from portal.core.db import db
 from portal.core.errors import NotFound
-from portal.waivers.models import LienWaiver
+from portal.invoicing.models import CommitmentContact
+from portal.waivers.models import LienWaiver, WaiverStatus
 
 
 def waiver(waiver_id: int) -> LienWaiver:
@@ -25,3 +26,20 @@ def waivers_of(invoice_id: int) -> list[LienWaiver]:
             .order_by((LienWaiver.status == "superseded").asc(), LienWaiver.id.desc())
         )
     )
+
+
+def waivers_to_sign(payee_id: int, user_id: int, limit: int) -> tuple[list[LienWaiver], int]:
+    """The payee's waivers awaiting the signature of ``user_id`` (an invoice contact of
+    their commitments), oldest first, and how many."""
+    waiting = sa.and_(
+        LienWaiver.payee_company_id == payee_id,
+        LienWaiver.status == WaiverStatus.AWAITING_SIGNATURE,
+        LienWaiver.commitment_id.in_(
+            sa.select(CommitmentContact.commitment_id).where(CommitmentContact.user_id == user_id)
+        ),
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(LienWaiver).where(waiting))
+    rows = db.session.scalars(
+        sa.select(LienWaiver).where(waiting).order_by(LienWaiver.id).limit(limit)
+    ).all()
+    return list(rows), total or 0

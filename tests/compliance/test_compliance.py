@@ -305,6 +305,11 @@ def test_the_payee_adds_a_certificate_and_the_payor_accepts_it(
     review = f"/compliance-documents/{document.id}/review"
     # Rejecting says why, beside the note, and changes nothing until it does.
     page = f"/commitments/{billing.commitment.id}"
+    # It waits on the reviewer's home page, with the invoice itself.
+    home = payor_client.get("/dashboard").get_data(as_text=True)
+    assert "Compliance documents to review" in home
+    assert "Ironline Steel: Certificate of insurance, SC-7" in home
+    assert "Invoices to review" in home and "SC-7 · no. 1" in home
     refused = payor_client.submit(review, {"decision": "reject", "note": ""}, token_from=page)
     text = refused.get_data(as_text=True)
     assert refused.status_code == 200 and f'id="note-{document.id}-error"' in text

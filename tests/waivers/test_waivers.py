@@ -218,6 +218,8 @@ def test_the_invoice_contact_signs_once_and_readiness_follows(
     sign_in(outsider, other, phone)
     assert outsider.submit(f"{path}/sign", sign_form(), token_from=path).status_code == 403
 
+    home = payee_client.get("/dashboard").get_data(as_text=True)
+    assert "Lien waivers to sign" in home and f'href="{path}"' in home
     page = payee_client.get(path).get_data(as_text=True)
     assert "I agree to sign electronically" in page and "Sign the waiver" in page
     response = payee_client.submit(
