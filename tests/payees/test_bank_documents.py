@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.core import tenancy
+from portal.core import storage, tenancy
 from portal.core.db import db, utcnow
 from portal.core.models import AuditEvent
 from portal.payees import services
@@ -75,7 +75,10 @@ def test_a_document_waits_for_review_and_the_account_is_unchanged(
     assert fresh(account).status is BankAccountStatus.PENDING_VERIFICATION
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Document sent." in page and "Awaiting document review" in page
-    assert filename in page and "Send the document" not in page, "one waits at a time"
+    # Shown under the extension of what it is (a PNG sent as scan.pdf is scan.png).
+    shown = storage.shown_name(filename, storage.SIGNATURES[content_type][1])
+    assert document.file.original_name == shown
+    assert shown in page and "Send the document" not in page, "one waits at a time"
     listing = client.get("/payee/bank-accounts").get_data(as_text=True)
     assert "Awaiting document review" in listing
     assert audited("payees:bank_document:submitted") == 1
