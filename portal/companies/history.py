@@ -18,6 +18,7 @@ from portal.companies.models import Feature, Membership, Role
 from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.core.tables import Column, TablePage, TableState, paginate
+from portal.core.text import safe_cell
 from portal.invoicing.models import Project
 from portal.operations.models import TrainingTopic
 from portal.payment_settings.models import FundingAccount
@@ -1099,14 +1100,6 @@ def _all_entries(company_id: int, filters: HistoryFilters) -> Iterator[HistoryEn
     # Names are looked up per batch: a few queries per 500 rows, never one per row.
     for start in range(0, len(events), CSV_BATCH):
         yield from entries(events[start : start + CSV_BATCH])
-
-
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _humanize(value: str) -> str:

@@ -45,3 +45,12 @@ def possessive(name: str) -> str:
 def one_line(text: str | None) -> str:
     """A name or title as one line: no control characters, tabs or newlines, single spaces."""
     return " ".join(clean_text(text or "").split())
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value

@@ -95,6 +95,7 @@ def _project_page(
         "funding_form": funding_form,
         "edit_form": edit_form or ProjectForm(formdata=None, obj=project, prefix="edit"),
         "funding_gap": policies.funding_gap(project, controls),
+        "waivers_on": features_in(company)[Feature.LIEN_WAIVERS],
         "confirm": ConfirmForm(),
         **_commitments_of(project, commitment_form),
     }

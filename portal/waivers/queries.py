@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 import sqlalchemy as sa
 
 from portal.core.db import db
@@ -43,3 +45,20 @@ def waivers_to_sign(payee_id: int, user_id: int, limit: int) -> tuple[list[LienW
         sa.select(LienWaiver).where(waiting).order_by(LienWaiver.id).limit(limit)
     ).all()
     return list(rows), total or 0
+
+
+def signed_waivers_of_project(
+    project_id: int, signed_from: date | None = None, signed_to: date | None = None
+) -> list[LienWaiver]:
+    """The project's signed waivers (superseded ones too: each was signed), oldest first;
+    with dates, those signed from ``signed_from`` through ``signed_to`` (UTC days)."""
+    stmt = sa.select(LienWaiver).where(
+        LienWaiver.project_id == project_id, LienWaiver.signed_sha256.is_not(None)
+    )
+    if signed_from is not None:
+        stmt = stmt.where(LienWaiver.signed_at >= datetime.combine(signed_from, time(), UTC))
+    if signed_to is not None:
+        stmt = stmt.where(
+            LienWaiver.signed_at < datetime.combine(signed_to + timedelta(days=1), time(), UTC)
+        )
+    return list(db.session.scalars(stmt.order_by(LienWaiver.signed_at, LienWaiver.id)))

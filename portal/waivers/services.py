@@ -4,11 +4,13 @@ Callers commit."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import secrets
+import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from pypdf import PdfReader, PdfWriter
@@ -23,10 +25,10 @@ from portal.core import audit, storage, tenancy
 from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.core.money import format_cents
-from portal.core.text import clean_text, one_line
+from portal.core.text import clean_text, one_line, safe_cell
 from portal.core.urls import external_url
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import BillingType, CommitmentContact, Invoice
+from portal.invoicing.models import BillingType, CommitmentContact, Invoice, InvoiceStatus
 from portal.notifications.services import queue_emails
 from portal.waivers import forms, pdf
 from portal.waivers.forms import WaiverKind
@@ -165,6 +167,32 @@ def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver |
         url=external_url("waivers.show_waiver", waiver_id=waiver.id),
     )
     return waiver
+
+
+REGENERATE_INTERVAL = timedelta(minutes=5)
+
+
+def regenerate(invoice: Invoice, *, actor_user_id: int) -> tuple[LienWaiver, bool]:
+    """Make the invoice's waiver again from today's facts (a corrected owner or address);
+    return it and whether it changed. At most once per five minutes per invoice."""
+    if invoice.status is InvoiceStatus.DRAFT:
+        raise DomainError("A draft invoice has no waiver yet: it is made when it is submitted.")
+    if not companies.feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS):
+        raise DomainError("The general contractor does not collect lien waivers.")
+    latest = db.session.scalar(
+        sa.select(sa.func.max(LienWaiver.created_at)).where(LienWaiver.invoice_id == invoice.id)
+    )
+    now = utcnow()
+    if latest is not None:
+        latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+        if now - latest < REGENERATE_INTERVAL:
+            raise DomainError(
+                f"This invoice's waiver was made at {latest:%H:%M} UTC; make it again after "
+                f"{latest + REGENERATE_INTERVAL:%H:%M} UTC."
+            )
+    before = _current(invoice.id, kind_for(invoice))
+    waiver = generate_for(invoice, actor_user_id=actor_user_id)
+    return waiver, before is None or waiver.id != before.id
 
 
 def commitment_number(invoice: Invoice) -> str:
@@ -401,3 +429,49 @@ def verify(public_id: str, sha256: str | None = None, data: bytes | None = None)
     if sha256 is not None and sha256.strip().lower() != waiver.signed_sha256:
         return Verification(waiver, False, "That SHA-256 is not the signed document's.")
     return Verification(waiver, True, "Intact: this is the document that was signed.")
+
+
+# --------------------------------------------------------------------------- downloads
+
+MANIFEST_HEADER = ("waiver", "invoice", "amount", "signer", "signed_at", "sha256", "file")
+
+
+def zip_of(waivers: list[LienWaiver]) -> bytes:
+    """The signed waivers as one zip, with a manifest (CSV) naming each: its kind and form,
+    invoice, amount, signer, when, the SHA-256 of its PDF, and its file in the zip."""
+    out = io.BytesIO()
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(MANIFEST_HEADER)
+    with tenancy.unscoped():
+        invoices = {
+            invoice.id: invoice
+            for invoice in db.session.scalars(
+                sa.select(Invoice).where(Invoice.id.in_({w.invoice_id for w in waivers}))
+            )
+        }
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for waiver in waivers:
+            invoice = invoices[waiver.invoice_id]
+            name = (
+                f"{commitment_number(invoice)}-{invoice.number}-{waiver.kind.value}-"
+                f"{waiver.public_id}.pdf"
+            )
+            with storage.open_file(waiver.signed_file) as stream:
+                archive.writestr(name, stream.read())
+            writer.writerow(
+                [
+                    safe_cell(value)
+                    for value in (
+                        f"{waiver.kind.label} ({waiver.form_key})",
+                        f"{invoice.commitment.number} no. {invoice.number}",
+                        format_cents(waiver.amount_cents),
+                        f"{waiver.signer_name}, {waiver.signer_title}",
+                        f"{waiver.signed_at:%Y-%m-%d %H:%M:%S} UTC",
+                        waiver.signed_sha256 or "",
+                        name,
+                    )
+                ]
+            )
+        archive.writestr("manifest.csv", manifest.getvalue())
+    return out.getvalue()

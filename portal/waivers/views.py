@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, render_template, request, url_for
+import io
+from datetime import date
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.accounts.guards import login_required
+from portal.accounts.guards import login_required, requires_feature, requires_role
+from portal.companies.models import Feature, Role
 from portal.core import htmx, storage
-from portal.core.db import db
-from portal.core.errors import DomainError, NotFound
+from portal.core.db import db, utcnow
+from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.invoicing import queries as invoicing_queries
 from portal.invoicing.policies import invoice_access
 from portal.waivers import forms, queries, services
@@ -17,6 +21,8 @@ from portal.waivers.forms import FIELDS
 from portal.waivers.models import CONSENT_TEXT, CONSENT_VERSION
 
 blueprint = Blueprint("waivers", __name__)
+project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
+lien_waivers = requires_feature(Feature.LIEN_WAIVERS)
 
 
 def _seen(waiver_id: int):
@@ -112,8 +118,77 @@ def invoice_waivers(invoice_id: int):
             invoice=invoice,
             waivers=queries.waivers_of(invoice.id),
             signer=current_user.id in contacts and not access.payor_side,
+            may_regenerate=access.review or (access.bill and not access.payor_side),
         )
     )
+
+
+@blueprint.post("/invoices/<int:invoice_id>/waivers/regenerate")
+@login_required
+def regenerate_waiver(invoice_id: int):
+    """Make the invoice's waiver again from today's facts (at most once per five minutes)."""
+    invoice = invoicing_queries.invoice(invoice_id)
+    contacts = {c.user_id for c in invoice.commitment.contacts}
+    access = invoice_access(g.membership, current_user.id, invoice, contacts)
+    if not (access.review or (access.bill and not access.payor_side)):
+        abort(403)
+    try:
+        _, changed = services.regenerate(invoice, actor_user_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(
+            "Waiver made again: it needs a new signature."
+            if changed
+            else "The waiver already says what the invoice asks: nothing changed.",
+            "success",
+        )
+    return htmx.redirect_to(
+        url_for("invoicing.show_invoice", invoice_id=invoice.id) + "#waivers-panel"
+    )
+
+
+@blueprint.get("/projects/<int:project_id>/waivers.zip")
+@login_required
+@project_staff
+@lien_waivers
+def download_project_waivers(project_id: int):
+    """Every signed waiver of the project (or those signed between two dates) in one zip,
+    with a manifest."""
+    project = invoicing_queries.project(project_id)
+    if project.company_id != g.company.id:
+        abort(404)
+    try:
+        signed_from = _day(request.args.get("from", ""), "from")
+        signed_to = _day(request.args.get("to", ""), "to")
+    except InvalidInput as error:
+        flash(error.message, "error")
+        return redirect(url_for("invoicing.show_project", project_id=project.id))
+    chosen = queries.signed_waivers_of_project(project.id, signed_from, signed_to)
+    if not chosen:
+        flash("No signed lien waiver of this project in those dates.", "error")
+        return redirect(url_for("invoicing.show_project", project_id=project.id))
+    days = (
+        f"-{signed_from or 'start'}-to-{signed_to or utcnow().date()}"
+        if (signed_from or signed_to)
+        else ""
+    )
+    return storage.attachment_response(
+        io.BytesIO(services.zip_of(chosen)),
+        content_type="application/zip",
+        filename=f"lien-waivers-{project.number}{days}.zip",
+    )
+
+
+def _day(text: str, field: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"The {field} date is not a date (YYYY-MM-DD).", field=field) from None
 
 
 @blueprint.route("/verify/waivers/<public_id>", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from portal.companies import history
 from portal.companies import services as company_services
 from portal.companies.models import CompanyKind, Feature, Role
-from portal.core import audit, tenancy
+from portal.core import audit, tenancy, text
 from portal.core.db import db
 from portal.core.models import AuditEvent
 from portal.invoicing import services as invoicing
@@ -259,7 +259,7 @@ def test_csv_has_exactly_the_filtered_rows_on_every_page(client, summit, sam) ->
     [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("a=b", "a=b")],
 )
 def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(value, cell) -> None:
-    assert history.safe_cell(value) == cell
+    assert text.safe_cell(value) == cell
 
 
 def test_a_2000_character_value_wraps(client, summit, sam) -> None:

@@ -372,3 +372,63 @@ def test_the_waiver_requirement_needs_the_lien_waivers_feature(billing) -> None:
             {RequirementKind.LIEN_WAIVER_SIGNED: EnforcementMode.PREVENTS_PAYMENT},
             actor_user_id=None,
         )
+
+
+def test_the_payor_downloads_a_projects_signed_waivers_with_a_manifest(
+    waivers_on, payor_client, payee_client
+) -> None:
+    import csv
+    import zipfile
+
+    waiver = signed_waiver(waivers_on)
+    path = f"/projects/{waivers_on.commitment.project_id}/waivers.zip"
+    response = payor_client.get(path)
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    (row,) = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert row["sha256"] == waiver.signed_sha256 and row["signer"] == "Bailey Billing, AR"
+    assert hashlib.sha256(archive.read(row["file"])).hexdigest() == waiver.signed_sha256
+    assert row["amount"] == f"${waiver.amount_cents / 100:,.2f}"
+    today = waiver.signed_at.date()
+    dated = payor_client.get(f"{path}?from={today}&to={today}")
+    assert dated.status_code == 200 and zipfile.ZipFile(io.BytesIO(dated.data)).namelist()
+    later = payor_client.get(f"{path}?from=2099-01-01")
+    assert later.status_code == 302
+    assert "No signed lien waiver" in payor_client.get(later.headers["Location"]).get_data(
+        as_text=True
+    )
+    bad = payor_client.get(f"{path}?to=yesterday")
+    assert "not a date" in payor_client.get(bad.headers["Location"]).get_data(as_text=True)
+    assert payee_client.get(path).status_code in (403, 404)
+
+
+def test_a_waiver_is_made_again_at_most_every_five_minutes(waivers_on, payor_client) -> None:
+    from datetime import timedelta
+
+    invoice = submit(waivers_on)
+    path = f"/invoices/{invoice.id}/waivers/regenerate"
+    page = f"/invoices/{invoice.id}"
+    soon = payor_client.submit(path, {}, token_from=page)
+    assert "make it again after" in payor_client.get(soon.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert len(waivers()) == 1
+
+    def age_waivers() -> None:
+        with tenancy.unscoped():
+            for waiver in db.session.scalars(sa.select(LienWaiver)):
+                waiver.created_at -= timedelta(minutes=6)
+        db.session.commit()
+
+    age_waivers()
+    same = payor_client.submit(path, {}, token_from=page)
+    assert "nothing changed" in payor_client.get(same.headers["Location"]).get_data(as_text=True)
+    with tenancy.unscoped():
+        db.session.get(Project, waivers_on.commitment.project_id).owner_name = "New Owner LLC"
+    db.session.commit()
+    changed = payor_client.submit(path, {}, token_from=page)
+    assert "needs a new signature" in payor_client.get(changed.headers["Location"]).get_data(
+        as_text=True
+    )
+    old, new = waivers()
+    assert old.status is WaiverStatus.SUPERSEDED and new.facts["owner"] == "New Owner LLC"
