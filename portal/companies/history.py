@@ -693,6 +693,10 @@ ACTIONS: dict[str, Action] = {
             + (" replacing the one for the old amount" if _after(e, "supersedes") else "")
         ),
     ),
+    "waivers:waiver:delegated": Action(
+        "waivers",
+        lambda e, n: f"Sent a link to sign a lien waiver to {_after(e, 'email') or 'someone'}",
+    ),
     "waivers:waiver:signed": Action(
         "waivers",
         lambda e, n: (

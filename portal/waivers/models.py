@@ -69,6 +69,9 @@ class LienWaiver(TenantOwned, db.Model):
     signer_ip: Mapped[str] = mapped_column(sa.String(64), default="")
     signer_user_agent: Mapped[str] = mapped_column(sa.String(400), default="")
     consent_version: Mapped[str] = mapped_column(sa.String(20), default="")
+    signer_email: Mapped[str] = mapped_column(sa.String(320), default="")
+    # Signed through a delegation: who gave the authority.
+    delegated_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     superseded_at: Mapped[datetime | None]
 
     file: Mapped[StoredFile] = relationship(foreign_keys=[file_id], lazy="joined", innerjoin=True)
@@ -92,3 +95,26 @@ class LienWaiver(TenantOwned, db.Model):
             name="signed_has_its_record",
         ),
     )
+
+
+DELEGATION_LIFETIME_DAYS = 7
+
+
+class WaiverDelegation(TenantOwned, db.Model):
+    """Authority to sign one waiver, given by its invoice contact to an email address: a
+    single-use link (only its hash kept) that expires. A new one replaces the one before."""
+
+    __tablename__ = "waiver_delegation"
+    tenant_columns = ("company_id", "payee_company_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    payee_company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    waiver_id: Mapped[int] = mapped_column(sa.ForeignKey("lien_waiver.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(320))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

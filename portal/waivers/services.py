@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.units import inch
 from reportlab.pdfgen import canvas
 
 from portal.accounts.models import User
+from portal.accounts.services import hash_token
 from portal.companies import queries as companies
 from portal.companies.models import Company, Feature
 from portal.core import audit, storage, tenancy
 from portal.core.db import db, update_if, utcnow
-from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.money import format_cents
 from portal.core.text import clean_text, one_line, safe_cell
 from portal.core.urls import external_url
@@ -32,7 +34,14 @@ from portal.invoicing.models import BillingType, CommitmentContact, Invoice, Inv
 from portal.notifications.services import queue_emails
 from portal.waivers import forms, pdf
 from portal.waivers.forms import WaiverKind
-from portal.waivers.models import CONSENT_TEXT, CONSENT_VERSION, LienWaiver, WaiverStatus
+from portal.waivers.models import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    DELEGATION_LIFETIME_DAYS,
+    LienWaiver,
+    WaiverDelegation,
+    WaiverStatus,
+)
 
 
 def kind_for(invoice: Invoice) -> WaiverKind:
@@ -244,11 +253,22 @@ def may_sign(waiver: LienWaiver, user_id: int, company_id: int) -> bool:
 
 
 def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int) -> LienWaiver:
-    """Sign the waiver once: the form with the signature filled in, a certificate page
-    appended, the SHA-256 of the exact PDF kept. Refused when it no longer says what the
-    invoice asks (a new amount regenerates it) or was signed already."""
+    """Sign the waiver once, as its invoice contact: the form with the signature filled in,
+    a certificate page appended, the SHA-256 of the exact PDF kept. Refused when it no
+    longer says what the invoice asks (a new amount regenerates it) or was signed already."""
     if not may_sign(waiver, signer.id, company_id):
         raise NotAllowed("Only the payee's invoice contacts of this commitment sign its waivers.")
+    return _sign(waiver, given, email=signer.email, signer_user_id=signer.id, delegated_by=None)
+
+
+def _sign(
+    waiver: LienWaiver,
+    given: Signature,
+    *,
+    email: str,
+    signer_user_id: int | None,
+    delegated_by: User | None,
+) -> LienWaiver:
     if waiver.status is not WaiverStatus.AWAITING_SIGNATURE:
         raise DomainError(f"This waiver is {waiver.status.label.lower()}: it cannot be signed.")
     if not given.consented or given.consent_version != CONSENT_VERSION:
@@ -280,17 +300,19 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
     )
     form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
     signed_form = pdf.render(form, facts, reference=waiver.public_id)
-    form_sha256 = hashlib.sha256(signed_form).hexdigest()
     document = _with_certificate(
         signed_form,
         waiver,
-        form_sha256=form_sha256,
+        form_sha256=hashlib.sha256(signed_form).hexdigest(),
         name=name,
         title=title,
         signed_at=now,
         ip=given.ip,
         user_agent=given.user_agent,
-        email=signer.email,
+        email=email,
+        delegated_by=(
+            f"{delegated_by.name} ({delegated_by.email})" if delegated_by is not None else None
+        ),
     )
     record = storage.keep_bytes(
         document,
@@ -299,7 +321,7 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
         content_type="application/pdf",
         extension=".pdf",
         company_id=waiver.payee_company_id,
-        uploaded_by_user_id=signer.id,
+        uploaded_by_user_id=signer_user_id,
     )
     db.session.flush()
     if not update_if(
@@ -309,7 +331,9 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
         signed_file_id=record.id,
         signed_sha256=record.sha256,
         signed_at=now,
-        signer_user_id=signer.id,
+        signer_user_id=signer_user_id,
+        signer_email=email,
+        delegated_by_user_id=delegated_by.id if delegated_by is not None else None,
         signer_name=name,
         signer_title=title,
         signature=signature,
@@ -320,7 +344,7 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
         raise DomainError("This waiver was signed or replaced meanwhile.")
     audit.record(
         "waivers:waiver:signed",
-        actor_user_id=signer.id,
+        actor_user_id=signer_user_id,
         company_id=waiver.company_id,
         object_type="lien_waiver",
         object_id=waiver.id,
@@ -328,11 +352,139 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
             "kind": waiver.kind.label,
             "amount": format_cents(waiver.amount_cents),
             "signer": name,
+            "email": email,
+            "delegated_by": delegated_by.email if delegated_by is not None else None,
             "sha256": record.sha256,
             "consent_version": CONSENT_VERSION,
         },
     )
     return waiver
+
+
+# --------------------------------------------------------------------------- delegation
+
+
+class DelegationClosed(DomainError):
+    """A delegation link that can no longer sign: used, replaced, expired, or its waiver
+    signed or superseded."""
+
+    status_code = 410
+
+
+def delegate(waiver: LienWaiver, delegator: User, email: str, *, company_id: int) -> str:
+    """Give authority to sign this one waiver to ``email``: a single-use link, valid for a
+    week, emailed there (any earlier link of the waiver stops working). Returns the link's
+    token (only its hash is kept)."""
+    if not may_sign(waiver, delegator.id, company_id):
+        raise NotAllowed(
+            "Only the payee's invoice contacts of this commitment delegate its waivers."
+        )
+    if waiver.status is not WaiverStatus.AWAITING_SIGNATURE:
+        raise DomainError(f"This waiver is {waiver.status.label.lower()}: nobody can sign it.")
+    address = (email or "").strip()
+    try:
+        address = validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput(
+            f"{address[:80] or 'That'} is not a valid email address.", field="email"
+        ) from None
+    if address == delegator.email.lower():
+        raise InvalidInput("That is your own address: sign it yourself.", field="email")
+    now = utcnow()
+    db.session.execute(
+        sa.update(WaiverDelegation)
+        .where(
+            WaiverDelegation.waiver_id == waiver.id,
+            WaiverDelegation.used_at.is_(None),
+            WaiverDelegation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    token = secrets.token_urlsafe(32)
+    delegation = WaiverDelegation(
+        company_id=waiver.company_id,
+        payee_company_id=waiver.payee_company_id,
+        waiver_id=waiver.id,
+        email=address,
+        token_hash=hash_token(token),
+        created_at=now,
+        created_by_user_id=delegator.id,
+        expires_at=now + timedelta(days=DELEGATION_LIFETIME_DAYS),
+    )
+    db.session.add(delegation)
+    db.session.flush()
+    with tenancy.unscoped():
+        payee = db.session.get(Company, waiver.payee_company_id)
+        payor = db.session.get(Company, waiver.company_id)
+    queue_emails(
+        [address],
+        "waiver_delegated",
+        company_id=waiver.payee_company_id,
+        delegator=delegator.name,
+        payee=payee.name,
+        payor=payor.name,
+        kind=waiver.kind.label.lower(),
+        amount=format_cents(waiver.amount_cents),
+        expires_on=f"{delegation.expires_at:%B %-d, %Y}",
+        url=external_url("waivers.show_delegated", token=token),
+    )
+    audit.record(
+        "waivers:waiver:delegated",
+        actor_user_id=delegator.id,
+        company_id=waiver.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={"email": address, "expires_at": delegation.expires_at.isoformat()},
+    )
+    return token
+
+
+def delegation_of(token: str) -> WaiverDelegation:
+    """The open delegation behind a link; raise a domain error that says why not."""
+    with tenancy.unscoped():  # the link is the authority: its holder may have no account
+        delegation = db.session.scalar(
+            sa.select(WaiverDelegation).where(WaiverDelegation.token_hash == hash_token(token))
+        )
+        if delegation is None:
+            raise NotFound(
+                "This signing link is not valid. Open the whole link from the most recent "
+                "email: a new link replaces the one before."
+            )
+        waiver = db.session.get(LienWaiver, delegation.waiver_id)
+    if delegation.used_at is not None:
+        raise DelegationClosed(f"This link was used to sign on {delegation.used_at:%B %-d, %Y}.")
+    if delegation.revoked_at is not None:
+        raise DelegationClosed("This link was replaced by a newer one: open the latest email.")
+    expires = delegation.expires_at
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    if utcnow() >= expires:
+        raise DelegationClosed(f"This link expired on {expires:%B %-d, %Y}. Ask for a new one.")
+    if waiver.status is not WaiverStatus.AWAITING_SIGNATURE:
+        raise DelegationClosed(
+            f"This waiver is {waiver.status.label.lower()}: it cannot be signed."
+        )
+    return delegation
+
+
+def sign_delegated(token: str, given: Signature, email: str) -> LienWaiver:
+    """Sign through a delegation link, once; the signer confirms the address it went to."""
+    delegation = delegation_of(token)
+    if (email or "").strip().lower() != delegation.email:
+        raise InvalidInput("Enter the email address this link was sent to.", field="email")
+    with tenancy.unscoped():
+        waiver = db.session.get(LienWaiver, delegation.waiver_id)
+        delegator = db.session.get(User, delegation.created_by_user_id)
+        if not update_if(
+            delegation,
+            WaiverDelegation.used_at.is_(None),
+            WaiverDelegation.revoked_at.is_(None),
+            used_at=utcnow(),
+        ):
+            raise DelegationClosed("This link was used or replaced just now.")
+        return _sign(
+            waiver, given, email=delegation.email, signer_user_id=None, delegated_by=delegator
+        )
 
 
 def _with_certificate(
@@ -346,6 +498,7 @@ def _with_certificate(
     ip: str,
     user_agent: str,
     email: str,
+    delegated_by: str | None = None,
 ) -> bytes:
     """The signed form followed by a page recording the signature."""
     page = io.BytesIO()
@@ -359,6 +512,7 @@ def _with_certificate(
         ("Document id", waiver.public_id),
         ("Amount", format_cents(waiver.amount_cents)),
         ("Signed by", f"{name}, {title} ({email})"),
+        *([("Authority", f"delegated for this waiver by {delegated_by}")] if delegated_by else []),
         ("Signed at", f"{signed_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("From", f"IP {ip or 'unknown'}"),
         ("Browser", (user_agent or "unknown")[:110]),

@@ -11,14 +11,19 @@ from flask_login import current_user
 
 from portal.accounts.guards import login_required, requires_feature, requires_role
 from portal.companies.models import Feature, Role
-from portal.core import htmx, storage
+from portal.core import htmx, storage, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.invoicing import queries as invoicing_queries
 from portal.invoicing.policies import invoice_access
 from portal.waivers import forms, queries, services
 from portal.waivers.forms import FIELDS
-from portal.waivers.models import CONSENT_TEXT, CONSENT_VERSION
+from portal.waivers.models import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    DELEGATION_LIFETIME_DAYS,
+    LienWaiver,
+)
 
 blueprint = Blueprint("waivers", __name__)
 project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
@@ -100,6 +105,105 @@ def sign_waiver(waiver_id: int):
     db.session.commit()
     flash("Waiver signed. The general contractor can now rely on it once it pays.", "success")
     return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+@blueprint.post("/waivers/<int:waiver_id>/delegate")
+@login_required
+def delegate_waiver(waiver_id: int):
+    """Give authority to sign this waiver to an email address (a single-use link)."""
+    waiver, invoice, access = _seen(waiver_id)
+    if not services.may_sign(waiver, current_user.id, g.company.id):
+        abort(403)
+    email = request.form.get("email", "")
+    try:
+        services.delegate(waiver, current_user, email, company_id=g.company.id)
+    except DomainError as error:
+        db.session.rollback()
+        return _page(
+            waiver, invoice, access, {error.field or "form": error.message}, {"email": email}
+        )
+    db.session.commit()
+    flash(
+        f"A signing link went to {email.strip()}; it works once, for "
+        f"{DELEGATION_LIFETIME_DAYS} days. Sending another replaces it.",
+        "success",
+    )
+    return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+def _delegated_page(token: str, *, errors=None, typed=None):
+    try:
+        delegation = services.delegation_of(token)
+    except DomainError as error:
+        return render_template("waivers/delegated.html", closed=error.message), error.status_code
+    with tenancy.unscoped():
+        waiver = db.session.get(LienWaiver, delegation.waiver_id)
+        form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+        return render_template(
+            "waivers/delegated.html",
+            closed=None,
+            token=token,
+            waiver=waiver,
+            form=form,
+            facts=[(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS],
+            consent_text=CONSENT_TEXT,
+            consent_version=CONSENT_VERSION,
+            errors=errors or {},
+            typed=typed or {},
+        )
+
+
+@blueprint.get("/waivers/delegated/<token>")
+def show_delegated(token: str):
+    """Public, by its link: the waiver whose signing was delegated, and signing it."""
+    return _delegated_page(token)
+
+
+@blueprint.get("/waivers/delegated/<token>/pdf")
+def download_delegated(token: str):
+    try:
+        delegation = services.delegation_of(token)
+    except DomainError as error:
+        return render_template("waivers/delegated.html", closed=error.message), error.status_code
+    with tenancy.unscoped():
+        record = db.session.get(LienWaiver, delegation.waiver_id).file
+        return storage.attachment_response(
+            storage.open_file(record),
+            content_type=record.content_type,
+            filename=record.original_name,
+        )
+
+
+@blueprint.post("/waivers/delegated/<token>/sign")
+def sign_delegated(token: str):
+    typed = {k: request.form.get(k, "") for k in ("email", "name", "title", "signature")}
+    try:
+        services.sign_delegated(
+            token,
+            services.Signature(
+                name=typed["name"],
+                title=typed["title"],
+                signature=typed["signature"],
+                consented=request.form.get("consent") == "y",
+                consent_version=request.form.get("consent_version", ""),
+                ip=request.remote_addr or "",
+                user_agent=request.user_agent.string,
+            ),
+            typed["email"],
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return _delegated_page(token, errors={error.field or "form": error.message}, typed=typed)
+    except DomainError as error:
+        db.session.rollback()
+        return render_template("waivers/delegated.html", closed=error.message), error.status_code
+    db.session.commit()
+    return render_template(
+        "waivers/delegated.html",
+        closed=None,
+        done="Signed. The general contractor can rely on this waiver once it pays; the payee "
+        "who asked you sees it signed.",
+    )
 
 
 @blueprint.get("/invoices/<int:invoice_id>/waivers")

@@ -432,3 +432,85 @@ def test_a_waiver_is_made_again_at_most_every_five_minutes(waivers_on, payor_cli
     )
     old, new = waivers()
     assert old.status is WaiverStatus.SUPERSEDED and new.facts["owner"] == "New Owner LLC"
+
+
+def delegated_link(email: str) -> str:
+    """The path of the signing link last emailed to ``email``."""
+    (message,) = [m for m in emails("waiver_delegated") if m.to_address == email][-1:]
+    token = message.text_body.split("/waivers/delegated/", 1)[1].split()[0]
+    return f"/waivers/delegated/{token}"
+
+
+def test_signing_is_delegated_for_one_waiver_by_a_single_use_link(
+    waivers_on, payee_client, payor_client, app, tmp_path
+) -> None:
+    submit(waivers_on)
+    (waiver,) = waivers()
+    path = f"/waivers/{waiver.id}"
+    # Only the invoice contact delegates, to a real address other than their own.
+    refused = payor_client.submit(
+        f"{path}/delegate", {"email": "cfo@ironline.example"}, token_from=path
+    )
+    assert refused.status_code == 403
+    bad = payee_client.submit(f"{path}/delegate", {"email": "not an email"}, token_from=path)
+    assert "is not a valid email address" in bad.get_data(as_text=True)
+    own = payee_client.submit(
+        f"{path}/delegate", {"email": waivers_on.contact.email}, token_from=path
+    )
+    assert "sign it yourself" in own.get_data(as_text=True)
+    for address in ("old@ironline.example", "cfo@ironline.example"):
+        sent = payee_client.submit(f"{path}/delegate", {"email": address}, token_from=path)
+        assert sent.status_code == 303
+    first, link = delegated_link("old@ironline.example"), delegated_link("cfo@ironline.example")
+    public = app.test_client()  # the delegate needs no account
+    assert "replaced by a newer one" in public.get(first).get_data(as_text=True)
+    page = public.get(link)
+    assert page.status_code == 200 and "gave you the authority to sign this one waiver" in (
+        page.get_data(as_text=True)
+    )
+    pdf_copy = public.get(f"{link}/pdf")
+    assert pdf_copy.data.startswith(b"%PDF") and pdf_copy.status_code == 200
+    pdf_copy.close()  # a served download holds its file open until closed
+    csrf = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    form = {
+        "csrf_token": csrf,
+        "consent": "y",
+        "consent_version": CONSENT_VERSION,
+        "name": "Casey Officer",
+        "title": "CFO",
+        "signature": "Casey Officer",
+    }
+    wrong = public.post(f"{link}/sign", data={**form, "email": "someone@else.example"})
+    assert "Enter the email address this link was sent to" in wrong.get_data(as_text=True)
+    assert waivers()[0].status is WaiverStatus.AWAITING_SIGNATURE
+    signed = public.post(f"{link}/sign", data={**form, "email": "CFO@ironline.example "})
+    assert "Lien waiver signed" in signed.get_data(as_text=True)
+    (waiver,) = waivers()
+    assert waiver.status is WaiverStatus.SIGNED and waiver.signer_user_id is None
+    assert waiver.signer_email == "cfo@ironline.example"
+    assert waiver.delegated_by_user_id == waivers_on.contact.id
+    text = pdftotext(stored_bytes(waiver.signed_file), tmp_path)
+    assert "delegated for this waiver by" in text and waivers_on.contact.email in text
+    again = public.get(link)
+    assert again.status_code == 410 and "was used to sign" in again.get_data(as_text=True)
+    assert public.get("/waivers/delegated/not-a-real-token").status_code == 404
+    with tenancy.unscoped():
+        actions = list(db.session.scalars(sa.select(AuditEvent.action)))
+    assert actions.count("waivers:waiver:delegated") == 2
+
+
+def test_an_expired_delegation_signs_nothing(waivers_on, payee_client, app) -> None:
+    from datetime import timedelta
+
+    from portal.waivers.models import WaiverDelegation
+
+    submit(waivers_on)
+    (waiver,) = waivers()
+    path = f"/waivers/{waiver.id}"
+    payee_client.submit(f"{path}/delegate", {"email": "cfo@ironline.example"}, token_from=path)
+    with tenancy.unscoped():
+        for delegation in db.session.scalars(sa.select(WaiverDelegation)):
+            delegation.expires_at -= timedelta(days=8)
+    db.session.commit()
+    page = app.test_client().get(delegated_link("cfo@ironline.example"))
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
