@@ -11,6 +11,7 @@ from jobs.maintenance import (
     sweep_orphan_files,
 )
 from jobs.onboarding import send_review_digests
+from jobs.waivers import remind_unsigned_waivers
 
 cron.register(prune_outbox, queue_name="default", cron="17 3 * * *")
 cron.register(prune_sent_emails, queue_name="default", cron="27 3 * * *")
@@ -21,3 +22,5 @@ cron.register(send_review_digests, queue_name="default", cron="0 13 * * 1,4")
 cron.register(sweep_orphan_files, queue_name="default", cron="47 3 * * *")
 # 15:00 UTC daily: the morning in every US time zone.
 cron.register(remind_expiring_documents, queue_name="default", cron="0 15 * * *")
+# Hourly: an unconditional waiver is reminded of 20 hours after payment, then daily.
+cron.register(remind_unsigned_waivers, queue_name="default", cron="23 * * * *")

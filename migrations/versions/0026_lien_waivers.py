@@ -34,6 +34,9 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=2), nullable=False),
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
     sa.Column('through_date', sa.Date(), nullable=True),
+    sa.Column('payment_reference', sa.String(length=100), nullable=False, server_default=''),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('awaiting_signature', 'signed', 'superseded', name='waiverstatus', native_enum=False, length=40), nullable=False),
     sa.Column('file_id', sa.Integer(), nullable=False),
@@ -66,7 +69,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_lien_waiver_company_id'), ['company_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_lien_waiver_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_lien_waiver_payee_company_id'), ['payee_company_id'], unique=False)
-        batch_op.create_index('uq_lien_waiver_current', ['invoice_id', 'kind'], unique=True, postgresql_where=sa.text("status <> 'superseded'"), sqlite_where=sa.text("status <> 'superseded'"))
+        batch_op.create_index('uq_lien_waiver_current', ['invoice_id', 'kind', 'payment_reference'], unique=True, postgresql_where=sa.text("status <> 'superseded'"), sqlite_where=sa.text("status <> 'superseded'"))
 
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.add_column(sa.Column('owner_name', sa.String(length=200), nullable=False, server_default=''))

@@ -693,6 +693,14 @@ ACTIONS: dict[str, Action] = {
             + (" replacing the one for the old amount" if _after(e, "supersedes") else "")
         ),
     ),
+    "waivers:waiver:settled": Action(
+        "waivers",
+        lambda e, n: (
+            f"Made the {(_after(e, 'kind') or 'unconditional').lower()} waiver for a payment "
+            f"of {_after(e, 'amount') or ''} (reference {_after(e, 'reference') or '?'}) "
+            f"on invoice {_after(e, 'number') or ''} of commitment {_commitment(e)}"
+        ),
+    ),
     "waivers:waiver:delegated": Action(
         "waivers",
         lambda e, n: f"Sent a link to sign a lien waiver to {_after(e, 'email') or 'someone'}",

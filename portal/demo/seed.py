@@ -25,6 +25,7 @@ from portal.invoicing.models import (
     Commitment,
     CommitmentKind,
     InvoiceStatus,
+    PaymentStatus,
     Project,
 )
 from portal.invoicing.policies import billing_date
@@ -258,6 +259,30 @@ def _commitments_of_summit(by_slug: dict[str, Company]) -> None:
     (waiver,) = waivers.waivers_of(first.id)
     waivers_services.sign(
         waiver,
+        bailey,
+        waivers_services.Signature(
+            "Bailey Billing",
+            "Project accountant",
+            "Bailey Billing",
+            True,
+            CONSENT_VERSION,
+            "192.0.2.44",
+            "Demo seed",
+        ),
+        company_id=ironline.id,
+    )
+    # Its payment settled (as the payments side will report it): the unconditional waiver
+    # made from the signed conditional one, with the evidence of payment, and signed.
+    first.payment_status = PaymentStatus.PAID
+    unconditional = waivers_services.settled(
+        first,
+        amount_cents=first.current_due_cents,
+        paid_on=billing_date() - timedelta(days=3),
+        reference="ACH TRACE 021000021234567",
+        actor_user_id=None,
+    )
+    waivers_services.sign(
+        unconditional,
         bailey,
         waivers_services.Signature(
             "Bailey Billing",

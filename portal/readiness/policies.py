@@ -156,10 +156,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         RequirementKind.PREVIOUS_UNCONDITIONAL_RECEIVED,
         "Unconditional waiver for the previous payment",
-        "The payee signed the unconditional waiver for the payment before.",
+        "Every earlier payment of the commitment that settled has its unconditional waiver signed.",
         EnforcementMode.NOT_REQUIRED,
-        None,
-        WAIVERS,
+        waivers.previous_unconditional_received,
+        "Needs the Lien Waivers feature, which an operator switches on.",
+        Feature.LIEN_WAIVERS,
     ),
     Requirement(
         RequirementKind.SUB_TIER_WAIVERS_RECEIVED,

@@ -52,6 +52,12 @@ class LienWaiver(TenantOwned, db.Model):
     state: Mapped[str] = mapped_column(sa.String(2))
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     through_date: Mapped[date | None]
+    # An unconditional waiver's evidence of payment: the bank's reference (a trace number)
+    # and the day the payment settled ("" and None on a conditional one).
+    payment_reference: Mapped[str] = mapped_column(sa.String(100), default="")
+    paid_on: Mapped[date | None]
+    # The last reminder to sign (an unconditional waiver waits on the payee after payment).
+    reminded_at: Mapped[datetime | None]
     facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     status: Mapped[WaiverStatus] = mapped_column(
         str_enum(WaiverStatus), default=WaiverStatus.AWAITING_SIGNATURE
@@ -80,11 +86,13 @@ class LienWaiver(TenantOwned, db.Model):
     )
 
     __table_args__ = (
-        # One waiver of each kind per invoice is current; the others are superseded.
+        # One waiver of each kind per invoice and payment is current; the others are
+        # superseded.
         sa.Index(
             "uq_lien_waiver_current",
             "invoice_id",
             "kind",
+            "payment_reference",
             unique=True,
             postgresql_where=sa.text("status <> 'superseded'"),
             sqlite_where=sa.text("status <> 'superseded'"),

@@ -10,7 +10,7 @@ import io
 import secrets
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -224,6 +224,159 @@ def _on_submitted(invoice: Invoice, *, actor_user_id: int | None) -> None:
     generate_for(invoice, actor_user_id=actor_user_id)
 
 
+# --------------------------------------------------------------------------- settlement
+
+UNCONDITIONAL = {
+    WaiverKind.CONDITIONAL_PROGRESS: WaiverKind.UNCONDITIONAL_PROGRESS,
+    WaiverKind.CONDITIONAL_FINAL: WaiverKind.UNCONDITIONAL_FINAL,
+}
+
+
+def settled(
+    invoice: Invoice,
+    *,
+    amount_cents: int,
+    paid_on: date,
+    reference: str,
+    actor_user_id: int | None = None,
+) -> LienWaiver | None:
+    """A payment of the invoice settled (the payments side calls this when the bank confirms
+    it): make the unconditional waiver for the amount received, from the invoice's
+    conditional one, with the evidence of payment, and ask the invoice contacts to sign it.
+    Safe to call twice for one payment (its reference names it). None without waivers."""
+    if not companies.feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS):
+        return None
+    reference = one_line(clean_text(reference or ""))
+    if not reference or len(reference) > 100:
+        raise InvalidInput("A settled payment has a bank reference (at most 100 characters).")
+    if not 0 < amount_cents <= invoice.current_due_cents:
+        raise InvalidInput(
+            f"A payment of {format_cents(amount_cents)} does not fit this invoice "
+            f"({format_cents(invoice.current_due_cents)} due)."
+        )
+    conditional_kind = kind_for(invoice)
+    kind = UNCONDITIONAL[conditional_kind]
+    existing = db.session.scalar(
+        sa.select(LienWaiver).where(
+            LienWaiver.invoice_id == invoice.id,
+            LienWaiver.kind == kind,
+            LienWaiver.payment_reference == reference,
+            LienWaiver.status != WaiverStatus.SUPERSEDED,
+        )
+    )
+    if existing is not None:
+        return existing
+    conditional = _current(invoice.id, conditional_kind)
+    project = invoice.commitment.project
+    form = forms.form_for(project.region, kind)
+    facts = {**facts_for(invoice), "amount": format_cents(amount_cents).removeprefix("$")}
+    public_id = secrets.token_hex(10)
+    record = storage.keep_bytes(
+        pdf.render(form, facts, reference=public_id),
+        original_name=f"unconditional-waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
+        kind="waivers",
+        content_type="application/pdf",
+        extension=".pdf",
+        company_id=invoice.payee_company_id,
+    )
+    waiver = LienWaiver(
+        public_id=public_id,
+        company_id=invoice.company_id,
+        payee_company_id=invoice.payee_company_id,
+        project_id=project.id,
+        commitment_id=invoice.commitment_id,
+        invoice_id=invoice.id,
+        kind=kind,
+        form_key=form.key,
+        state=project.region,
+        amount_cents=amount_cents,
+        through_date=conditional.through_date if conditional is not None else None,
+        payment_reference=reference,
+        paid_on=paid_on,
+        facts=facts,
+        file=record,
+    )
+    db.session.add(waiver)
+    db.session.flush()
+    audit.record(
+        "waivers:waiver:settled",
+        actor_user_id=actor_user_id,
+        company_id=invoice.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={
+            "kind": kind.label,
+            "form": form.key,
+            "amount": format_cents(amount_cents),
+            "paid_on": paid_on.isoformat(),
+            "reference": reference,
+            "commitment": invoice.commitment.number,
+            "number": invoice.number,
+            "conditional": conditional.id if conditional is not None else None,
+        },
+    )
+    _ask_to_sign_unconditional(waiver, invoice)
+    return waiver
+
+
+def _ask_to_sign_unconditional(waiver: LienWaiver, invoice: Invoice, *, reminder: bool = False):
+    with tenancy.unscoped():
+        payor = db.session.get(Company, invoice.company_id)
+    queue_emails(
+        _contact_emails(invoice.commitment_id),
+        "waiver_unconditional",
+        company_id=invoice.payee_company_id,
+        payor=payor.name,
+        amount=format_cents(waiver.amount_cents),
+        paid_on=f"{waiver.paid_on:%B %-d, %Y}",
+        reference=waiver.payment_reference,
+        commitment=f"{invoice.commitment.number} · {invoice.commitment.title}",
+        number=invoice.number,
+        reminder=reminder,
+        url=external_url("waivers.show_waiver", waiver_id=waiver.id),
+    )
+
+
+REMIND_AFTER = timedelta(hours=20)
+
+
+def remind_unsigned(now: datetime | None = None) -> int:
+    """Remind the invoice contacts of each unconditional waiver waiting for their signature
+    for 20 hours or more, at most once a day each; return how many waivers."""
+    now = now or utcnow()
+    with tenancy.unscoped():
+        due = list(
+            db.session.scalars(
+                sa.select(LienWaiver.id).where(
+                    LienWaiver.kind.in_(list(UNCONDITIONAL.values())),
+                    LienWaiver.status == WaiverStatus.AWAITING_SIGNATURE,
+                    LienWaiver.created_at <= now - REMIND_AFTER,
+                    sa.or_(
+                        LienWaiver.reminded_at.is_(None),
+                        LienWaiver.reminded_at <= now - timedelta(hours=24),
+                    ),
+                )
+            )
+        )
+        reminded = 0
+        for waiver_id in due:
+            waiver = db.session.get(LienWaiver, waiver_id)
+            if update_if(
+                waiver,
+                sa.or_(
+                    LienWaiver.reminded_at.is_(None),
+                    LienWaiver.reminded_at <= now - timedelta(hours=24),
+                ),
+                reminded_at=now,
+            ):
+                _ask_to_sign_unconditional(
+                    waiver, db.session.get(Invoice, waiver.invoice_id), reminder=True
+                )
+                reminded += 1
+            db.session.commit()
+        return reminded
+
+
 # --------------------------------------------------------------------------- signing
 
 
@@ -284,7 +437,9 @@ def _sign(
     if not signature:
         raise InvalidInput("Type your signature.", field="signature")
     invoice = db.session.get(Invoice, waiver.invoice_id)
-    if invoice.current_due_cents != waiver.amount_cents:
+    # A conditional waiver is for the payment due; an unconditional one, for the payment
+    # received (which may be part of it).
+    if waiver.kind.conditional and invoice.current_due_cents != waiver.amount_cents:
         raise DomainError(
             "The invoice's amount changed since this waiver was made; sign the new one."
         )

@@ -69,7 +69,10 @@ def show_waiver(waiver_id: int):
 @login_required
 def download_waiver(waiver_id: int):
     """The waiver's PDF: the signed document once signed, else the one to sign."""
-    waiver, _, _ = _seen(waiver_id)
+    waiver, _, access = _seen(waiver_id)
+    if access.payor_side and not waiver.kind.conditional and waiver.signed_file is None:
+        # An unconditional waiver reaches the payor once its payee signed it.
+        abort(403)
     record = waiver.signed_file or waiver.file
     return storage.attachment_response(
         storage.open_file(record), content_type=record.content_type, filename=record.original_name

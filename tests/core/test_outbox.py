@@ -194,6 +194,7 @@ def test_periodic_jobs_are_registered_with_rqs_cron(app: Flask) -> None:
         "jobs.maintenance.prune_throttle_events",
         "jobs.maintenance.sweep_orphan_files",
         "jobs.onboarding.send_review_digests",
+        "jobs.waivers.remind_unsigned_waivers",
     ]
 
 

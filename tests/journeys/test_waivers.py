@@ -1,6 +1,7 @@
-"""A lien waiver in Chromium: the payee's invoice contact finds it on their home page, reads
-it and signs it with consent; the invoice's readiness item turns met; the payor downloads
-the signed waiver and its verification page says it is intact."""
+"""Lien waivers in Chromium: the payee's invoice contact finds the conditional waiver on their
+home page, reads it and signs it with consent; the invoice's readiness item turns met; a
+simulated settlement makes the unconditional waiver, the payee signs it, and the payor
+downloads it and its verification page says it is intact."""
 
 import hashlib
 from pathlib import Path
@@ -12,9 +13,11 @@ from portal.companies.models import Feature
 from portal.core import tenancy
 from portal.core.db import db
 from portal.invoicing import services as invoicing
-from portal.invoicing.models import InvoiceStatus
+from portal.invoicing.models import Invoice, InvoiceStatus
+from portal.invoicing.policies import billing_date
 from portal.readiness import services as readiness
 from portal.readiness.models import EnforcementMode, RequirementKind
+from portal.waivers import services as waivers
 from tests.billing_world import billing  # noqa: F401
 from tests.journeys.dialogs import confirm
 from tests.journeys.people import sign_in
@@ -86,10 +89,36 @@ def test_the_payee_signs_its_waiver_and_the_payor_relies_on_it(
     page.get_by_text("Waiver signed.").wait_for()
     assert "Bailey Billing, Project accountant" in page.locator("main").text_content()
 
-    # 3. The reviewer sees the requirement met, downloads the signed waiver and verifies it.
+    # 3. The reviewer sees the requirement met.
     admin.goto(f"/invoices/{invoice_id}")
     admin.locator("#readiness-panel").get_by_text("Ready to pay").wait_for()
-    admin.locator("#waivers-panel").get_by_role("link", name="Conditional progress").click()
+
+    # 4. The payment settles (simulated, as the payments side will report it): Trestle makes
+    # the unconditional waiver from the signed conditional one; the payee signs it.
+    with tenancy.unscoped():
+        invoice = db.session.get(Invoice, invoice_id)
+        unconditional_id = waivers.settled(
+            invoice,
+            amount_cents=invoice.current_due_cents,
+            paid_on=billing_date(),
+            reference="ACH TRACE 021000029999001",
+        ).id
+    db.session.commit()
+    page.goto("/dashboard")
+    page.get_by_role("region", name="Lien waivers to sign").get_by_role(
+        "link", name="Unconditional progress"
+    ).click()
+    assert "bank reference ACH TRACE 021000029999001" in page.locator("main").text_content()
+    page.get_by_label("I agree to sign electronically").check()
+    page.get_by_label("Your full name").fill("Bailey Billing")
+    page.get_by_label("Your title").fill("Project accountant")
+    page.get_by_label("Signature (type your name)").fill("Bailey Billing")
+    page.get_by_role("button", name="Sign the waiver").click()
+    confirm(page, "Your signature cannot be taken back")
+    page.get_by_text("Waiver signed.").wait_for()
+
+    # 5. The reviewer downloads the signed unconditional waiver and verifies it intact.
+    admin.goto(f"/waivers/{unconditional_id}")
     with admin.expect_download() as signed:
         admin.get_by_role("link", name="The signed waiver (PDF)").click()
     data = Path(signed.value.path()).read_bytes()

@@ -514,3 +514,136 @@ def test_an_expired_delegation_signs_nothing(waivers_on, payee_client, app) -> N
     db.session.commit()
     page = app.test_client().get(delegated_link("cfo@ironline.example"))
     assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+
+
+def settle(billing, invoice_id: int, cents: int, reference: str = "TRACE-0001"):
+    from datetime import date
+
+    with tenancy.unscoped():
+        waiver = services.settled(
+            db.session.get(Invoice, invoice_id),
+            amount_cents=cents,
+            paid_on=date(2026, 12, 4),
+            reference=reference,
+        )
+    db.session.commit()
+    return waiver
+
+
+def test_a_settled_payment_makes_the_unconditional_waiver_to_sign(
+    waivers_on, payee_client, payor_client, tmp_path
+) -> None:
+    conditional = signed_waiver(waivers_on)
+    due = conditional.amount_cents
+    unconditional = settle(waivers_on, conditional.invoice_id, due)
+    assert unconditional.kind is WaiverKind.UNCONDITIONAL_PROGRESS
+    assert unconditional.form_key == "TX-53.284(c)" and unconditional.amount_cents == due
+    assert unconditional.payment_reference == "TRACE-0001"
+    assert unconditional.status is WaiverStatus.AWAITING_SIGNATURE
+    (email,) = emails("waiver_unconditional")
+    assert "TRACE-0001" in email.text_body and email.to_address == waivers_on.contact.email
+    # The payments side may report one settlement twice: one waiver.
+    assert settle(waivers_on, conditional.invoice_id, due).id == unconditional.id
+    # The Texas unconditional form, word for word, with the amount received.
+    statute = statute_forms(forms.STATUTES / "tx.txt")[1]
+    text = normalized(pdftotext(stored_bytes(unconditional.file), tmp_path))
+    assert pattern_of(statute).fullmatch(text), text
+    path = f"/waivers/{unconditional.id}"
+    # Released to the payor once signed, not before.
+    assert payor_client.get(f"{path}/pdf").status_code == 403
+    assert "Released to you once the payee signs it" in payor_client.get(path).get_data(
+        as_text=True
+    )
+    page = payee_client.get(path).get_data(as_text=True)
+    assert "It is unconditional" in page and "bank reference TRACE-0001" in page
+    assert payee_client.submit(f"{path}/sign", sign_form(), token_from=path).status_code == 303
+    download = payor_client.get(f"{path}/pdf")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    download.close()
+
+
+def test_a_partial_payment_gets_its_own_unconditional_waiver(waivers_on, payee_client) -> None:
+    conditional = signed_waiver(waivers_on)
+    part = settle(waivers_on, conditional.invoice_id, 10_000, "TRACE-A")
+    rest = settle(waivers_on, conditional.invoice_id, conditional.amount_cents - 10_000, "TRACE-B")
+    assert part.id != rest.id and part.amount_cents == 10_000
+    with tenancy.unscoped():
+        services.sign(
+            db.session.get(LienWaiver, part.id),
+            waivers_on.contact,
+            services.Signature("B", "AR", "B", True, CONSENT_VERSION, "", ""),
+            company_id=waivers_on.payee.id,
+        )
+    db.session.commit()
+    assert waivers()[1].status is WaiverStatus.SIGNED  # a part of the due amount signs
+
+
+@pytest.mark.parametrize(
+    ("cents", "reference", "message"),
+    [(0, "T-1", "does not fit"), (10**9, "T-1", "does not fit"), (100, " ", "bank reference")],
+)
+def test_a_settlement_that_does_not_fit_makes_nothing(waivers_on, cents, reference, message):
+    conditional = signed_waiver(waivers_on)
+    with pytest.raises(services.InvalidInput, match=message):
+        settle(waivers_on, conditional.invoice_id, cents, reference)
+    assert len(waivers()) == 1
+
+
+def test_the_next_invoice_waits_for_the_previous_unconditional_waiver(waivers_on) -> None:
+    conditional = signed_waiver(waivers_on)
+    unconditional = settle(waivers_on, conditional.invoice_id, conditional.amount_cents)
+    with tenancy.unscoped():
+        readiness_services.set_modes(
+            waivers_on.payor,
+            {RequirementKind.PREVIOUS_UNCONDITIONAL_RECEIVED: EnforcementMode.PREVENTS_PAYMENT},
+            actor_user_id=None,
+        )
+        first = db.session.get(Invoice, conditional.invoice_id)
+        invoicing.decide_invoice(
+            first, InvoiceStatus.APPROVED, comment="", line_comments={}, actor_user_id=None
+        )
+        second = invoicing.start_invoice(
+            waivers_on.commitment,
+            waivers_on.later,
+            billing_type=invoicing.BillingType.PROGRESS,
+            actor_user_id=waivers_on.contact.id,
+            on_behalf=False,
+        )
+        second_id = second.id
+    db.session.commit()
+
+    def previous_met() -> bool:
+        db.session.expire_all()
+        with tenancy.unscoped():
+            ready = readiness.readiness(db.session.get(Invoice, second_id))
+        return next(
+            i.met
+            for i in ready.items
+            if i.requirement.kind.value == "previous_unconditional_received"
+        )
+
+    assert previous_met() is False
+    with tenancy.unscoped():
+        services.sign(
+            db.session.get(LienWaiver, unconditional.id),
+            waivers_on.contact,
+            services.Signature("B", "AR", "B", True, CONSENT_VERSION, "", ""),
+            company_id=waivers_on.payee.id,
+        )
+    db.session.commit()
+    assert previous_met() is True
+
+
+def test_an_unsigned_unconditional_waiver_is_reminded_of_daily(waivers_on) -> None:
+    from datetime import timedelta
+
+    conditional = signed_waiver(waivers_on)
+    unconditional = settle(waivers_on, conditional.invoice_id, conditional.amount_cents)
+    assert services.remind_unsigned() == 0, "not before 20 hours"
+    with tenancy.unscoped():
+        db.session.get(LienWaiver, unconditional.id).created_at -= timedelta(hours=21)
+    db.session.commit()
+    assert services.remind_unsigned() == 1
+    assert services.remind_unsigned() == 0, "once a day"
+    reminders = [m for m in emails("waiver_unconditional") if m.subject.startswith("Reminder")]
+    assert len(reminders) == 1
