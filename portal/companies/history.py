@@ -701,6 +701,24 @@ ACTIONS: dict[str, Action] = {
             f"on invoice {_after(e, 'number') or ''} of commitment {_commitment(e)}"
         ),
     ),
+    "waivers:settings:flow_changed": Action(
+        "waivers",
+        lambda e, n: f"Set the lien waiver flow to: {(_after(e, 'flow') or '').lower()}",
+    ),
+    "waivers:waiver:released": Action(
+        "waivers",
+        lambda e, n: (
+            f"Released a {(_after(e, 'kind') or 'lien').lower()} waiver held in escrow "
+            f"({_after(e, 'why') or 'released'})"
+        ),
+    ),
+    "waivers:waiver:unlock_requested": Action(
+        "waivers",
+        lambda e, n: (
+            f"Asked the payee to release a {(_after(e, 'kind') or 'lien').lower()} waiver "
+            "held in escrow"
+        ),
+    ),
     "waivers:waiver:delegated": Action(
         "waivers",
         lambda e, n: f"Sent a link to sign a lien waiver to {_after(e, 'email') or 'someone'}",

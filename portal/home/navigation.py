@@ -69,6 +69,7 @@ INVOICE_ENDPOINTS = (
     "waivers.show_waiver",
     "waivers.sign_waiver",
     "waivers.invoice_waivers",
+    "waivers.request_unlock",
 )
 COMMITMENT_DOCUMENT_ENDPOINTS = (
     "compliance.show_commitment_documents",
@@ -95,6 +96,7 @@ BILLING = NavItem(
         "waivers.show_waiver",
         "waivers.sign_waiver",
         "waivers.invoice_waivers",
+        "waivers.unlock_waiver",
     ),
 )
 PAYEES = NavItem(
@@ -128,6 +130,8 @@ PAYMENT_SETTINGS = NavItem(
         "compliance.show_templates",
         "compliance.add_template",
         "compliance.remove_template",
+        "waivers.show_settings",
+        "waivers.save_settings",
     ),
 )
 TEAM = NavItem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from typing import Any
 
@@ -58,6 +59,11 @@ class LienWaiver(TenantOwned, db.Model):
     paid_on: Mapped[date | None]
     # The last reminder to sign (an unconditional waiver waits on the payee after payment).
     reminded_at: Mapped[datetime | None]
+    # The escrow flow: an unconditional waiver signed before payment stays locked (its PDF
+    # kept from the payor) until the invoice is paid in full or the payee unlocks it.
+    escrowed: Mapped[bool] = mapped_column(default=False)
+    released_at: Mapped[datetime | None]
+    unlock_requested_at: Mapped[datetime | None]
     facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     status: Mapped[WaiverStatus] = mapped_column(
         str_enum(WaiverStatus), default=WaiverStatus.AWAITING_SIGNATURE
@@ -126,3 +132,36 @@ class WaiverDelegation(TenantOwned, db.Model):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class WaiverFlow(enum.StrEnum):
+    """How a payor collects waivers. Settlement (the default, as the statutes intend): the
+    payee signs a conditional waiver, and the unconditional one is made once the money has
+    arrived. Escrow (as other products do it): the payee signs the unconditional waiver up
+    front, and it stays locked until the invoice is paid in full."""
+
+    SETTLEMENT = "settlement"
+    ESCROW = "escrow"
+
+    @property
+    def label(self) -> str:
+        return {
+            WaiverFlow.SETTLEMENT: "Conditional first, unconditional once paid (recommended)",
+            WaiverFlow.ESCROW: "Unconditional signed up front, locked until paid in full",
+        }[self]
+
+
+# Texas forbids requiring an unconditional waiver before payment (Prop. Code § 53.283).
+ESCROW_REFUSED_STATES = frozenset({"TX"})
+
+
+class WaiverSettings(TenantOwned, db.Model):
+    """A payor's lien waiver flow (a payor without a row uses the settlement flow)."""
+
+    __tablename__ = "waiver_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), unique=True)
+    flow: Mapped[WaiverFlow] = mapped_column(str_enum(WaiverFlow), default=WaiverFlow.SETTLEMENT)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))

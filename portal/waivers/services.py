@@ -22,7 +22,7 @@ from reportlab.pdfgen import canvas
 from portal.accounts.models import User
 from portal.accounts.services import hash_token
 from portal.companies import queries as companies
-from portal.companies.models import Company, Feature
+from portal.companies.models import Company, Feature, Role
 from portal.core import audit, storage, tenancy
 from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -38,8 +38,11 @@ from portal.waivers.models import (
     CONSENT_TEXT,
     CONSENT_VERSION,
     DELEGATION_LIFETIME_DAYS,
+    ESCROW_REFUSED_STATES,
     LienWaiver,
     WaiverDelegation,
+    WaiverFlow,
+    WaiverSettings,
     WaiverStatus,
 )
 
@@ -53,6 +56,49 @@ def kind_for(invoice: Invoice) -> WaiverKind:
         and invoice.retainage_completed_cents + invoice.retainage_stored_cents == 0
     )
     return WaiverKind.CONDITIONAL_FINAL if last else WaiverKind.CONDITIONAL_PROGRESS
+
+
+def flow_of(company_id: int) -> WaiverFlow:
+    with tenancy.unscoped():  # a payee's view reads its payor's flow
+        return (
+            db.session.scalar(
+                sa.select(WaiverSettings.flow).where(WaiverSettings.company_id == company_id)
+            )
+            or WaiverFlow.SETTLEMENT
+        )
+
+
+def set_flow(payor: Company, flow: WaiverFlow, *, actor_user_id: int) -> bool:
+    """Choose how the payor collects waivers (for invoices submitted from now on); return
+    whether it changed."""
+    row = db.session.scalar(sa.select(WaiverSettings).where(WaiverSettings.company_id == payor.id))
+    before = row.flow if row is not None else WaiverFlow.SETTLEMENT
+    if before is flow:
+        return False
+    if row is None:
+        row = WaiverSettings(company_id=payor.id)
+        db.session.add(row)
+    row.flow, row.updated_at, row.updated_by_user_id = flow, utcnow(), actor_user_id
+    db.session.flush()
+    audit.record(
+        "waivers:settings:flow_changed",
+        actor_user_id=actor_user_id,
+        company_id=payor.id,
+        object_type="waiver_settings",
+        object_id=row.id,
+        before={"flow": before.label},
+        after={"flow": flow.label},
+    )
+    return True
+
+
+def escrows(invoice: Invoice) -> bool:
+    """Whether the invoice's waiver follows the escrow flow: the payor chose it, and the
+    project is not in a state that forbids it (Texas, Prop. Code § 53.283)."""
+    return (
+        flow_of(invoice.company_id) is WaiverFlow.ESCROW
+        and invoice.commitment.project.region not in ESCROW_REFUSED_STATES
+    )
 
 
 def facts_for(invoice: Invoice) -> dict[str, str]:
@@ -96,7 +142,8 @@ def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver |
     its invoice contacts emailed. None when the payor does not use lien waivers."""
     if not companies.feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS):
         return None
-    kind = kind_for(invoice)
+    escrowed = escrows(invoice)
+    kind = UNCONDITIONAL[kind_for(invoice)] if escrowed else kind_for(invoice)
     project = invoice.commitment.project
     form = forms.form_for(project.region, kind)
     facts = facts_for(invoice)
@@ -142,6 +189,7 @@ def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver |
         facts=facts,
         file=record,
         created_at=now,
+        escrowed=escrowed,
     )
     db.session.add(waiver)
     db.session.flush()
@@ -246,6 +294,18 @@ def settled(
     Safe to call twice for one payment (its reference names it). None without waivers."""
     if not companies.feature_enabled(invoice.company_id, Feature.LIEN_WAIVERS):
         return None
+    held = db.session.scalar(
+        sa.select(LienWaiver).where(
+            LienWaiver.invoice_id == invoice.id,
+            LienWaiver.escrowed.is_(True),
+            LienWaiver.status == WaiverStatus.SIGNED,
+        )
+    )
+    if held is not None:
+        # The escrow flow: the waiver was signed up front; paid in full, it is released.
+        if amount_cents >= held.amount_cents and held.released_at is None:
+            _release(held, why="paid in full", actor_user_id=actor_user_id)
+        return held
     reference = one_line(clean_text(reference or ""))
     if not reference or len(reference) > 100:
         raise InvalidInput("A settled payment has a bank reference (at most 100 characters).")
@@ -375,6 +435,65 @@ def remind_unsigned(now: datetime | None = None) -> int:
                 reminded += 1
             db.session.commit()
         return reminded
+
+
+# --------------------------------------------------------------------------- escrow
+
+
+def _release(waiver: LienWaiver, *, why: str, actor_user_id: int | None) -> None:
+    if not update_if(waiver, LienWaiver.released_at.is_(None), released_at=utcnow()):
+        return  # released meanwhile
+    audit.record(
+        "waivers:waiver:released",
+        actor_user_id=actor_user_id,
+        company_id=waiver.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={"kind": waiver.kind.label, "amount": format_cents(waiver.amount_cents), "why": why},
+    )
+
+
+def unlock(waiver: LienWaiver, user: User, *, company_id: int, roles: frozenset[Role]) -> None:
+    """The payee releases its escrowed waiver to the payor before payment."""
+    if company_id != waiver.payee_company_id or not (
+        may_sign(waiver, user.id, company_id) or Role.PAYEE_ADMIN in roles
+    ):
+        raise NotAllowed("Only the payee's invoice contacts and Payments Admins unlock it.")
+    if not waiver.escrowed or waiver.status is not WaiverStatus.SIGNED:
+        raise DomainError("Only a signed waiver held in escrow can be unlocked.")
+    if waiver.released_at is not None:
+        raise DomainError("This waiver was already released to the general contractor.")
+    _release(waiver, why="unlocked by the payee", actor_user_id=user.id)
+
+
+def request_unlock(waiver: LienWaiver, user: User) -> None:
+    """The payor asks the payee to release its escrowed waiver early (emailed to its
+    invoice contacts); the payee decides."""
+    if not waiver.escrowed or waiver.status is not WaiverStatus.SIGNED or waiver.released_at:
+        raise DomainError("Only a signed waiver still held in escrow can be asked for.")
+    waiver.unlock_requested_at = utcnow()
+    with tenancy.unscoped():
+        payor = db.session.get(Company, waiver.company_id)
+        invoice = db.session.get(Invoice, waiver.invoice_id)
+    queue_emails(
+        _contact_emails(waiver.commitment_id),
+        "waiver_unlock_requested",
+        company_id=waiver.payee_company_id,
+        payor=payor.name,
+        requester=user.name,
+        amount=format_cents(waiver.amount_cents),
+        number=invoice.number,
+        commitment=invoice.commitment.number,
+        url=external_url("waivers.show_waiver", waiver_id=waiver.id),
+    )
+    audit.record(
+        "waivers:waiver:unlock_requested",
+        actor_user_id=user.id,
+        company_id=waiver.company_id,
+        object_type="lien_waiver",
+        object_id=waiver.id,
+        after={"kind": waiver.kind.label, "amount": format_cents(waiver.amount_cents)},
+    )
 
 
 # --------------------------------------------------------------------------- signing

@@ -23,11 +23,13 @@ from portal.waivers.models import (
     CONSENT_VERSION,
     DELEGATION_LIFETIME_DAYS,
     LienWaiver,
+    WaiverFlow,
 )
 
 blueprint = Blueprint("waivers", __name__)
 project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
 lien_waivers = requires_feature(Feature.LIEN_WAIVERS)
+payments_admin = requires_role(Role.PAYMENTS_ADMIN)
 
 
 def _seen(waiver_id: int):
@@ -41,6 +43,14 @@ def _seen(waiver_id: int):
     return waiver, invoice, access
 
 
+def released_to_payor(waiver) -> bool:
+    """An unconditional waiver reaches the payor once its payee signed it, and one held in
+    escrow once it is released (paid in full, or unlocked by the payee)."""
+    if waiver.escrowed:
+        return waiver.released_at is not None
+    return waiver.kind.conditional or waiver.signed_file is not None
+
+
 def _page(waiver, invoice, access, errors: dict[str, str] | None = None, typed=None):
     form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
     return render_template(
@@ -51,6 +61,12 @@ def _page(waiver, invoice, access, errors: dict[str, str] | None = None, typed=N
         form=form,
         facts=[(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS],
         may_sign=services.may_sign(waiver, current_user.id, g.company.id),
+        released=released_to_payor(waiver),
+        may_unlock=not access.payor_side
+        and (
+            services.may_sign(waiver, current_user.id, g.company.id)
+            or Role.PAYEE_ADMIN in g.membership.role_set
+        ),
         consent_text=CONSENT_TEXT,
         consent_version=CONSENT_VERSION,
         errors=errors or {},
@@ -70,8 +86,7 @@ def show_waiver(waiver_id: int):
 def download_waiver(waiver_id: int):
     """The waiver's PDF: the signed document once signed, else the one to sign."""
     waiver, _, access = _seen(waiver_id)
-    if access.payor_side and not waiver.kind.conditional and waiver.signed_file is None:
-        # An unconditional waiver reaches the payor once its payee signed it.
+    if access.payor_side and not released_to_payor(waiver):
         abort(403)
     record = waiver.signed_file or waiver.file
     return storage.attachment_response(
@@ -108,6 +123,73 @@ def sign_waiver(waiver_id: int):
     db.session.commit()
     flash("Waiver signed. The general contractor can now rely on it once it pays.", "success")
     return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+@blueprint.post("/waivers/<int:waiver_id>/unlock")
+@login_required
+def unlock_waiver(waiver_id: int):
+    """The payee releases its escrowed waiver to the general contractor before payment."""
+    waiver, _, _ = _seen(waiver_id)
+    try:
+        services.unlock(waiver, current_user, company_id=g.company.id, roles=g.membership.role_set)
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            abort(403)
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("Released: the general contractor can now open the signed waiver.", "success")
+    return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+@blueprint.post("/waivers/<int:waiver_id>/request-unlock")
+@login_required
+@project_staff
+def request_unlock(waiver_id: int):
+    """The general contractor asks the payee to release its escrowed waiver early."""
+    waiver, _, access = _seen(waiver_id)
+    if not access.payor_side:
+        abort(403)
+    try:
+        services.request_unlock(waiver, current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("Asked: the payee's invoice contacts were emailed; they decide.", "success")
+    return htmx.redirect_to(url_for("waivers.show_waiver", waiver_id=waiver.id))
+
+
+@blueprint.get("/settings/lien-waivers")
+@login_required
+@payments_admin
+@lien_waivers
+def show_settings():
+    """How the payor collects lien waivers."""
+    return render_template(
+        "waivers/settings.html", flow=services.flow_of(g.company.id), flows=list(WaiverFlow)
+    )
+
+
+@blueprint.post("/settings/lien-waivers")
+@login_required
+@payments_admin
+@lien_waivers
+def save_settings():
+    try:
+        flow = WaiverFlow(request.form.get("flow", ""))
+    except ValueError:
+        flash("Choose one of the two flows.", "error")
+        return htmx.redirect_to(url_for("waivers.show_settings"))
+    changed = services.set_flow(g.company, flow, actor_user_id=current_user.id)
+    db.session.commit()
+    flash(
+        "Saved: invoices submitted from now on follow it." if changed else "Nothing was changed.",
+        "success",
+    )
+    return htmx.redirect_to(url_for("waivers.show_settings"))
 
 
 @blueprint.post("/waivers/<int:waiver_id>/delegate")

@@ -647,3 +647,69 @@ def test_an_unsigned_unconditional_waiver_is_reminded_of_daily(waivers_on) -> No
     assert services.remind_unsigned() == 0, "once a day"
     reminders = [m for m in emails("waiver_unconditional") if m.subject.startswith("Reminder")]
     assert len(reminders) == 1
+
+
+@pytest.fixture
+def escrow(waivers_on, app, client):
+    """Escrow chosen by a Payments Admin on the settings page; the project in California."""
+    from tests.factories import sign_in_fresh_admin
+
+    admin = type(client)(app, app.response_class, use_cookies=True)
+    sign_in_fresh_admin(admin, waivers_on.payor)
+    path = "/settings/lien-waivers"
+    assert "Conditional first" in admin.get(path).get_data(as_text=True)
+    odd = admin.submit(path, {"flow": "sometimes"}, token_from=path)
+    assert "Choose one of the two flows" in admin.get(odd.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert admin.submit(path, {"flow": "escrow"}, token_from=path).status_code == 303
+    with tenancy.unscoped():
+        db.session.get(Project, waivers_on.commitment.project_id).region = "CA"
+    db.session.commit()
+    return waivers_on
+
+
+def test_the_escrow_flow_locks_the_signed_unconditional_waiver_until_paid_in_full(
+    escrow, payee_client, payor_client
+) -> None:
+    invoice = submit(escrow)
+    (waiver,) = waivers()
+    assert waiver.kind is WaiverKind.UNCONDITIONAL_PROGRESS and waiver.escrowed
+    assert waiver.form_key == "CA-8134"
+    path = f"/waivers/{waiver.id}"
+    payee_client.submit(f"{path}/sign", sign_form(), token_from=path)
+    assert waivers()[0].status is WaiverStatus.SIGNED
+    assert payor_client.get(f"{path}/pdf").status_code == 403
+    page = payor_client.get(path).get_data(as_text=True)
+    assert "Locked until the invoice is paid in full" in page
+    asked = payor_client.submit(f"{path}/request-unlock", {}, token_from=path)
+    assert asked.status_code == 303 and len(emails("waiver_unlock_requested")) == 1
+    # Paid in full: released, and no second waiver.
+    settle(escrow, invoice.id, invoice.current_due_cents)
+    (waiver,) = waivers()
+    assert waiver.released_at is not None
+    download = payor_client.get(f"{path}/pdf")
+    assert download.status_code == 200
+    download.close()
+
+
+def test_the_payee_may_release_an_escrowed_waiver_early(escrow, payee_client, payor_client):
+    submit(escrow)
+    (waiver,) = waivers()
+    path = f"/waivers/{waiver.id}"
+    payee_client.submit(f"{path}/sign", sign_form(), token_from=path)
+    assert payor_client.submit(f"{path}/unlock", {}, token_from=path).status_code == 403
+    released = payee_client.submit(f"{path}/unlock", {}, token_from=path)
+    assert released.status_code == 303 and waivers()[0].released_at is not None
+    download = payor_client.get(f"{path}/pdf")
+    assert download.status_code == 200
+    download.close()
+
+
+def test_texas_projects_keep_the_conditional_flow_under_escrow(escrow) -> None:
+    with tenancy.unscoped():
+        db.session.get(Project, escrow.commitment.project_id).region = "TX"
+    db.session.commit()
+    submit(escrow)
+    (waiver,) = waivers()
+    assert waiver.kind is WaiverKind.CONDITIONAL_PROGRESS and not waiver.escrowed
