@@ -719,6 +719,17 @@ ACTIONS: dict[str, Action] = {
             "held in escrow"
         ),
     ),
+    "waivers:authorization:given": Action(
+        "waivers",
+        lambda e, n: (
+            f"Authorized Trestle to sign the company's unconditional lien waivers "
+            f"({_after(e, 'by') or 'by its admin'})"
+        ),
+    ),
+    "waivers:authorization:revoked": Action(
+        "waivers",
+        lambda e, n: "Revoked Trestle's authorization to sign unconditional lien waivers",
+    ),
     "waivers:waiver:delegated": Action(
         "waivers",
         lambda e, n: f"Sent a link to sign a lien waiver to {_after(e, 'email') or 'someone'}",

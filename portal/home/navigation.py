@@ -115,7 +115,11 @@ PAYEES = NavItem(
         "onboarding.show_payee_agreement",
     ),
 )
-PAYEE_PROFILE = NavItem("Company profile", "payees.show_profile", ("payees.show_profile",))
+PAYEE_PROFILE = NavItem(
+    "Company profile",
+    "payees.show_profile",
+    ("payees.show_profile", "waivers.show_authorization", "waivers.save_authorization"),
+)
 BANK_ACCOUNTS = NavItem(
     "Bank accounts", "payees.list_bank_accounts", ("payees.",), excludes=("payees.show_profile",)
 )

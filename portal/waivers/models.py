@@ -165,3 +165,28 @@ class WaiverSettings(TenantOwned, db.Model):
     flow: Mapped[WaiverFlow] = mapped_column(str_enum(WaiverFlow), default=WaiverFlow.SETTLEMENT)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+
+AUTHORIZATION_TEXT = (
+    "We authorize Trestle to sign, on our behalf, the unconditional lien waiver for each "
+    "payment a general contractor makes us through Trestle, once our bank confirms the "
+    "payment settled, for the amount received. We may revoke this at any time; it is never "
+    "a condition of payment."
+)
+
+
+class WaiverAuthorization(TenantOwned, db.Model):
+    """A payee's standing authorization for Trestle to sign its unconditional waivers once
+    the bank confirms a payment (revocable; the latest unrevoked one is in force)."""
+
+    __tablename__ = "waiver_authorization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)  # payee
+    authorized_at: Mapped[datetime] = mapped_column(default=utcnow)
+    authorized_by_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    signer_name: Mapped[str] = mapped_column(sa.String(200))
+    signer_title: Mapped[str] = mapped_column(sa.String(200))
+    text_version: Mapped[str] = mapped_column(sa.String(20))
+    revoked_at: Mapped[datetime | None]
+    revoked_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))

@@ -40,6 +40,7 @@ from portal.waivers.models import (
     DELEGATION_LIFETIME_DAYS,
     ESCROW_REFUSED_STATES,
     LienWaiver,
+    WaiverAuthorization,
     WaiverDelegation,
     WaiverFlow,
     WaiverSettings,
@@ -375,8 +376,106 @@ def settled(
             "conditional": conditional.id if conditional is not None else None,
         },
     )
-    _ask_to_sign_unconditional(waiver, invoice)
+    standing = authorization_of(invoice.payee_company_id)
+    if standing is not None:
+        _sign_on_authorization(waiver, standing)
+    else:
+        _ask_to_sign_unconditional(waiver, invoice)
     return waiver
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+def authorization_of(payee_id: int) -> WaiverAuthorization | None:
+    """The payee's authorization in force for Trestle to sign its unconditional waivers."""
+    with tenancy.unscoped():
+        return db.session.scalar(
+            sa.select(WaiverAuthorization)
+            .where(
+                WaiverAuthorization.company_id == payee_id,
+                WaiverAuthorization.revoked_at.is_(None),
+            )
+            .order_by(WaiverAuthorization.id.desc())
+            .limit(1)
+        )
+
+
+def authorize(payee: Company, user: User, *, name: str, title: str, agreed: bool) -> None:
+    """The payee's Payments Admin lets Trestle sign its unconditional waivers on settlement."""
+    if not agreed:
+        raise InvalidInput("Tick the authorization to give it.", field="agree")
+    name, title = one_line(clean_text(name or "")), one_line(clean_text(title or ""))
+    for value, field, what in ((name, "name", "your full name"), (title, "title", "your title")):
+        if not value or len(value) > 200:
+            raise InvalidInput(f"Enter {what} (at most 200 characters).", field=field)
+    if authorization_of(payee.id) is not None:
+        raise DomainError("The authorization is already in force.")
+    record = WaiverAuthorization(
+        company_id=payee.id,
+        authorized_by_user_id=user.id,
+        signer_name=name,
+        signer_title=title,
+        text_version=CONSENT_VERSION,
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record(
+        "waivers:authorization:given",
+        actor_user_id=user.id,
+        company_id=payee.id,
+        object_type="waiver_authorization",
+        object_id=record.id,
+        after={"by": f"{name}, {title}", "text_version": CONSENT_VERSION},
+    )
+
+
+def revoke_authorization(payee: Company, user: User) -> None:
+    """Stop Trestle signing: from now on the payee signs each unconditional waiver itself."""
+    standing = authorization_of(payee.id)
+    if standing is None:
+        raise DomainError("No authorization is in force.")
+    if not update_if(
+        standing,
+        WaiverAuthorization.revoked_at.is_(None),
+        revoked_at=utcnow(),
+        revoked_by_user_id=user.id,
+    ):
+        raise DomainError("It was revoked meanwhile.")
+    audit.record(
+        "waivers:authorization:revoked",
+        actor_user_id=user.id,
+        company_id=payee.id,
+        object_type="waiver_authorization",
+        object_id=standing.id,
+        before={"by": f"{standing.signer_name}, {standing.signer_title}"},
+    )
+
+
+def _sign_on_authorization(waiver: LienWaiver, standing: WaiverAuthorization) -> None:
+    with tenancy.unscoped():
+        payee = db.session.get(Company, waiver.payee_company_id)
+        authorizer = db.session.get(User, standing.authorized_by_user_id)
+    _sign(
+        waiver,
+        Signature(
+            name=f"Trestle, for {payee.name}",
+            title=f"on the authorization of {standing.signer_name}, {standing.signer_title}",
+            signature=f"Trestle for {payee.name}",
+            consented=True,
+            consent_version=CONSENT_VERSION,
+            ip="",
+            user_agent="Trestle (the bank confirmed the payment settled)",
+        ),
+        email=authorizer.email,
+        signer_user_id=None,
+        delegated_by=None,
+        authority=(
+            f"signed by Trestle on {payee.name}'s standing authorization, given by "
+            f"{standing.signer_name}, {standing.signer_title} ({authorizer.email}) on "
+            f"{standing.authorized_at:%B %-d, %Y}, after the bank confirmed the payment"
+        ),
+    )
 
 
 def _ask_to_sign_unconditional(waiver: LienWaiver, invoice: Invoice, *, reminder: bool = False):
@@ -540,6 +639,7 @@ def _sign(
     email: str,
     signer_user_id: int | None,
     delegated_by: User | None,
+    authority: str | None = None,
 ) -> LienWaiver:
     if waiver.status is not WaiverStatus.AWAITING_SIGNATURE:
         raise DomainError(f"This waiver is {waiver.status.label.lower()}: it cannot be signed.")
@@ -584,8 +684,11 @@ def _sign(
         ip=given.ip,
         user_agent=given.user_agent,
         email=email,
-        delegated_by=(
-            f"{delegated_by.name} ({delegated_by.email})" if delegated_by is not None else None
+        authority=authority
+        or (
+            f"delegated for this waiver by {delegated_by.name} ({delegated_by.email})"
+            if delegated_by is not None
+            else None
         ),
     )
     record = storage.keep_bytes(
@@ -772,7 +875,7 @@ def _with_certificate(
     ip: str,
     user_agent: str,
     email: str,
-    delegated_by: str | None = None,
+    authority: str | None = None,
 ) -> bytes:
     """The signed form followed by a page recording the signature."""
     page = io.BytesIO()
@@ -786,7 +889,7 @@ def _with_certificate(
         ("Document id", waiver.public_id),
         ("Amount", format_cents(waiver.amount_cents)),
         ("Signed by", f"{name}, {title} ({email})"),
-        *([("Authority", f"delegated for this waiver by {delegated_by}")] if delegated_by else []),
+        *([("Authority", authority)] if authority else []),
         ("Signed at", f"{signed_at:%Y-%m-%d %H:%M:%S} UTC"),
         ("From", f"IP {ip or 'unknown'}"),
         ("Browser", (user_agent or "unknown")[:110]),
@@ -799,8 +902,10 @@ def _with_certificate(
         sheet.setFont("Helvetica-Bold", 9)
         sheet.drawString(inch, y, label)
         sheet.setFont("Helvetica", 9)
-        sheet.drawString(inch, y - 12, value)
-        y -= 0.42 * inch
+        for line in _wrap(value, 105) or [""]:
+            y -= 12
+            sheet.drawString(inch, y, line)
+        y -= 0.42 * inch - 12
     text = sheet.beginText(inch, y - 6)
     text.setFont("Helvetica", 8)
     for line in _wrap(f"Consent to sign electronically: {CONSENT_TEXT}", 110):

@@ -9,7 +9,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.accounts.guards import login_required, requires_feature, requires_role
+from portal.accounts.guards import login_required, payee_admin, requires_feature, requires_role
 from portal.companies.models import Feature, Role
 from portal.core import htmx, storage, tenancy
 from portal.core.db import db, utcnow
@@ -19,6 +19,7 @@ from portal.invoicing.policies import invoice_access
 from portal.waivers import forms, queries, services
 from portal.waivers.forms import FIELDS
 from portal.waivers.models import (
+    AUTHORIZATION_TEXT,
     CONSENT_TEXT,
     CONSENT_VERSION,
     DELEGATION_LIFETIME_DAYS,
@@ -190,6 +191,52 @@ def save_settings():
         "success",
     )
     return htmx.redirect_to(url_for("waivers.show_settings"))
+
+
+@blueprint.get("/payee/lien-waivers")
+@payee_admin
+def show_authorization():
+    """The payee's standing authorization for Trestle to sign its unconditional waivers."""
+    return _authorization_page()
+
+
+def _authorization_page(errors=None, typed=None):
+    return render_template(
+        "waivers/authorization.html",
+        standing=services.authorization_of(g.company.id),
+        text=AUTHORIZATION_TEXT,
+        errors=errors or {},
+        typed=typed or {},
+    )
+
+
+@blueprint.post("/payee/lien-waivers")
+@payee_admin
+def save_authorization():
+    """Give the authorization, or revoke it."""
+    typed = {k: request.form.get(k, "") for k in ("name", "title")}
+    try:
+        if request.form.get("revoke") == "1":
+            services.revoke_authorization(g.company, current_user)
+            message = "Revoked: from now on you sign each unconditional waiver yourself."
+        else:
+            services.authorize(
+                g.company,
+                current_user,
+                name=typed["name"],
+                title=typed["title"],
+                agreed=request.form.get("agree") == "y",
+            )
+            message = (
+                "Authorized: Trestle signs your unconditional waivers once your bank confirms "
+                "each payment."
+            )
+    except DomainError as error:
+        db.session.rollback()
+        return _authorization_page({error.field or "form": error.message}, typed)
+    db.session.commit()
+    flash(message, "success")
+    return htmx.redirect_to(url_for("waivers.show_authorization"))
 
 
 @blueprint.post("/waivers/<int:waiver_id>/delegate")

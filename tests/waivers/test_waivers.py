@@ -713,3 +713,36 @@ def test_texas_projects_keep_the_conditional_flow_under_escrow(escrow) -> None:
     submit(escrow)
     (waiver,) = waivers()
     assert waiver.kind is WaiverKind.CONDITIONAL_PROGRESS and not waiver.escrowed
+
+
+def test_a_payee_may_let_trestle_sign_its_unconditional_waivers_and_revoke_that(
+    waivers_on, app, client, tmp_path
+) -> None:
+    admin, phone = make_user(waivers_on.payee, (Role.PAYEE_ADMIN,))
+    payee_admin = type(client)(app, app.response_class, use_cookies=True)
+    sign_in(payee_admin, admin, phone)
+    path = "/payee/lien-waivers"
+    assert "Not given" in payee_admin.get(path).get_data(as_text=True)
+    unticked = payee_admin.submit(path, {"name": "Ira Ironline", "title": "CFO"}, token_from=path)
+    assert "Tick the authorization" in unticked.get_data(as_text=True)
+    given = payee_admin.submit(
+        path, {"agree": "y", "name": "Ira Ironline", "title": "CFO"}, token_from=path
+    )
+    assert given.status_code == 303
+    assert "Ira Ironline, CFO" in payee_admin.get(path).get_data(as_text=True)
+
+    conditional = signed_waiver(waivers_on)
+    signed = settle(waivers_on, conditional.invoice_id, conditional.amount_cents)
+    assert signed.status is WaiverStatus.SIGNED and signed.signer_user_id is None
+    assert emails("waiver_unconditional") == [], "nobody is asked to sign it"
+    text = pdftotext(stored_bytes(signed.signed_file), tmp_path)
+    assert "standing authorization" in text and "Ira Ironline, CFO" in text
+
+    revoked = payee_admin.submit(path, {"revoke": "1"}, token_from=path)
+    assert revoked.status_code == 303
+    with tenancy.unscoped():
+        assert services.authorization_of(waivers_on.payee.id) is None
+    # Revoked: the next payment's waiver waits for the payee's own signature.
+    later = settle(waivers_on, conditional.invoice_id, 100, "TRACE-LATER")
+    assert later.status is WaiverStatus.AWAITING_SIGNATURE
+    assert len(emails("waiver_unconditional")) == 1
