@@ -226,6 +226,9 @@ def check_states(page, axe_source: str, email: str) -> list[str]:
     return problems
 
 
+# It crawls the whole demo (up to 40 pages a person, each at two widths, with axe): it
+# takes minutes, and more as the demo grows.
+@pytest.mark.timeout(600)
 def test_every_page_of_the_demo_is_usable_at_both_widths(browser, live_server, axe_source):
     seed_demo()
     secrets = {}
