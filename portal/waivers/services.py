@@ -23,7 +23,7 @@ from portal.accounts.models import User
 from portal.accounts.services import hash_token
 from portal.companies import queries as companies
 from portal.companies.models import Company, Feature, Role
-from portal.core import audit, storage, tenancy
+from portal.core import audit, ratelimit, storage, tenancy
 from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.money import format_cents
@@ -461,7 +461,7 @@ def _sign_on_authorization(waiver: LienWaiver, standing: WaiverAuthorization) ->
         Signature(
             name=f"Trestle, for {payee.name}",
             title=f"on the authorization of {standing.signer_name}, {standing.signer_title}",
-            signature=f"Trestle for {payee.name}",
+            signature=f"Trestle, for {payee.name}",
             consented=True,
             consent_version=CONSENT_VERSION,
             ip="",
@@ -655,6 +655,8 @@ def _sign(
             raise InvalidInput("At most 200 characters.", field=field)
     if not signature:
         raise InvalidInput("Type your signature.", field="signature")
+    if " ".join(signature.casefold().split()) != " ".join(name.casefold().split()):
+        raise InvalidInput("Type your signature as your full name above.", field="signature")
     invoice = db.session.get(Invoice, waiver.invoice_id)
     # A conditional waiver is for the payment due; an unconditional one, for the payment
     # received (which may be part of it).
@@ -739,6 +741,11 @@ def _sign(
 
 
 # --------------------------------------------------------------------------- delegation
+
+
+# Wrong addresses tried with one delegation link before it stops.
+DELEGATION_SCOPE = "waivers:delegation"
+DELEGATION_LIMITS = (ratelimit.Limit(5, timedelta(hours=24)),)
 
 
 class DelegationClosed(DomainError):
@@ -847,7 +854,13 @@ def delegation_of(token: str) -> WaiverDelegation:
 def sign_delegated(token: str, given: Signature, email: str) -> LienWaiver:
     """Sign through a delegation link, once; the signer confirms the address it went to."""
     delegation = delegation_of(token)
+    key = str(delegation.id)
+    if ratelimit.is_limited(DELEGATION_SCOPE, key, DELEGATION_LIMITS):
+        raise DelegationClosed(
+            "Too many wrong addresses were tried with this link: ask for a new one."
+        )
     if (email or "").strip().lower() != delegation.email:
+        ratelimit.record(DELEGATION_SCOPE, key)
         raise InvalidInput("Enter the email address this link was sent to.", field="email")
     with tenancy.unscoped():
         waiver = db.session.get(LienWaiver, delegation.waiver_id)
@@ -957,16 +970,40 @@ def verify(public_id: str, sha256: str | None = None, data: bytes | None = None)
         return Verification(
             waiver, False, "The document Trestle keeps no longer matches its signature record."
         )
-    if data is not None and hashlib.sha256(data).hexdigest() != waiver.signed_sha256:
-        return Verification(waiver, False, "The copy given is not the document that was signed.")
-    if sha256 is not None and sha256.strip().lower() != waiver.signed_sha256:
-        return Verification(waiver, False, "That SHA-256 is not the signed document's.")
-    return Verification(waiver, True, "Intact: this is the document that was signed.")
+    if data is not None:
+        if not data:
+            return Verification(waiver, False, "Choose the PDF you hold to check it.")
+        if hashlib.sha256(data).hexdigest() != waiver.signed_sha256:
+            return Verification(
+                waiver, False, "The copy given is not the document that was signed."
+            )
+        return Verification(waiver, True, "Intact: the copy given is the document that was signed.")
+    if sha256 is not None:
+        if sha256.strip().lower() != waiver.signed_sha256:
+            return Verification(waiver, False, "That SHA-256 is not the signed document's.")
+        return Verification(
+            waiver, True, "Intact: that SHA-256 is the one of the document that was signed."
+        )
+    return Verification(
+        waiver,
+        True,
+        "The document Trestle keeps is intact (it matches its signature record). Check the "
+        "copy you hold below.",
+    )
 
 
 # --------------------------------------------------------------------------- downloads
 
-MANIFEST_HEADER = ("waiver", "invoice", "amount", "signer", "signed_at", "sha256", "file")
+MANIFEST_HEADER = (
+    "waiver",
+    "status",
+    "invoice",
+    "amount",
+    "signer",
+    "signed_at",
+    "sha256",
+    "file",
+)
 
 
 def zip_of(waivers: list[LienWaiver]) -> bytes:
@@ -997,6 +1034,7 @@ def zip_of(waivers: list[LienWaiver]) -> bytes:
                     safe_cell(value)
                     for value in (
                         f"{waiver.kind.label} ({waiver.form_key})",
+                        waiver.status.label,
                         f"{invoice.commitment.number} no. {invoice.number}",
                         format_cents(waiver.amount_cents),
                         f"{waiver.signer_name}, {waiver.signer_title}",

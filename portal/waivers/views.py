@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from portal.accounts.guards import login_required, payee_admin, requires_feature, requires_role
 from portal.companies.models import Feature, Role
-from portal.core import htmx, storage, tenancy
+from portal.core import htmx, ratelimit, storage, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.invoicing import queries as invoicing_queries
@@ -233,7 +233,10 @@ def save_authorization():
             )
     except DomainError as error:
         db.session.rollback()
-        return _authorization_page({error.field or "form": error.message}, typed)
+        if request.form.get("revoke") == "1" or not error.field:
+            flash(error.message, "error")  # from a button: the page reloads with it
+            return htmx.redirect_to(url_for("waivers.show_authorization"))
+        return _authorization_page({error.field: error.message}, typed)
     db.session.commit()
     flash(message, "success")
     return htmx.redirect_to(url_for("waivers.show_authorization"))
@@ -324,7 +327,7 @@ def sign_delegated(token: str):
             typed["email"],
         )
     except InvalidInput as error:
-        db.session.rollback()
+        ratelimit.keep_recorded()  # a wrong address counts, though nothing else is kept
         return _delegated_page(token, errors={error.field or "form": error.message}, typed=typed)
     except DomainError as error:
         db.session.rollback()
@@ -381,9 +384,9 @@ def regenerate_waiver(invoice_id: int):
             else "The waiver already says what the invoice asks: nothing changed.",
             "success",
         )
-    return htmx.redirect_to(
-        url_for("invoicing.show_invoice", invoice_id=invoice.id) + "#waivers-panel"
-    )
+    # No "#waivers-panel": from the invoice page itself, a link that differs only by its
+    # fragment would not reload it, and the notice would never show.
+    return htmx.redirect_to(url_for("invoicing.show_invoice", invoice_id=invoice.id))
 
 
 @blueprint.get("/projects/<int:project_id>/waivers.zip")
@@ -399,6 +402,8 @@ def download_project_waivers(project_id: int):
     try:
         signed_from = _day(request.args.get("from", ""), "from")
         signed_to = _day(request.args.get("to", ""), "to")
+        if signed_from and signed_to and signed_from > signed_to:
+            raise InvalidInput("The from date is after the through date.")
     except InvalidInput as error:
         flash(error.message, "error")
         return redirect(url_for("invoicing.show_project", project_id=project.id))
@@ -422,9 +427,12 @@ def _day(text: str, field: str) -> date | None:
     if not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"The {field} date is not a date (YYYY-MM-DD).", field=field) from None
+    if not date(2000, 1, 1) <= day <= date(2100, 12, 31):
+        raise InvalidInput(f"The {field} date is out of range.", field=field)
+    return day
 
 
 @blueprint.route("/verify/waivers/<public_id>", methods=["GET", "POST"])

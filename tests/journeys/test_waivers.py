@@ -125,4 +125,4 @@ def test_the_payee_signs_its_waiver_and_the_payor_relies_on_it(
     recorded = admin.locator("code.hash").text_content().strip()
     assert hashlib.sha256(data).hexdigest() == recorded
     admin.get_by_role("link", name="Check that the document is intact").click()
-    admin.get_by_text("Intact: this is the document that was signed.").wait_for()
+    admin.get_by_text("Intact: that SHA-256 is the one of the document that was signed.").wait_for()

@@ -746,3 +746,41 @@ def test_a_payee_may_let_trestle_sign_its_unconditional_waivers_and_revoke_that(
     later = settle(waivers_on, conditional.invoice_id, 100, "TRACE-LATER")
     assert later.status is WaiverStatus.AWAITING_SIGNATURE
     assert len(emails("waiver_unconditional")) == 1
+
+
+def test_a_signature_is_the_signers_name_and_a_delegation_link_stops_after_wrong_tries(
+    waivers_on, payee_client, app
+) -> None:
+    submit(waivers_on)
+    (waiver,) = waivers()
+    path = f"/waivers/{waiver.id}"
+    other = payee_client.submit(
+        f"{path}/sign", sign_form(signature="Someone Else"), token_from=path
+    )
+    assert "Type your signature as your full name" in other.get_data(as_text=True)
+    payee_client.submit(f"{path}/delegate", {"email": "cfo@ironline.example"}, token_from=path)
+    link = delegated_link("cfo@ironline.example")
+    public = app.test_client()
+    page = public.get(link).get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    for _ in range(5):
+        wrong = public.post(f"{link}/sign", data={"csrf_token": csrf, "email": "x@y.example"})
+        assert "Enter the email address this link was sent to" in wrong.get_data(as_text=True)
+    stopped = public.post(
+        f"{link}/sign", data={"csrf_token": csrf, "email": "cfo@ironline.example"}
+    )
+    assert stopped.status_code == 410 and "Too many wrong addresses" in stopped.get_data(
+        as_text=True
+    )
+
+
+def test_the_zip_refuses_dates_the_wrong_way_round_or_out_of_range(waivers_on, payor_client):
+    signed_waiver(waivers_on)
+    path = f"/projects/{waivers_on.commitment.project_id}/waivers.zip"
+    for query, message in (
+        ("from=2026-12-31&to=2026-01-01", "after the through date"),
+        ("to=9999-12-31", "out of range"),
+    ):
+        response = payor_client.get(f"{path}?{query}")
+        assert response.status_code == 302, query
+        assert message in payor_client.get(response.headers["Location"]).get_data(as_text=True)
