@@ -9,7 +9,6 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from portal.accounts.models import User
 from portal.companies import queries as companies
 from portal.companies.models import Company, Role
 from portal.compliance.models import (
@@ -26,7 +25,8 @@ from portal.core.db import db, update_if, utcnow
 from portal.core.errors import DomainError, InvalidInput
 from portal.core.text import clean_text
 from portal.core.urls import external_url
-from portal.invoicing.models import Commitment, CommitmentContact, CommitmentKind, Invoice
+from portal.invoicing import queries as invoicing_queries
+from portal.invoicing.models import Commitment, CommitmentKind, Invoice
 from portal.invoicing.policies import billing_date
 from portal.notifications.services import queue_emails
 
@@ -347,14 +347,9 @@ def remind_of_expiry(document_id: int, today: date) -> int:
 def _payee_recipients(commitment: Commitment) -> list[str]:
     if commitment.payee_company_id is None:
         return []
-    contacts = db.session.scalars(
-        sa.select(User.email)
-        .join(CommitmentContact, CommitmentContact.user_id == User.id)
-        .where(CommitmentContact.commitment_id == commitment.id, User.is_active)
-        .order_by(User.email)
-    ).all()
+    contacts = invoicing_queries.contact_emails(commitment.id)
     if contacts:
-        return list(contacts)
+        return contacts
     return companies.role_holder_emails(commitment.payee_company_id, Role.PAYEE_ADMIN)
 
 

@@ -271,8 +271,4 @@ def download_document(compliance_document_id: int):
     """Download a compliance document's file."""
     document = queries.document(compliance_document_id)
     _document_place(document)
-    return storage.attachment_response(
-        storage.open_file(document.file),
-        content_type=document.file.content_type,
-        filename=document.file.original_name,
-    )
+    return storage.download(document.file)

@@ -184,6 +184,13 @@ def open_file(record: StoredFile) -> IO[bytes]:
     return (storage_root() / record.storage_key).open("rb")
 
 
+def download(record: StoredFile) -> Response:
+    """A stored file as a download under its shown name."""
+    return attachment_response(
+        open_file(record), content_type=record.content_type, filename=record.original_name
+    )
+
+
 def attachment_response(stream: IO[bytes], *, content_type: str, filename: str) -> Response:
     """Serve a stored file as a download that browsers save, never render or cache."""
     response = send_file(

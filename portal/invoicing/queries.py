@@ -380,3 +380,15 @@ def invoices_under_review(company_id: int, limit: int) -> tuple[list[Invoice], i
         sa.select(Invoice).where(waiting).order_by(Invoice.submitted_at, Invoice.id).limit(limit)
     ).all()
     return list(rows), total or 0
+
+
+def contact_emails(commitment_id: int) -> list[str]:
+    """The email addresses of the commitment's active invoice contacts."""
+    return list(
+        db.session.scalars(
+            sa.select(User.email)
+            .join(CommitmentContact, CommitmentContact.user_id == User.id)
+            .where(CommitmentContact.commitment_id == commitment_id, User.is_active)
+            .order_by(User.email)
+        )
+    )

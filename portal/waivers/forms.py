@@ -293,6 +293,11 @@ def all_forms() -> tuple[StatutoryForm, ...]:
     return tuple(form for state, name in FILES.items() for form in _parse(STATUTES / name, state))
 
 
+def by_key(key: str) -> StatutoryForm:
+    """The form a waiver was made on, by its key."""
+    return next(f for f in all_forms() if f.key == key)
+
+
 def form_for(state: str, kind: WaiverKind) -> StatutoryForm:
     """The statutory form of the project's state for ``kind``, else the generic one."""
     state = (state or "").upper()

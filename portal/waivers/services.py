@@ -29,6 +29,7 @@ from portal.core.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.money import format_cents
 from portal.core.text import clean_text, one_line, safe_cell
 from portal.core.urls import external_url
+from portal.invoicing import queries as invoicing_queries
 from portal.invoicing import services as invoicing
 from portal.invoicing.models import BillingType, CommitmentContact, Invoice, InvoiceStatus
 from portal.notifications.services import queue_emails
@@ -166,34 +167,17 @@ def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver |
         ):
             raise DomainError("This invoice's waiver changed meanwhile; try again.")
         db.session.flush()
-    public_id = secrets.token_hex(10)
-    record = storage.keep_bytes(
-        pdf.render(form, facts, reference=public_id),
-        original_name=f"waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
-        kind="waivers",
-        content_type="application/pdf",
-        extension=".pdf",
-        company_id=invoice.payee_company_id,
-    )
-    waiver = LienWaiver(
-        public_id=public_id,
-        company_id=invoice.company_id,
-        payee_company_id=invoice.payee_company_id,
-        project_id=project.id,
-        commitment_id=invoice.commitment_id,
-        invoice_id=invoice.id,
+    waiver = _new_waiver(
+        invoice,
+        form,
+        facts,
         kind=kind,
-        form_key=form.key,
-        state=project.region,
         amount_cents=invoice.current_due_cents,
+        name=f"waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
         through_date=invoice.billing_period.ends_on if not kind.final else None,
-        facts=facts,
-        file=record,
         created_at=now,
         escrowed=escrowed,
     )
-    db.session.add(waiver)
-    db.session.flush()
     audit.record(
         "waivers:waiver:generated",
         actor_user_id=actor_user_id,
@@ -209,7 +193,7 @@ def generate_for(invoice: Invoice, *, actor_user_id: int | None) -> LienWaiver |
             "supersedes": current.id if current is not None else None,
         },
     )
-    contacts = _contact_emails(invoice.commitment_id)
+    contacts = invoicing_queries.contact_emails(invoice.commitment_id)
     with tenancy.unscoped():
         payor = db.session.get(Company, invoice.company_id)
     queue_emails(
@@ -253,19 +237,49 @@ def regenerate(invoice: Invoice, *, actor_user_id: int) -> tuple[LienWaiver, boo
     return waiver, before is None or waiver.id != before.id
 
 
+def _new_waiver(
+    invoice: Invoice,
+    form: forms.StatutoryForm,
+    facts: dict[str, str],
+    *,
+    kind: WaiverKind,
+    amount_cents: int,
+    name: str,
+    **columns,
+) -> LienWaiver:
+    """A new waiver of the invoice on ``form``: its PDF rendered and kept under waivers/."""
+    public_id = secrets.token_hex(10)
+    record = storage.keep_bytes(
+        pdf.render(form, facts, reference=public_id),
+        original_name=name,
+        kind="waivers",
+        content_type="application/pdf",
+        extension=".pdf",
+        company_id=invoice.payee_company_id,
+    )
+    project = invoice.commitment.project
+    waiver = LienWaiver(
+        public_id=public_id,
+        company_id=invoice.company_id,
+        payee_company_id=invoice.payee_company_id,
+        project_id=project.id,
+        commitment_id=invoice.commitment_id,
+        invoice_id=invoice.id,
+        kind=kind,
+        form_key=form.key,
+        state=project.region,
+        amount_cents=amount_cents,
+        facts=facts,
+        file=record,
+        **columns,
+    )
+    db.session.add(waiver)
+    db.session.flush()
+    return waiver
+
+
 def commitment_number(invoice: Invoice) -> str:
     return "".join(c if c.isalnum() or c == "-" else "-" for c in invoice.commitment.number)
-
-
-def _contact_emails(commitment_id: int) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(User.email)
-            .join(CommitmentContact, CommitmentContact.user_id == User.id)
-            .where(CommitmentContact.commitment_id == commitment_id, User.is_active)
-            .order_by(User.email)
-        )
-    )
 
 
 @invoicing.invoice_submitted.connect
@@ -331,34 +345,17 @@ def settled(
     project = invoice.commitment.project
     form = forms.form_for(project.region, kind)
     facts = {**facts_for(invoice), "amount": format_cents(amount_cents).removeprefix("$")}
-    public_id = secrets.token_hex(10)
-    record = storage.keep_bytes(
-        pdf.render(form, facts, reference=public_id),
-        original_name=f"unconditional-waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
-        kind="waivers",
-        content_type="application/pdf",
-        extension=".pdf",
-        company_id=invoice.payee_company_id,
-    )
-    waiver = LienWaiver(
-        public_id=public_id,
-        company_id=invoice.company_id,
-        payee_company_id=invoice.payee_company_id,
-        project_id=project.id,
-        commitment_id=invoice.commitment_id,
-        invoice_id=invoice.id,
+    waiver = _new_waiver(
+        invoice,
+        form,
+        facts,
         kind=kind,
-        form_key=form.key,
-        state=project.region,
         amount_cents=amount_cents,
+        name=f"unconditional-waiver-{commitment_number(invoice)}-{invoice.number}.pdf",
         through_date=conditional.through_date if conditional is not None else None,
         payment_reference=reference,
         paid_on=paid_on,
-        facts=facts,
-        file=record,
     )
-    db.session.add(waiver)
-    db.session.flush()
     audit.record(
         "waivers:waiver:settled",
         actor_user_id=actor_user_id,
@@ -405,10 +402,7 @@ def authorize(payee: Company, user: User, *, name: str, title: str, agreed: bool
     """The payee's Payments Admin lets Trestle sign its unconditional waivers on settlement."""
     if not agreed:
         raise InvalidInput("Tick the authorization to give it.", field="agree")
-    name, title = one_line(clean_text(name or "")), one_line(clean_text(title or ""))
-    for value, field, what in ((name, "name", "your full name"), (title, "title", "your title")):
-        if not value or len(value) > 200:
-            raise InvalidInput(f"Enter {what} (at most 200 characters).", field=field)
+    name, title = _name_and_title(name, title)
     if authorization_of(payee.id) is not None:
         raise DomainError("The authorization is already in force.")
     record = WaiverAuthorization(
@@ -482,7 +476,7 @@ def _ask_to_sign_unconditional(waiver: LienWaiver, invoice: Invoice, *, reminder
     with tenancy.unscoped():
         payor = db.session.get(Company, invoice.company_id)
     queue_emails(
-        _contact_emails(invoice.commitment_id),
+        invoicing_queries.contact_emails(invoice.commitment_id),
         "waiver_unconditional",
         company_id=invoice.payee_company_id,
         payor=payor.name,
@@ -575,7 +569,7 @@ def request_unlock(waiver: LienWaiver, user: User) -> None:
         payor = db.session.get(Company, waiver.company_id)
         invoice = db.session.get(Invoice, waiver.invoice_id)
     queue_emails(
-        _contact_emails(waiver.commitment_id),
+        invoicing_queries.contact_emails(waiver.commitment_id),
         "waiver_unlock_requested",
         company_id=waiver.payee_company_id,
         payor=payor.name,
@@ -632,6 +626,17 @@ def sign(waiver: LienWaiver, signer: User, given: Signature, *, company_id: int)
     return _sign(waiver, given, email=signer.email, signer_user_id=signer.id, delegated_by=None)
 
 
+def _name_and_title(name: str | None, title: str | None) -> tuple[str, str]:
+    """A signer's name and title, on one line each, both given, at most 200 characters."""
+    name, title = one_line(clean_text(name or "")), one_line(clean_text(title or ""))
+    for value, field, what in ((name, "name", "your full name"), (title, "title", "your title")):
+        if not value:
+            raise InvalidInput(f"Enter {what}.", field=field)
+        if len(value) > 200:
+            raise InvalidInput("At most 200 characters.", field=field)
+    return name, title
+
+
 def _sign(
     waiver: LienWaiver,
     given: Signature,
@@ -645,14 +650,8 @@ def _sign(
         raise DomainError(f"This waiver is {waiver.status.label.lower()}: it cannot be signed.")
     if not given.consented or given.consent_version != CONSENT_VERSION:
         raise InvalidInput("Agree to sign electronically first (the terms above).", field="consent")
-    name = one_line(clean_text(given.name or ""))
-    title = one_line(clean_text(given.title or ""))
+    name, title = _name_and_title(given.name, given.title)
     signature = one_line(clean_text(given.signature or ""))
-    for value, field, what in ((name, "name", "your full name"), (title, "title", "your title")):
-        if not value:
-            raise InvalidInput(f"Enter {what}.", field=field)
-        if len(value) > 200:
-            raise InvalidInput("At most 200 characters.", field=field)
     if not signature:
         raise InvalidInput("Type your signature.", field="signature")
     if " ".join(signature.casefold().split()) != " ".join(name.casefold().split()):
@@ -674,7 +673,7 @@ def _sign(
         signed_month=f"{now:%B}",
         signed_year=f"{now.year}",
     )
-    form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+    form = forms.by_key(waiver.form_key)
     signed_form = pdf.render(form, facts, reference=waiver.public_id)
     document = _with_certificate(
         signed_form,

@@ -15,7 +15,7 @@ from portal.core import htmx, ratelimit, storage, tenancy
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError, InvalidInput, NotFound
 from portal.invoicing import queries as invoicing_queries
-from portal.invoicing.policies import invoice_access
+from portal.invoicing.policies import PROJECT_STAFF, invoice_access
 from portal.waivers import forms, queries, services
 from portal.waivers.forms import FIELDS
 from portal.waivers.models import (
@@ -28,7 +28,7 @@ from portal.waivers.models import (
 )
 
 blueprint = Blueprint("waivers", __name__)
-project_staff = requires_role(Role.PAYMENTS_ADMIN, Role.INVOICE_ADMINISTRATOR)
+project_staff = requires_role(*PROJECT_STAFF)
 lien_waivers = requires_feature(Feature.LIEN_WAIVERS)
 payments_admin = requires_role(Role.PAYMENTS_ADMIN)
 
@@ -44,6 +44,24 @@ def _seen(waiver_id: int):
     return waiver, invoice, access
 
 
+def _signature_given(typed: dict[str, str]) -> services.Signature:
+    """The signature the signing form gave, with where it came from."""
+    return services.Signature(
+        name=typed["name"],
+        title=typed["title"],
+        signature=typed["signature"],
+        consented=request.form.get("consent") == "y",
+        consent_version=request.form.get("consent_version", ""),
+        ip=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+    )
+
+
+def _facts_shown(waiver) -> list[tuple[str, str]]:
+    """The facts filled into the waiver, labelled for a reader."""
+    return [(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS]
+
+
 def released_to_payor(waiver) -> bool:
     """An unconditional waiver reaches the payor once its payee signed it, and one held in
     escrow once it is released (paid in full, or unlocked by the payee)."""
@@ -53,21 +71,18 @@ def released_to_payor(waiver) -> bool:
 
 
 def _page(waiver, invoice, access, errors: dict[str, str] | None = None, typed=None):
-    form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+    form = forms.by_key(waiver.form_key)
+    signer = services.may_sign(waiver, current_user.id, g.company.id)
     return render_template(
         "waivers/waiver.html",
         waiver=waiver,
         invoice=invoice,
         access=access,
         form=form,
-        facts=[(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS],
-        may_sign=services.may_sign(waiver, current_user.id, g.company.id),
+        facts=_facts_shown(waiver),
+        may_sign=signer,
         released=released_to_payor(waiver),
-        may_unlock=not access.payor_side
-        and (
-            services.may_sign(waiver, current_user.id, g.company.id)
-            or Role.PAYEE_ADMIN in g.membership.role_set
-        ),
+        may_unlock=not access.payor_side and (signer or Role.PAYEE_ADMIN in g.membership.role_set),
         consent_text=CONSENT_TEXT,
         consent_version=CONSENT_VERSION,
         errors=errors or {},
@@ -90,9 +105,7 @@ def download_waiver(waiver_id: int):
     if access.payor_side and not released_to_payor(waiver):
         abort(403)
     record = waiver.signed_file or waiver.file
-    return storage.attachment_response(
-        storage.open_file(record), content_type=record.content_type, filename=record.original_name
-    )
+    return storage.download(record)
 
 
 @blueprint.post("/waivers/<int:waiver_id>/sign")
@@ -107,15 +120,7 @@ def sign_waiver(waiver_id: int):
         services.sign(
             waiver,
             current_user,
-            services.Signature(
-                name=typed["name"],
-                title=typed["title"],
-                signature=typed["signature"],
-                consented=request.form.get("consent") == "y",
-                consent_version=request.form.get("consent_version", ""),
-                ip=request.remote_addr or "",
-                user_agent=request.user_agent.string,
-            ),
+            _signature_given(typed),
             company_id=g.company.id,
         )
     except DomainError as error:
@@ -273,14 +278,14 @@ def _delegated_page(token: str, *, errors=None, typed=None):
         return render_template("waivers/delegated.html", closed=error.message), error.status_code
     with tenancy.unscoped():
         waiver = db.session.get(LienWaiver, delegation.waiver_id)
-        form = next(f for f in forms.all_forms() if f.key == waiver.form_key)
+        form = forms.by_key(waiver.form_key)
         return render_template(
             "waivers/delegated.html",
             closed=None,
             token=token,
             waiver=waiver,
             form=form,
-            facts=[(FIELDS[k], v) for k, v in waiver.facts.items() if v and k in FIELDS],
+            facts=_facts_shown(waiver),
             consent_text=CONSENT_TEXT,
             consent_version=CONSENT_VERSION,
             errors=errors or {},
@@ -302,11 +307,7 @@ def download_delegated(token: str):
         return render_template("waivers/delegated.html", closed=error.message), error.status_code
     with tenancy.unscoped():
         record = db.session.get(LienWaiver, delegation.waiver_id).file
-        return storage.attachment_response(
-            storage.open_file(record),
-            content_type=record.content_type,
-            filename=record.original_name,
-        )
+        return storage.download(record)
 
 
 @blueprint.post("/waivers/delegated/<token>/sign")
@@ -315,15 +316,7 @@ def sign_delegated(token: str):
     try:
         services.sign_delegated(
             token,
-            services.Signature(
-                name=typed["name"],
-                title=typed["title"],
-                signature=typed["signature"],
-                consented=request.form.get("consent") == "y",
-                consent_version=request.form.get("consent_version", ""),
-                ip=request.remote_addr or "",
-                user_agent=request.user_agent.string,
-            ),
+            _signature_given(typed),
             typed["email"],
         )
     except InvalidInput as error:
